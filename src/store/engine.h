@@ -1,0 +1,123 @@
+// Engine: the storage interface the server drives ("kvs" = LogStore, "rocksdb" = RocksDbEngine).
+//
+// Thread-safe: any thread may call any method concurrently. Writes are applied in the
+// order their calls are serialised by the engine; a call returns only once its data is as
+// durable as Options::fsync promises (kAlways: on disk, fdatasync'd). After a failed write
+// or sync the engine refuses further writes (Status::ReadOnly) and keeps serving reads:
+// a failed fsync is never retried as if the data were safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "base/status.h"
+
+namespace kvs {
+
+// When a write is acknowledged (the server's --fsync flag).
+enum class FsyncPolicy {
+  kAlways,    // after fdatasync: survives power loss (default)
+  kPeriodic,  // after write(2); synced every Options::sync_interval_ms: survives kill -9
+  kNever,     // after write(2); the OS syncs when it likes: survives kill -9
+};
+
+// Parses "always" / "periodic" / "never".
+Result<FsyncPolicy> ParseFsyncPolicy(std::string_view text);
+std::string_view FsyncPolicyName(FsyncPolicy policy);
+
+// Hard limits on what one record may hold; larger inputs are InvalidArgument.
+inline constexpr uint32_t kMaxKeyBytes = 64 * 1024;
+inline constexpr uint32_t kMaxValueBytes = 16 * 1024 * 1024;
+
+// An ordered list of puts and deletes applied with one durability point. Owns its bytes.
+class WriteBatch {
+ public:
+  enum class OpKind : uint8_t { kPut = 1, kDelete = 2 };
+  struct Op {
+    OpKind kind;
+    std::string key;
+    std::string value;  // empty for kDelete
+  };
+
+  void Put(std::string_view key, std::string_view value) {
+    ops_.push_back(Op{OpKind::kPut, std::string(key), std::string(value)});
+  }
+  void Delete(std::string_view key) { ops_.push_back(Op{OpKind::kDelete, std::string(key), {}}); }
+  void Clear() { ops_.clear(); }
+
+  size_t size() const { return ops_.size(); }
+  bool empty() const { return ops_.empty(); }
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+// Counters for INFO / `kvs-client stats`; engines fill what applies to them.
+struct EngineStats {
+  uint64_t keys = 0;
+  uint64_t live_bytes = 0;    // bytes of records the index points at
+  uint64_t dead_bytes = 0;    // bytes of overwritten/removed records not yet compacted
+  uint64_t disk_bytes = 0;    // total size of data files
+  uint64_t segments = 0;
+  uint64_t compactions = 0;
+  uint64_t fsyncs = 0;
+  uint64_t batches = 0;       // durable write batches (group commits)
+  uint64_t batched_ops = 0;   // ops in those batches; batched_ops / batches = mean batch size
+  bool read_only = false;     // a write or sync failed; see EngineStats::failure
+  std::string failure;        // why, when read_only
+};
+
+struct Options {
+  std::string data_dir = ".";
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  uint32_t sync_interval_ms = 1000;          // kPeriodic only
+  uint64_t segment_bytes = 64 * 1024 * 1024;  // LogStore: roll to a new segment past this
+  bool repair = false;                        // drop damaged records instead of refusing to open
+  // Called with human-readable warnings (a torn tail truncated, records dropped by repair).
+  // The library never logs by itself; the server passes its logger here. May be empty.
+  std::function<void(std::string_view)> on_warning;
+};
+
+class Engine {
+ public:
+  Engine() = default;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  virtual ~Engine() = default;
+
+  // "kvs" or "rocksdb": the word written to the data directory's ENGINE file.
+  virtual std::string_view name() const = 0;
+
+  // The value, or NotFound("Key not found").
+  virtual Result<std::string> Get(std::string_view key) = 0;
+
+  virtual Status Set(std::string_view key, std::string_view value) = 0;
+
+  // NotFound("Key not found") when the key does not exist (nothing is written then).
+  virtual Status Remove(std::string_view key) = 0;
+
+  // Applies every op of `batch`, in order, under one durability point. The return value is
+  // the batch's fate: OK, or the write/sync error that failed all of it (nothing applied).
+  // When OK, (*op_results)[i] is op i's own outcome: OK, or NotFound for a delete of a key
+  // that did not exist at that point of the batch. REQUIRES: op_results != nullptr.
+  virtual Status Write(const WriteBatch& batch, std::vector<Status>* op_results) = 0;
+
+  // Makes every completed write durable (fdatasync); what kPeriodic runs on its timer.
+  virtual Status Sync() = 0;
+
+  virtual EngineStats Stats() const = 0;
+};
+
+// Opens (creating if needed) the data directory `options.data_dir` with engine `engine_name`
+// ("kvs", "rocksdb", or "" for whatever the directory already holds, else "kvs").
+// Takes the directory's LOCK (Busy if another process holds it) and writes ENGINE before
+// returning; a directory made by the other engine is InvalidArgument naming both.
+Result<std::unique_ptr<Engine>> OpenEngine(std::string_view engine_name, const Options& options);
+
+}  // namespace kvs

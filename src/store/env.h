@@ -1,0 +1,118 @@
+// Env: the narrow file-system seam every byte the store reads or writes goes through.
+//
+// PosixEnv (Env::Default()) is the real one; tests wrap it (FaultInjectionEnv) to fail
+// writes and syncs or to drop data that was written but never synced (power loss).
+// Modeled on LevelDB's Env. All methods are thread-safe; a File may be used from several
+// threads at once for PRead, but writes to one File must be serialised by the caller.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "base/status.h"
+
+namespace kvs {
+
+// An open file. Closes on destruction (errors from close are ignored: every byte that
+// matters has been synced, or reported, before).
+class File {
+ public:
+  File() = default;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  virtual ~File() = default;
+
+  // Writes all of `data` at `offset` (short writes are resumed; an error leaves an unknown
+  // prefix written).
+  virtual Status PWrite(uint64_t offset, std::span<const char> data) = 0;
+  // Reads up to out.size() bytes at `offset`; fewer only at end of file.
+  virtual Result<size_t> PRead(uint64_t offset, std::span<char> out) const = 0;
+  virtual Status DataSync() = 0;  // fdatasync
+  virtual Status Sync() = 0;      // fsync
+  virtual Status Truncate(uint64_t size) = 0;
+  // Reserves [offset, offset+len) on disk with zeros, changing the file size (no KEEP_SIZE),
+  // so later appends inside it do not make fdatasync journal a size change.
+  virtual Status Allocate(uint64_t offset, uint64_t len) = 0;
+  virtual Result<uint64_t> Size() const = 0;
+  // The descriptor, for the io_uring loop's direct writes; -1 when there is none.
+  virtual int fd() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// A held advisory lock (flock); released on destruction.
+class FileLock {
+ public:
+  FileLock() = default;
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+  virtual ~FileLock() = default;
+};
+
+enum class OpenMode {
+  kRead,        // must exist
+  kReadWrite,   // must exist
+  kCreate,      // read-write; created if missing, kept (not truncated) if present
+  kCreateNew,   // read-write; fails if it exists
+};
+
+class Env {
+ public:
+  Env() = default;
+  Env(const Env&) = delete;
+  Env& operator=(const Env&) = delete;
+  virtual ~Env() = default;
+
+  // The process-wide POSIX implementation. Never deleted.
+  static Env* Default();
+
+  virtual Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+  virtual Status CreateDir(const std::string& path) = 0;  // OK if it exists already
+  virtual Result<bool> Exists(const std::string& path) = 0;
+  virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;  // names only
+  // fsync on the directory itself: makes creations, renames and removals in it durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
+  // Exclusive non-blocking flock on `path` (created if missing); Busy if held elsewhere.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+};
+
+// Forwards every call to a target Env, so a test double overrides only what it needs.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
+    return target_->Open(path, mode);
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return target_->Rename(from, to);
+  }
+  Status Remove(const std::string& path) override { return target_->Remove(path); }
+  Status CreateDir(const std::string& path) override { return target_->CreateDir(path); }
+  Result<bool> Exists(const std::string& path) override { return target_->Exists(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    return target_->ListDir(dir);
+  }
+  Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    return target_->LockFile(path);
+  }
+
+ private:
+  Env* const target_;
+};
+
+// Writes `contents` to `path` atomically and durably: temp file, fsync, rename, fsync dir.
+Status WriteFileAtomic(Env* env, const std::string& dir, const std::string& name,
+                       std::string_view contents);
+// Reads a whole (small) file.
+Result<std::string> ReadFile(Env* env, const std::string& path);
+
+}  // namespace kvs

@@ -1,0 +1,357 @@
+// LogStore: the write path (prepare / write / commit), the read path and segment rolling.
+// Recovery and repair live in log_recovery.cc.
+
+#include "store/log_store.h"
+
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "store/record.h"
+
+namespace kvs {
+
+using log_format::kBatchEnd;
+using log_format::kBatchStart;
+using log_format::Kind;
+
+namespace {
+
+constexpr int kGetAttempts = 3;
+
+}  // namespace
+
+LogStore::LogStore(const Options& options, Env* env, std::unique_ptr<DataDir> dir)
+    : options_(options), env_(env), dir_(std::move(dir)) {}
+
+Result<std::unique_ptr<LogStore>> LogStore::Open(const Options& options, Env* env) {
+  if (options.segment_bytes < 4096) {
+    return Status::InvalidArgument(
+        fmt::format("segment size {} is too small (minimum 4096 bytes)", options.segment_bytes));
+  }
+  KVS_ASSIGN_OR_RETURN(std::unique_ptr<DataDir> dir, DataDir::Open(env, options.data_dir, "kvs"));
+  std::unique_ptr<LogStore> store(new LogStore(options, env, std::move(dir)));
+  KVS_RETURN_IF_ERROR(store->Recover());
+  if (options.fsync == FsyncPolicy::kPeriodic) {
+    store->sync_thread_ = std::thread([s = store.get()] { s->PeriodicSyncLoop(); });
+  }
+  return store;
+}
+
+LogStore::~LogStore() {
+  if (sync_thread_.joinable()) {
+    {
+      std::lock_guard lock(sync_mu_);
+      stopping_ = true;
+    }
+    sync_cv_.notify_all();
+    sync_thread_.join();
+  }
+  std::unique_lock lock(write_mu_);
+  batch_done_.wait(lock, [&] { return !batch_outstanding_; });
+  if (!failed_ && active_ != nullptr) {
+    // Give back the preallocated tail and make everything written durable. Errors here
+    // cannot be reported to anyone; recovery copes with whatever state they leave.
+    (void)active_->file->Truncate(write_offset_);
+    (void)active_->file->Sync();
+  }
+}
+
+std::string LogStore::SegmentPath(uint32_t id) const {
+  return dir_->File(fmt::format("{}{}", id, log_format::kSegmentSuffix));
+}
+
+std::shared_ptr<LogStore::Segment> LogStore::FindSegment(uint32_t id) const {
+  std::shared_lock lock(segments_mu_);
+  auto it = segments_.find(id);
+  return it == segments_.end() ? nullptr : it->second;
+}
+
+void LogStore::Warn(std::string_view msg) const {
+  if (options_.on_warning) options_.on_warning(msg);
+}
+
+Status LogStore::ReadOnlyError() const {
+  std::lock_guard lock(failure_mu_);
+  return Status::ReadOnly(fmt::format("store is read-only after a failed write: {}", failure_));
+}
+
+void LogStore::Fail(const Status& why) {
+  if (failed_) return;
+  failed_ = true;
+  {
+    std::lock_guard lock(failure_mu_);
+    failure_ = why.ToString();
+  }
+  read_only_.store(true, std::memory_order_release);
+}
+
+// ---- Reads ------------------------------------------------------------------------------
+
+Result<std::string> LogStore::Get(std::string_view key) {
+  // A lookup can race a compaction that moves the entry and drops the old segment between
+  // reading the entry and finding its segment; look the entry up again in that case.
+  for (int attempt = 0; attempt < kGetAttempts; ++attempt) {
+    std::optional<IndexEntry> entry = index_.Find(key);
+    if (!entry) return Status::NotFound("Key not found");
+    std::shared_ptr<Segment> seg = FindSegment(entry->segment);
+    if (seg == nullptr) continue;
+
+    const uint64_t size = RecordSize(key.size(), entry->value_len);
+    std::string buf(size, '\0');
+    KVS_ASSIGN_OR_RETURN(size_t n, seg->file->PRead(entry->offset, buf));
+    RecordHeader header;
+    RecordView view;
+    if (n != size || DecodeHeader(buf, &header) != HeaderCheck::kOk ||
+        header.record_size() != size || !VerifyRecord(buf, header, &view) || view.key != key ||
+        header.seq != entry->seq) {
+      return Status::Corruption(fmt::format("{}: damaged record at offset {} (read {} of {} bytes)",
+                                            seg->file->path(), entry->offset, n, size));
+    }
+    buf.erase(0, log_format::kHeaderSize + key.size());
+    return buf;
+  }
+  return Status::Aborted("lookup kept racing compaction; try again");
+}
+
+// ---- Writes -----------------------------------------------------------------------------
+
+Status LogStore::Set(std::string_view key, std::string_view value) {
+  WriteBatch batch;
+  batch.Put(key, value);
+  std::vector<Status> results;
+  KVS_RETURN_IF_ERROR(Write(batch, &results));
+  return results[0];
+}
+
+Status LogStore::Remove(std::string_view key) {
+  WriteBatch batch;
+  batch.Delete(key);
+  std::vector<Status> results;
+  KVS_RETURN_IF_ERROR(Write(batch, &results));
+  return results[0];
+}
+
+Status LogStore::Write(const WriteBatch& batch, std::vector<Status>* op_results) {
+  KVS_ASSIGN_OR_RETURN(PreparedBatch prepared, PrepareBatch(batch));
+  Status io;
+  if (!prepared.bytes.empty()) {
+    std::shared_ptr<Segment> seg = FindSegment(prepared.segment);
+    io = seg->file->PWrite(prepared.offset, prepared.bytes);
+    if (io.ok() && prepared.needs_sync) {
+      io = seg->file->DataSync();
+      fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  *op_results = prepared.op_results;
+  return CommitBatch(std::move(prepared), io);
+}
+
+Status LogStore::CheckLimits(const WriteBatch::Op& op) {
+  if (op.key.empty()) return Status::InvalidArgument("empty key");
+  if (op.key.size() > kMaxKeyBytes) {
+    return Status::InvalidArgument(
+        fmt::format("key of {} bytes exceeds the limit of {} bytes", op.key.size(), kMaxKeyBytes));
+  }
+  if (op.value.size() > kMaxValueBytes) {
+    return Status::InvalidArgument(fmt::format("value of {} bytes exceeds the limit of {} bytes",
+                                               op.value.size(), kMaxValueBytes));
+  }
+  return Status::Ok();
+}
+
+Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) {
+  for (const WriteBatch::Op& op : batch.ops()) KVS_RETURN_IF_ERROR(CheckLimits(op));
+
+  std::unique_lock lock(write_mu_);
+  batch_done_.wait(lock, [&] { return !batch_outstanding_; });
+  if (failed_) return ReadOnlyError();
+
+  PreparedBatch p;
+  p.op_results.resize(batch.size());
+  // Which ops write a record: a delete of a key absent from the index (and from the
+  // earlier ops of this batch) writes nothing and answers NotFound.
+  std::unordered_map<std::string_view, bool> exists_in_batch;
+  std::vector<size_t> writing;
+  uint64_t total = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const WriteBatch::Op& op = batch.ops()[i];
+    if (op.kind == WriteBatch::OpKind::kDelete) {
+      auto it = exists_in_batch.find(op.key);
+      const bool exists =
+          it != exists_in_batch.end() ? it->second : index_.Find(op.key).has_value();
+      if (!exists) {
+        p.op_results[i] = Status::NotFound("Key not found");
+        continue;
+      }
+      exists_in_batch[op.key] = false;
+    } else {
+      exists_in_batch[op.key] = true;
+    }
+    writing.push_back(i);
+    total += RecordSize(op.key.size(), op.value.size());
+  }
+
+  if (!writing.empty()) {
+    if (write_offset_ > 0 && write_offset_ + total > options_.segment_bytes) {
+      if (Status s = RollSegmentLocked(); !s.ok()) {
+        Fail(s);
+        return s;
+      }
+    }
+    p.bytes.reserve(total);
+    p.placed.reserve(writing.size());
+    for (size_t w = 0; w < writing.size(); ++w) {
+      const WriteBatch::Op& op = batch.ops()[writing[w]];
+      const bool tombstone = op.kind == WriteBatch::OpKind::kDelete;
+      uint8_t flags = 0;
+      if (w == 0) flags |= kBatchStart;
+      if (w + 1 == writing.size()) flags |= kBatchEnd;
+      const uint64_t seq = next_seq_++;
+      p.placed.push_back(PreparedBatch::Placed{writing[w], write_offset_ + p.bytes.size(),
+                                               static_cast<uint32_t>(op.value.size()), tombstone,
+                                               seq, op.key});
+      AppendRecord(&p.bytes, seq, tombstone ? Kind::kTombstone : Kind::kPut, flags, op.key,
+                   op.value);
+    }
+    p.fd = active_->file->fd();
+    p.segment = active_->id;
+    p.offset = write_offset_;
+    p.needs_sync = options_.fsync == FsyncPolicy::kAlways;
+    write_offset_ += total;
+    active_bytes_.store(write_offset_, std::memory_order_relaxed);
+  }
+  batch_outstanding_ = true;
+  return p;
+}
+
+Status LogStore::CommitBatch(PreparedBatch&& prepared, const Status& io) {
+  if (io.ok()) {
+    // Publish in record order: readers see each key's newest value once this returns.
+    for (const PreparedBatch::Placed& r : prepared.placed) {
+      const uint64_t size = RecordSize(r.key.size(), r.value_len);
+      if (r.tombstone) {
+        std::optional<IndexEntry> removed = index_.Erase(r.key, r.seq);
+        uint64_t freed = size;
+        if (removed) {
+          freed += RecordSize(r.key.size(), removed->value_len);
+          live_bytes_.fetch_sub(RecordSize(r.key.size(), removed->value_len));
+        }
+        dead_bytes_.fetch_add(freed, std::memory_order_relaxed);
+      } else {
+        std::optional<IndexEntry> replaced;
+        index_.Upsert(r.key, IndexEntry{r.seq, r.offset, prepared.segment, r.value_len},
+                      &replaced);
+        live_bytes_.fetch_add(size, std::memory_order_relaxed);
+        if (replaced) {
+          const uint64_t old = RecordSize(r.key.size(), replaced->value_len);
+          live_bytes_.fetch_sub(old, std::memory_order_relaxed);
+          dead_bytes_.fetch_add(old, std::memory_order_relaxed);
+        }
+      }
+    }
+    if (!prepared.placed.empty()) {
+      batches_.fetch_add(1, std::memory_order_relaxed);
+      batched_ops_.fetch_add(prepared.placed.size(), std::memory_order_relaxed);
+    }
+  }
+  std::lock_guard lock(write_mu_);
+  if (!io.ok()) Fail(io);
+  batch_outstanding_ = false;
+  batch_done_.notify_all();
+  return io;
+}
+
+Status LogStore::Sync() {
+  std::shared_ptr<Segment> active;
+  {
+    std::lock_guard lock(write_mu_);
+    if (failed_) return ReadOnlyError();
+    active = active_;
+  }
+  Status s = active->file->DataSync();
+  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) {
+    std::lock_guard lock(write_mu_);
+    Fail(s);  // never retried: the kernel may have dropped the dirty pages
+  }
+  return s;
+}
+
+void LogStore::PeriodicSyncLoop() {
+  std::unique_lock lock(sync_mu_);
+  while (!stopping_) {
+    sync_cv_.wait_for(lock, std::chrono::milliseconds(options_.sync_interval_ms));
+    if (stopping_) break;
+    lock.unlock();
+    (void)Sync();  // a failure turns the store read-only; writers see it
+    lock.lock();
+  }
+}
+
+// ---- Segments ---------------------------------------------------------------------------
+
+void LogStore::Preallocate(File& file, uint64_t from) {
+  // Zeroed blocks reserved up front: an append then changes no file size, so its fdatasync
+  // need not journal metadata. Recovery reads the zeros as the clean end of the log.
+  if (from >= options_.segment_bytes) return;
+  Status s = file.Allocate(from, options_.segment_bytes - from);
+  if (!s.ok() && !s.IsNotSupported()) {
+    Warn(fmt::format("preallocating {} failed ({}); continuing without", file.path(),
+                     s.ToString()));
+  }
+}
+
+Status LogStore::CreateSegmentLocked(uint32_t id) {
+  KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
+                       env_->Open(SegmentPath(id), OpenMode::kCreateNew));
+  Preallocate(*file, 0);
+  KVS_RETURN_IF_ERROR(file->Sync());
+  // The new name must be durable before anything written into it is acknowledged.
+  KVS_RETURN_IF_ERROR(env_->SyncDir(dir_->path()));
+  auto seg = std::make_shared<Segment>();
+  seg->id = id;
+  seg->file = std::move(file);
+  {
+    std::unique_lock lock(segments_mu_);
+    segments_[id] = seg;
+  }
+  active_ = std::move(seg);
+  write_offset_ = 0;
+  active_bytes_.store(0, std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+Status LogStore::RollSegmentLocked() {
+  // Close the active segment at its exact length and make that durable first: recovery
+  // treats only the newest segment's tail as possibly torn.
+  KVS_RETURN_IF_ERROR(active_->file->Truncate(write_offset_));
+  KVS_RETURN_IF_ERROR(active_->file->Sync());
+  fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  closed_bytes_.fetch_add(write_offset_, std::memory_order_relaxed);
+  return CreateSegmentLocked(active_->id + 1);
+}
+
+EngineStats LogStore::Stats() const {
+  EngineStats s;
+  s.keys = index_.size();
+  s.live_bytes = live_bytes_.load(std::memory_order_relaxed);
+  s.dead_bytes = dead_bytes_.load(std::memory_order_relaxed);
+  s.disk_bytes = closed_bytes_.load(std::memory_order_relaxed) +
+                 active_bytes_.load(std::memory_order_relaxed);
+  {
+    std::shared_lock lock(segments_mu_);
+    s.segments = segments_.size();
+  }
+  s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
+  s.batches = batches_.load(std::memory_order_relaxed);
+  s.batched_ops = batched_ops_.load(std::memory_order_relaxed);
+  s.read_only = read_only_.load(std::memory_order_acquire);
+  if (s.read_only) {
+    std::lock_guard lock(failure_mu_);
+    s.failure = failure_;
+  }
+  return s;
+}
+
+}  // namespace kvs

@@ -1,0 +1,55 @@
+// Encoding and decoding of one log record (layout in store/log_format.h). Pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "store/log_format.h"
+
+namespace kvs {
+
+struct RecordHeader {
+  uint32_t masked_crc = 0;
+  uint64_t seq = 0;
+  uint8_t type = 0;
+  uint32_t key_len = 0;
+  uint32_t value_len = 0;
+
+  log_format::Kind kind() const { return static_cast<log_format::Kind>(type & log_format::kKindMask); }
+  bool batch_start() const { return (type & log_format::kBatchStart) != 0; }
+  bool batch_end() const { return (type & log_format::kBatchEnd) != 0; }
+  uint64_t record_size() const { return log_format::kHeaderSize + key_len + value_len; }
+};
+
+// A decoded record; key and value view the buffer it was decoded from.
+struct RecordView {
+  RecordHeader header;
+  std::string_view key;
+  std::string_view value;
+};
+
+inline uint64_t RecordSize(size_t key_len, size_t value_len) {
+  return log_format::kHeaderSize + key_len + value_len;
+}
+
+// Appends one encoded record to `dst`. `flags` is kBatchStart and/or kBatchEnd.
+// REQUIRES: key and value within the limits of engine.h; value empty for a tombstone.
+void AppendRecord(std::string* dst, uint64_t seq, log_format::Kind kind, uint8_t flags,
+                  std::string_view key, std::string_view value);
+
+enum class HeaderCheck {
+  kOk,
+  kZero,         // every header byte is zero: preallocated space, the clean end of a log
+  kImplausible,  // a field no writer produces (type, seq, lengths)
+};
+
+// Decodes the fixed header at the start of `bytes` (REQUIRES: size >= kHeaderSize) and checks
+// that every field is one a writer could have produced.
+HeaderCheck DecodeHeader(std::string_view bytes, RecordHeader* out);
+
+// Checks the CRC of a whole record (`bytes` holds exactly header.record_size() bytes) and
+// fills `out`. False on a checksum mismatch.
+bool VerifyRecord(std::string_view bytes, const RecordHeader& header, RecordView* out);
+
+}  // namespace kvs

@@ -1,0 +1,98 @@
+#include "store/index.h"
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace kvs {
+namespace {
+
+IndexEntry At(uint64_t seq, uint32_t segment = 1, uint64_t offset = 0) {
+  return IndexEntry{seq, offset, segment, 10};
+}
+
+TEST(IndexTest, FindMissing) {
+  Index index;
+  EXPECT_FALSE(index.Find("nope").has_value());
+  EXPECT_EQ(index.size(), 0u);
+}
+
+TEST(IndexTest, HigherSequenceWins) {
+  Index index;
+  EXPECT_TRUE(index.Upsert("k", At(5, 1, 100)));
+  std::optional<IndexEntry> replaced;
+  EXPECT_FALSE(index.Upsert("k", At(3, 2, 200), &replaced));  // older: ignored
+  EXPECT_EQ(index.Find("k")->offset, 100u);
+  EXPECT_TRUE(index.Upsert("k", At(8, 3, 300), &replaced));
+  ASSERT_TRUE(replaced.has_value());
+  EXPECT_EQ(replaced->seq, 5u);
+  EXPECT_EQ(index.Find("k")->segment, 3u);
+  EXPECT_EQ(index.size(), 1u);
+}
+
+TEST(IndexTest, EraseOnlyByNewerSequence) {
+  Index index;
+  index.Upsert("k", At(5));
+  EXPECT_FALSE(index.Erase("k", 4).has_value());
+  EXPECT_TRUE(index.Find("k").has_value());
+  EXPECT_EQ(index.Erase("k", 6)->seq, 5u);
+  EXPECT_FALSE(index.Find("k").has_value());
+}
+
+TEST(IndexTest, ReplaceIfChecksLocation) {
+  Index index;
+  index.Upsert("k", At(5, 1, 100));
+  EXPECT_FALSE(index.ReplaceIf("k", At(5, 1, 999), At(5, 9, 0)));  // moved meanwhile
+  EXPECT_TRUE(index.ReplaceIf("k", At(5, 1, 100), At(5, 9, 0)));
+  EXPECT_EQ(index.Find("k")->segment, 9u);
+}
+
+TEST(IndexTest, EraseIfAndForEach) {
+  Index index;
+  for (int i = 0; i < 100; ++i) index.Upsert("k" + std::to_string(i), At(i + 1));
+  EXPECT_EQ(index.EraseIf([](std::string_view, const IndexEntry& e) { return e.seq % 2 == 0; }),
+            50u);
+  size_t n = 0;
+  index.ForEach([&](std::string_view, const IndexEntry& e) {
+    EXPECT_EQ(e.seq % 2, 1u);
+    ++n;
+  });
+  EXPECT_EQ(n, 50u);
+}
+
+TEST(IndexTest, HeterogeneousKeysWithNul) {
+  Index index;
+  const std::string a("a\0b", 3), b("a\0c", 3);
+  index.Upsert(a, At(1));
+  EXPECT_TRUE(index.Find(a).has_value());
+  EXPECT_FALSE(index.Find(b).has_value());
+}
+
+TEST(IndexConcurrencyTest, ManyWritersAndReaders) {
+  Index index;
+  constexpr int kThreads = 8, kKeys = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kKeys; ++i) {
+        const std::string key = "key" + std::to_string(i);
+        if (t % 2 == 0) {
+          index.Upsert(key, At(static_cast<uint64_t>(t * kKeys + i + 1)));
+        } else if (auto e = index.Find(key)) {
+          EXPECT_GE(e->seq, 1u);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(index.size(), static_cast<size_t>(kKeys));
+  // The writer with the highest sequence numbers (t = 6) wins every key.
+  for (int i = 0; i < kKeys; ++i) {
+    EXPECT_EQ(index.Find("key" + std::to_string(i))->seq, static_cast<uint64_t>(6 * kKeys + i + 1));
+  }
+}
+
+}  // namespace
+}  // namespace kvs

@@ -1,0 +1,112 @@
+#include "store/record.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "store/engine.h"
+
+namespace kvs {
+namespace {
+
+using log_format::kBatchEnd;
+using log_format::kBatchStart;
+using log_format::kHeaderSize;
+using log_format::Kind;
+
+RecordView Decode(const std::string& bytes) {
+  RecordHeader h;
+  EXPECT_EQ(DecodeHeader(bytes, &h), HeaderCheck::kOk);
+  EXPECT_EQ(h.record_size(), bytes.size());
+  RecordView v;
+  EXPECT_TRUE(VerifyRecord(bytes, h, &v));
+  return v;
+}
+
+TEST(RecordTest, PutRoundTrips) {
+  std::string buf;
+  AppendRecord(&buf, 42, Kind::kPut, kBatchStart | kBatchEnd, "key", "value");
+  ASSERT_EQ(buf.size(), kHeaderSize + 3 + 5);
+  RecordView v = Decode(buf);
+  EXPECT_EQ(v.header.seq, 42u);
+  EXPECT_EQ(v.header.kind(), Kind::kPut);
+  EXPECT_TRUE(v.header.batch_start());
+  EXPECT_TRUE(v.header.batch_end());
+  EXPECT_EQ(v.key, "key");
+  EXPECT_EQ(v.value, "value");
+}
+
+TEST(RecordTest, TombstoneRoundTrips) {
+  std::string buf;
+  AppendRecord(&buf, 7, Kind::kTombstone, kBatchStart, "gone", "");
+  RecordView v = Decode(buf);
+  EXPECT_EQ(v.header.kind(), Kind::kTombstone);
+  EXPECT_TRUE(v.header.batch_start());
+  EXPECT_FALSE(v.header.batch_end());
+  EXPECT_EQ(v.value, "");
+}
+
+TEST(RecordTest, BinaryKeyAndValue) {
+  const std::string key("k\0\xff\n", 4);
+  const std::string value("\0\0\x01\x80 v", 6);
+  std::string buf;
+  AppendRecord(&buf, 1, Kind::kPut, kBatchStart | kBatchEnd, key, value);
+  RecordView v = Decode(buf);
+  EXPECT_EQ(v.key, key);
+  EXPECT_EQ(v.value, value);
+}
+
+TEST(RecordTest, LayoutIsLittleEndianAsDocumented) {
+  std::string buf;
+  AppendRecord(&buf, 0x0102030405060708ull, Kind::kPut, kBatchStart | kBatchEnd, "ab", "xyz");
+  EXPECT_EQ(static_cast<unsigned char>(buf[4]), 0x08);   // seq, low byte first
+  EXPECT_EQ(static_cast<unsigned char>(buf[11]), 0x01);
+  EXPECT_EQ(static_cast<unsigned char>(buf[12]), 0xc1);  // put | start | end
+  EXPECT_EQ(static_cast<unsigned char>(buf[13]), 2);     // key length
+  EXPECT_EQ(static_cast<unsigned char>(buf[17]), 3);     // value length
+  EXPECT_EQ(buf.substr(21), "abxyz");
+}
+
+TEST(RecordTest, ZeroHeaderIsRecognised) {
+  std::string zeros(kHeaderSize, '\0');
+  RecordHeader h;
+  EXPECT_EQ(DecodeHeader(zeros, &h), HeaderCheck::kZero);
+}
+
+TEST(RecordTest, ImplausibleHeadersAreRejected) {
+  std::string good;
+  AppendRecord(&good, 5, Kind::kPut, kBatchStart | kBatchEnd, "k", "v");
+  RecordHeader h;
+  auto with = [&](size_t pos, char byte) {
+    std::string b = good;
+    b[pos] = byte;
+    return DecodeHeader(b, &h);
+  };
+  EXPECT_EQ(with(12, 0x00), HeaderCheck::kImplausible);  // type 0 is reserved
+  EXPECT_EQ(with(12, 0x03), HeaderCheck::kImplausible);  // kind 3 does not exist
+  EXPECT_EQ(with(12, 0x21), HeaderCheck::kImplausible);  // unknown flag bit
+  EXPECT_EQ(with(13, 0x00), HeaderCheck::kImplausible);  // empty key
+  EXPECT_EQ(with(16, 0x7f), HeaderCheck::kImplausible);  // key length past the limit
+  EXPECT_EQ(with(20, 0x7f), HeaderCheck::kImplausible);  // value length past the limit
+
+  std::string tomb;
+  AppendRecord(&tomb, 5, Kind::kTombstone, kBatchStart | kBatchEnd, "k", "");
+  tomb[17] = 1;  // a tombstone with a value
+  EXPECT_EQ(DecodeHeader(tomb, &h), HeaderCheck::kImplausible);
+}
+
+TEST(RecordTest, EveryFlippedBitFailsTheChecksum) {
+  std::string good;
+  AppendRecord(&good, 9, Kind::kPut, kBatchStart | kBatchEnd, "key", "value");
+  for (size_t i = 0; i < good.size() * 8; ++i) {
+    std::string b = good;
+    b[i / 8] = static_cast<char>(b[i / 8] ^ (1 << (i % 8)));
+    RecordHeader h;
+    if (DecodeHeader(b, &h) != HeaderCheck::kOk || h.record_size() != b.size()) continue;
+    RecordView v;
+    EXPECT_FALSE(VerifyRecord(b, h, &v)) << "bit " << i;
+  }
+}
+
+}  // namespace
+}  // namespace kvs

@@ -1,0 +1,85 @@
+// Helpers for store tests: a temporary directory and a fault-injecting Env.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "store/env.h"
+
+namespace kvs::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "kvs-test-XXXXXX").string();
+    path_ = ::mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// An Env whose files fail writes or syncs on demand (EIO, ENOSPC, ...): the store's reaction
+// to disk faults is tested through it. Failing is sticky until cleared.
+class FaultInjectionEnv : public EnvWrapper {
+ public:
+  FaultInjectionEnv() : EnvWrapper(Env::Default()) {}
+
+  void FailWrites(int err_no) { write_errno_ = err_no; }
+  void FailSyncs(int err_no) { sync_errno_ = err_no; }
+  void Clear() {
+    write_errno_ = 0;
+    sync_errno_ = 0;
+  }
+
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
+    auto f = target()->Open(path, mode);
+    if (!f.ok()) return f;
+    return std::unique_ptr<File>(std::make_unique<FaultyFile>(this, std::move(f).value()));
+  }
+
+ private:
+  class FaultyFile : public File {
+   public:
+    FaultyFile(FaultInjectionEnv* env, std::unique_ptr<File> base)
+        : env_(env), base_(std::move(base)) {}
+    Status PWrite(uint64_t offset, std::span<const char> data) override {
+      if (int e = env_->write_errno_.load()) return Status::FromErrno("pwrite " + path(), e);
+      return base_->PWrite(offset, data);
+    }
+    Result<size_t> PRead(uint64_t offset, std::span<char> out) const override {
+      return base_->PRead(offset, out);
+    }
+    Status DataSync() override {
+      if (int e = env_->sync_errno_.load()) return Status::FromErrno("fdatasync " + path(), e);
+      return base_->DataSync();
+    }
+    Status Sync() override {
+      if (int e = env_->sync_errno_.load()) return Status::FromErrno("fsync " + path(), e);
+      return base_->Sync();
+    }
+    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+    Status Allocate(uint64_t offset, uint64_t len) override { return base_->Allocate(offset, len); }
+    Result<uint64_t> Size() const override { return base_->Size(); }
+    int fd() const override { return -1; }  // the loop must not bypass the faults
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    FaultInjectionEnv* const env_;
+    const std::unique_ptr<File> base_;
+  };
+
+  std::atomic<int> write_errno_{0};
+  std::atomic<int> sync_errno_{0};
+};
+
+}  // namespace kvs::testing
