@@ -79,8 +79,20 @@ struct Options {
   uint32_t sync_interval_ms = 1000;          // kPeriodic only
   uint64_t segment_bytes = 64 * 1024 * 1024;  // LogStore: roll to a new segment past this
   bool repair = false;                        // drop damaged records instead of refusing to open
+  // LogStore compaction (docs/COMPACTION.md); RocksDbEngine ignores these.
+  // Default true: a background thread compacts when both thresholds below are passed.
+  // False: only explicit LogStore::Compact() calls compact (tests run it inline this way).
+  bool background_compaction = true;
+  // Default 0.5: compact once dead bytes (overwritten or removed records, tombstones) are
+  // this fraction of all segment bytes; the data files then stay within about twice the live
+  // data between compactions (docs/COMPACTION.md "Space").
+  double compaction_dead_ratio = 0.5;
+  // Default 64 MiB: ... and at least this many bytes, so that a small store is not rewritten
+  // over and over for a few dead records.
+  uint64_t compaction_min_dead_bytes = 64 * 1024 * 1024;
   // Called with human-readable warnings (a torn tail truncated, records dropped by repair).
   // The library never logs by itself; the server passes its logger here. May be empty.
+  // Called from the compactor thread too (a failed background compaction), so thread-safe.
   std::function<void(std::string_view)> on_warning;
 };
 

@@ -13,6 +13,19 @@
 // Records of one write batch are contiguous in one segment; the first carries kBatchStart
 // and the last kBatchEnd (a one-record batch carries both). Type 0 is reserved, so the
 // zeros of preallocated space never parse as a record.
+//
+// A segment written by compaction starts with one kMeta record (its own batch; key
+// kMetaKey, value laid out below) that names the compaction it belongs to; see
+// docs/COMPACTION.md. Meta records never enter the index.
+//
+// A hint file `<n>.hint` sits beside a compacted segment `<n>.log` and lists its records
+// without their values, so recovery can rebuild the index without reading values:
+//
+//   header   8 bytes  kHintMagic
+//   entries  each:    key length (4) | kind (1) | sequence (8) | record offset (8) |
+//                     value length (4) | key bytes
+//   trailer  20 bytes entry count (8) | size of <n>.log (8) | masked CRC32C (4) of every
+//                     byte of the file before it
 #pragma once
 
 #include <cstdint>
@@ -30,6 +43,7 @@ inline constexpr size_t kValueLenOffset = 17;
 enum class Kind : uint8_t {
   kPut = 1,
   kTombstone = 2,
+  kMeta = 3,  // compaction metadata; only as the first record of a compaction output
 };
 inline constexpr uint8_t kKindMask = 0x03;
 inline constexpr uint8_t kBatchStart = 0x40;
@@ -38,5 +52,23 @@ inline constexpr uint8_t kValidTypeBits = kKindMask | kBatchStart | kBatchEnd;
 
 inline constexpr std::string_view kSegmentSuffix = ".log";
 inline constexpr std::string_view kHintSuffix = ".hint";
+// Compaction writes its outputs under temporary names ending in this; a start removes them.
+inline constexpr std::string_view kCompactingSuffix = ".compacting";
+
+// ---- The kMeta record --------------------------------------------------------------------
+inline constexpr std::string_view kMetaKey = "kvs.compaction";
+// Value: version (4) = kMetaVersion | first output id F (4) | output index i (4) |
+//        output count N (4).
+// This segment is output i of the compaction whose outputs are segments F .. F+N-1. Once all
+// N are in place, that compaction replaces every segment with an id below F.
+inline constexpr uint32_t kMetaVersion = 1;
+inline constexpr size_t kMetaValueSize = 4 + 4 + 4 + 4;
+// The meta record's sequence number: it orders nothing, but a record needs one >= 1.
+inline constexpr uint64_t kMetaSeq = 1;
+
+// ---- Hint files --------------------------------------------------------------------------
+inline constexpr std::string_view kHintMagic = "KVSHINT1";
+inline constexpr size_t kHintEntryHeaderSize = 4 + 1 + 8 + 8 + 4;
+inline constexpr size_t kHintTrailerSize = 8 + 8 + 4;
 
 }  // namespace kvs::log_format

@@ -7,11 +7,12 @@
 // pages out of order); a later complete batch after damaged bytes cannot come from a crash,
 // so that is corruption.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 
-#include <fmt/format.h>
-
+#include "store/hint_file.h"
 #include "store/log_store.h"
 #include "store/record.h"
 #include "store/segment_reader.h"
@@ -29,22 +30,23 @@ struct LogStore::SegmentScan {
   };
   std::vector<Scanned> records;  // of complete batches only, in file order
   uint64_t valid_end = 0;        // end of the last complete batch
+  uint64_t meta_bytes = 0;       // size of the kMeta record at offset 0 (compaction output)
   uint64_t file_size = 0;
-  bool clean_end = true;         // nothing but zeros (or nothing) after valid_end
-  bool corrupt = false;          // damage that is not a torn tail
+  bool clean_end = true;  // nothing but zeros (or nothing) after valid_end
+  bool corrupt = false;   // damage that is not a torn tail
   uint64_t bad_offset = 0;
-  std::string reason;            // why the bytes at bad_offset are not a valid batch
+  std::string reason;  // why the bytes at bad_offset are not a valid batch
 };
 
 namespace {
 
-// "<n>.log" -> n (n >= 1); nullopt for any other name.
-std::optional<uint32_t> ParseSegmentName(std::string_view name) {
-  if (!name.ends_with(log_format::kSegmentSuffix)) return std::nullopt;
-  std::string_view digits = name.substr(0, name.size() - log_format::kSegmentSuffix.size());
+// "<n><suffix>" -> n (n >= 1); nullopt for any other name.
+std::optional<uint32_t> ParseFileName(std::string_view name, std::string_view suffix) {
+  if (!name.ends_with(suffix)) return std::nullopt;
+  std::string_view digits = name.substr(0, name.size() - suffix.size());
   uint32_t id = 0;
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
-  if (ec != std::errc() || ptr != digits.data() + digits.size() || id == 0 ||
+  if (ec != std::errc() || ptr != digits.data() + digits.size() || id == 0 || digits.empty() ||
       digits.front() == '0') {
     return std::nullopt;
   }
@@ -74,6 +76,18 @@ Result<LogStore::SegmentScan> LogStore::ScanSegment(const File& file, bool activ
       break;
     }
     const RecordHeader& h = item.record.header;
+    if (h.kind() == Kind::kMeta) {
+      // Only a compaction output's first record, a batch of its own; never indexed.
+      if (off != 0 || !h.batch_start() || !h.batch_end()) {
+        damage = off;
+        scan.reason = "compaction meta record out of place";
+        break;
+      }
+      off += h.record_size();
+      scan.meta_bytes = off;
+      scan.valid_end = off;
+      continue;
+    }
     if (h.batch_start() != batch.empty()) {
       damage = off;
       scan.reason = h.batch_start() ? "write batch interrupted by the start of another"
@@ -141,9 +155,10 @@ Result<uint64_t> LogStore::RecoverSegment(uint32_t id, bool active) {
     index_.Upsert(r.key, r.entry);
     next_seq_ = std::max(next_seq_, r.entry.seq + 1);
   }
-  auto seg = std::make_shared<Segment>();
-  seg->id = id;
-  seg->file = std::move(file);
+  auto seg = std::make_shared<Segment>(env_, id, std::move(file));
+  seg->bytes.store(scan.valid_end, std::memory_order_relaxed);
+  seg->meta_bytes = scan.meta_bytes;
+  ++recovery_stats_.segments_scanned;
   std::unique_lock lock(segments_mu_);
   segments_[id] = std::move(seg);
   return scan.valid_end;
@@ -200,27 +215,152 @@ Status LogStore::RepairSegment(uint32_t id) {
   return Status::Ok();
 }
 
+Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes) {
+  const std::string hint_path = HintPath(id);
+  KVS_ASSIGN_OR_RETURN(bool exists, env_->Exists(hint_path));
+  if (!exists) return false;
+  KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> file, env_->Open(SegmentPath(id), OpenMode::kRead));
+  KVS_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+  KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> hint, env_->Open(hint_path, OpenMode::kRead));
+  // All or nothing: ReadHintFile checks the whole file before the first callback.
+  Status s = ReadHintFile(*hint, size, [&](const HintEntry& e) {
+    IndexEntry entry{e.seq, e.offset, id,
+                     e.kind == Kind::kTombstone ? IndexEntry::kTombstoneLen : e.value_len};
+    index_.Upsert(e.key, entry);
+    next_seq_ = std::max(next_seq_, e.seq + 1);
+  });
+  if (!s.ok()) {
+    if (!s.IsCorruption()) return s;
+    Warn(fmt::format("ignoring damaged hint file ({}); reading {} instead", s.message(),
+                     file->path()));
+    return false;
+  }
+  auto seg = std::make_shared<Segment>(env_, id, std::move(file));
+  seg->bytes.store(size, std::memory_order_relaxed);
+  seg->meta_bytes = meta_bytes;
+  seg->hint_path = hint_path;
+  ++recovery_stats_.segments_from_hints;
+  std::unique_lock lock(segments_mu_);
+  segments_[id] = std::move(seg);
+  return true;
+}
+
+Status LogStore::RecoverCompactions(std::vector<uint32_t>* ids,
+                                    std::map<uint32_t, uint64_t>* outputs, bool* changed) {
+  // Which segments are compaction outputs: those whose first record is a kMeta record.
+  std::map<uint32_t, CompactionMeta> metas;
+  for (uint32_t id : *ids) {
+    KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> file, env_->Open(SegmentPath(id), OpenMode::kRead));
+    KVS_ASSIGN_OR_RETURN(uint64_t size, file->Size());
+    SegmentReader reader(*file, size);
+    KVS_ASSIGN_OR_RETURN(SegmentReader::Item item, reader.ReadAt(0));
+    if (item.outcome != SegmentReader::Outcome::kRecord ||
+        item.record.header.kind() != Kind::kMeta) {
+      continue;
+    }
+    CompactionMeta meta;
+    if (item.record.key != log_format::kMetaKey ||
+        !DecodeCompactionMeta(item.record.value, &meta) || meta.segment_id() != id) {
+      return Status::Corruption(
+          fmt::format("{}: malformed compaction meta record at offset 0", file->path()));
+    }
+    metas[id] = meta;
+  }
+  // A compaction is complete when all of its outputs are in place (each was fsynced before
+  // its rename). The newest complete one replaces every segment below its first output:
+  // older segments, and outputs of earlier compactions, are all superseded.
+  uint32_t floor = 0;
+  for (const auto& [id, meta] : metas) {
+    uint32_t present = 0;
+    for (uint32_t i = 0; i < meta.output_count; ++i) {
+      auto it = metas.find(meta.first_output + i);
+      if (it != metas.end() && it->second.first_output == meta.first_output &&
+          it->second.output_count == meta.output_count) {
+        ++present;
+      }
+    }
+    if (present == meta.output_count) floor = std::max(floor, meta.first_output);
+  }
+  std::vector<uint32_t> keep;
+  uint64_t superseded = 0, orphaned = 0;
+  std::map<uint32_t, bool> undone;  // first output -> seen
+  for (uint32_t id : *ids) {
+    auto meta = metas.find(id);
+    const bool incomplete_output = meta != metas.end() && meta->second.first_output > floor;
+    const bool is_complete_output = meta != metas.end() && !incomplete_output;
+    if (id < floor || incomplete_output) {
+      if (id < floor) {
+        ++superseded;
+      } else {
+        ++orphaned;
+        undone[meta->second.first_output] = true;
+      }
+      KVS_RETURN_IF_ERROR(env_->Remove(SegmentPath(id)));  // its hint goes as a stray one
+      *changed = true;
+      continue;
+    }
+    keep.push_back(id);
+    if (is_complete_output) (*outputs)[id] = kMetaRecordSize;
+  }
+  if (superseded > 0) {
+    ++recovery_stats_.compactions_finished;
+    Warn(fmt::format("finishing an interrupted compaction: removed {} segment(s) below {}",
+                     superseded, floor));
+  }
+  if (orphaned > 0) {
+    recovery_stats_.compactions_undone += undone.size();
+    Warn(fmt::format("undoing an interrupted compaction: removed {} incomplete output(s)",
+                     orphaned));
+  }
+  *ids = std::move(keep);
+  return Status::Ok();
+}
+
 Status LogStore::Recover() {
   KVS_ASSIGN_OR_RETURN(std::vector<std::string> names, env_->ListDir(dir_->path()));
   std::vector<uint32_t> ids;
+  std::vector<uint32_t> hints;
+  bool changed = false;
   for (const std::string& name : names) {
-    if (name.ends_with(kRepairSuffix)) {
-      // An interrupted repair: the original segment is still in place, untouched.
+    if (name.ends_with(kRepairSuffix) || name.ends_with(log_format::kCompactingSuffix)) {
+      // An interrupted repair or compaction: the segments it read are still in place.
       KVS_RETURN_IF_ERROR(env_->Remove(dir_->File(name)));
+      changed = true;
       continue;
     }
-    if (auto id = ParseSegmentName(name)) ids.push_back(*id);
+    if (auto id = ParseFileName(name, log_format::kSegmentSuffix)) ids.push_back(*id);
+    if (auto id = ParseFileName(name, log_format::kHintSuffix)) hints.push_back(*id);
   }
   std::sort(ids.begin(), ids.end());
+  std::map<uint32_t, uint64_t> outputs;
+  KVS_RETURN_IF_ERROR(RecoverCompactions(&ids, &outputs, &changed));
+  for (uint32_t id : hints) {
+    // A hint whose segment is gone: left by an unlink cut short.
+    if (!std::binary_search(ids.begin(), ids.end(), id)) {
+      KVS_RETURN_IF_ERROR(env_->Remove(HintPath(id)));
+      changed = true;
+    }
+  }
+  if (changed) KVS_RETURN_IF_ERROR(env_->SyncDir(dir_->path()));
 
   std::lock_guard lock(write_mu_);
   if (ids.empty()) return CreateSegmentLocked(1);
 
-  uint64_t closed = 0, active_end = 0;
+  // The active segment is the highest one, the only one whose tail may be torn. Compaction
+  // outputs always sit below it (docs/COMPACTION.md), but should the highest be one, it is
+  // left closed and a fresh active segment is made above it.
+  const bool output_on_top = outputs.count(ids.back()) > 0;
+  uint64_t active_end = 0;
   for (uint32_t id : ids) {
-    const bool active = id == ids.back();
+    const bool active = id == ids.back() && !output_on_top;
+    auto out = outputs.find(id);
+    if (!active) {
+      KVS_ASSIGN_OR_RETURN(bool from_hint,
+                           RecoverFromHint(id, out == outputs.end() ? 0 : out->second));
+      if (from_hint) continue;
+    }
     KVS_ASSIGN_OR_RETURN(uint64_t end, RecoverSegment(id, active));
-    (active ? active_end : closed) += end;
+    if (active) active_end = end;
   }
   // Every segment is read: tombstones have done their job in the index.
   index_.EraseIf([](std::string_view, const IndexEntry& e) { return e.tombstone(); });
@@ -228,13 +368,22 @@ Status LogStore::Recover() {
   index_.ForEach([&](std::string_view key, const IndexEntry& e) {
     live += RecordSize(key.size(), e.value_len);
   });
+  uint64_t disk = 0, meta = 0;
+  {
+    std::shared_lock segs(segments_mu_);
+    for (const auto& [id, seg] : segments_) {
+      disk += seg->bytes.load(std::memory_order_relaxed);
+      meta += seg->meta_bytes;
+    }
+  }
   live_bytes_.store(live);
-  dead_bytes_.store(closed + active_end - live);
-  closed_bytes_.store(closed);
+  disk_bytes_.store(disk);
+  meta_bytes_.store(meta);
 
+  if (output_on_top) return CreateSegmentLocked(ids.back() + 1);
   active_ = FindSegment(ids.back());
   write_offset_ = active_end;
-  active_bytes_.store(active_end);
+  next_segment_id_ = ids.back() + 1;
   Preallocate(*active_->file, active_end);
   return Status::Ok();
 }

@@ -3,10 +3,11 @@
 
 #include "store/log_store.h"
 
-#include <unordered_map>
-
 #include <fmt/format.h>
 
+#include <unordered_map>
+
+#include "base/failpoint.h"
 #include "store/record.h"
 
 namespace kvs {
@@ -17,7 +18,9 @@ using log_format::Kind;
 
 namespace {
 
-constexpr int kGetAttempts = 3;
+// Each retry follows an entry that a compaction moved; a reader would need that many
+// compactions to finish during its one lookup to run out.
+constexpr int kGetAttempts = 16;
 
 }  // namespace
 
@@ -35,10 +38,23 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const Options& options, Env* en
   if (options.fsync == FsyncPolicy::kPeriodic) {
     store->sync_thread_ = std::thread([s = store.get()] { s->PeriodicSyncLoop(); });
   }
+  if (options.background_compaction) {
+    store->compactor_thread_ = std::thread([s = store.get()] { s->CompactionLoop(); });
+    store->MaybeWakeCompactor();  // the recovered segments may be due already
+  }
   return store;
 }
 
 LogStore::~LogStore() {
+  shutting_down_.store(true);
+  if (compactor_thread_.joinable()) {
+    {
+      std::lock_guard lock(compactor_mu_);
+      compactor_stopping_ = true;
+    }
+    compactor_cv_.notify_all();
+    compactor_thread_.join();
+  }
   if (sync_thread_.joinable()) {
     {
       std::lock_guard lock(sync_mu_);
@@ -96,6 +112,7 @@ Result<std::string> LogStore::Get(std::string_view key) {
     if (!entry) return Status::NotFound("Key not found");
     std::shared_ptr<Segment> seg = FindSegment(entry->segment);
     if (seg == nullptr) continue;
+    KVS_FAILPOINT("log.read_holding_segment");  // tests swap the segment away right here
 
     const uint64_t size = RecordSize(key.size(), entry->value_len);
     std::string buf(size, '\0');
@@ -138,10 +155,12 @@ Status LogStore::Write(const WriteBatch& batch, std::vector<Status>* op_results)
   if (!prepared.bytes.empty()) {
     std::shared_ptr<Segment> seg = FindSegment(prepared.segment);
     io = seg->file->PWrite(prepared.offset, prepared.bytes);
+    KVS_FAILPOINT("log.after_write_before_sync");
     if (io.ok() && prepared.needs_sync) {
       io = seg->file->DataSync();
       fsyncs_.fetch_add(1, std::memory_order_relaxed);
     }
+    KVS_FAILPOINT("log.after_sync_before_index");
   }
   *op_results = prepared.op_results;
   return CommitBatch(std::move(prepared), io);
@@ -219,7 +238,8 @@ Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) 
     p.offset = write_offset_;
     p.needs_sync = options_.fsync == FsyncPolicy::kAlways;
     write_offset_ += total;
-    active_bytes_.store(write_offset_, std::memory_order_relaxed);
+    active_->bytes.store(write_offset_, std::memory_order_relaxed);
+    disk_bytes_.fetch_add(total, std::memory_order_relaxed);
   }
   batch_outstanding_ = true;
   return p;
@@ -228,28 +248,27 @@ Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) 
 Status LogStore::CommitBatch(PreparedBatch&& prepared, const Status& io) {
   if (io.ok()) {
     // Publish in record order: readers see each key's newest value once this returns.
+    // Dead bytes are disk - live - meta: a tombstone and whatever it removes or a put
+    // replaces count as dead by leaving live_bytes_.
     for (const PreparedBatch::Placed& r : prepared.placed) {
       const uint64_t size = RecordSize(r.key.size(), r.value_len);
       if (r.tombstone) {
         std::optional<IndexEntry> removed = index_.Erase(r.key, r.seq);
-        uint64_t freed = size;
         if (removed) {
-          freed += RecordSize(r.key.size(), removed->value_len);
-          live_bytes_.fetch_sub(RecordSize(r.key.size(), removed->value_len));
+          live_bytes_.fetch_sub(RecordSize(r.key.size(), removed->value_len),
+                                std::memory_order_relaxed);
         }
-        dead_bytes_.fetch_add(freed, std::memory_order_relaxed);
       } else {
         std::optional<IndexEntry> replaced;
-        index_.Upsert(r.key, IndexEntry{r.seq, r.offset, prepared.segment, r.value_len},
-                      &replaced);
+        index_.Upsert(r.key, IndexEntry{r.seq, r.offset, prepared.segment, r.value_len}, &replaced);
         live_bytes_.fetch_add(size, std::memory_order_relaxed);
         if (replaced) {
-          const uint64_t old = RecordSize(r.key.size(), replaced->value_len);
-          live_bytes_.fetch_sub(old, std::memory_order_relaxed);
-          dead_bytes_.fetch_add(old, std::memory_order_relaxed);
+          live_bytes_.fetch_sub(RecordSize(r.key.size(), replaced->value_len),
+                                std::memory_order_relaxed);
         }
       }
     }
+    MaybeWakeCompactor();
     if (!prepared.placed.empty()) {
       batches_.fetch_add(1, std::memory_order_relaxed);
       batched_ops_.fetch_add(prepared.placed.size(), std::memory_order_relaxed);
@@ -291,14 +310,28 @@ void LogStore::PeriodicSyncLoop() {
 
 // ---- Segments ---------------------------------------------------------------------------
 
+LogStore::Segment::~Segment() {
+  if (!obsolete.load(std::memory_order_acquire)) return;
+  // The last reference to a segment a compaction replaced: nobody can read it any more.
+  // A failed unlink only leaves a file that the next start removes (docs/COMPACTION.md).
+  const std::string path = file->path();
+  (void)env->Remove(path);
+  if (!hint_path.empty()) (void)env->Remove(hint_path);
+  KVS_FAILPOINT("compaction.after_unlink");
+}
+
+std::string LogStore::HintPath(uint32_t id) const {
+  return dir_->File(fmt::format("{}{}", id, log_format::kHintSuffix));
+}
+
 void LogStore::Preallocate(File& file, uint64_t from) {
   // Zeroed blocks reserved up front: an append then changes no file size, so its fdatasync
   // need not journal metadata. Recovery reads the zeros as the clean end of the log.
   if (from >= options_.segment_bytes) return;
   Status s = file.Allocate(from, options_.segment_bytes - from);
   if (!s.ok() && !s.IsNotSupported()) {
-    Warn(fmt::format("preallocating {} failed ({}); continuing without", file.path(),
-                     s.ToString()));
+    Warn(
+        fmt::format("preallocating {} failed ({}); continuing without", file.path(), s.ToString()));
   }
 }
 
@@ -307,42 +340,40 @@ Status LogStore::CreateSegmentLocked(uint32_t id) {
                        env_->Open(SegmentPath(id), OpenMode::kCreateNew));
   Preallocate(*file, 0);
   KVS_RETURN_IF_ERROR(file->Sync());
+  KVS_FAILPOINT("segment.after_create_before_dirsync");
   // The new name must be durable before anything written into it is acknowledged.
   KVS_RETURN_IF_ERROR(env_->SyncDir(dir_->path()));
-  auto seg = std::make_shared<Segment>();
-  seg->id = id;
-  seg->file = std::move(file);
+  auto seg = std::make_shared<Segment>(env_, id, std::move(file));
   {
     std::unique_lock lock(segments_mu_);
     segments_[id] = seg;
   }
   active_ = std::move(seg);
   write_offset_ = 0;
-  active_bytes_.store(0, std::memory_order_relaxed);
+  next_segment_id_ = id + 1;
   return Status::Ok();
 }
 
-Status LogStore::RollSegmentLocked() {
+Status LogStore::RollSegmentLocked(uint32_t next_id) {
   // Close the active segment at its exact length and make that durable first: recovery
   // treats only the newest segment's tail as possibly torn.
   KVS_RETURN_IF_ERROR(active_->file->Truncate(write_offset_));
   KVS_RETURN_IF_ERROR(active_->file->Sync());
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
-  closed_bytes_.fetch_add(write_offset_, std::memory_order_relaxed);
-  return CreateSegmentLocked(active_->id + 1);
+  return CreateSegmentLocked(next_id != 0 ? next_id : next_segment_id_);
 }
 
 EngineStats LogStore::Stats() const {
   EngineStats s;
   s.keys = index_.size();
   s.live_bytes = live_bytes_.load(std::memory_order_relaxed);
-  s.dead_bytes = dead_bytes_.load(std::memory_order_relaxed);
-  s.disk_bytes = closed_bytes_.load(std::memory_order_relaxed) +
-                 active_bytes_.load(std::memory_order_relaxed);
+  s.disk_bytes = disk_bytes_.load(std::memory_order_relaxed);
+  s.dead_bytes = DeadBytes();
   {
     std::shared_lock lock(segments_mu_);
     s.segments = segments_.size();
   }
+  s.compactions = compactions_.load(std::memory_order_relaxed);
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
   s.batched_ops = batched_ops_.load(std::memory_order_relaxed);

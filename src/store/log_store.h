@@ -10,6 +10,10 @@
 // Prepare encodes a whole batch and reserves its place in the active segment, the loop
 // writes (and fdatasyncs) those bytes itself, and Commit publishes them to the index. At
 // most one prepared batch is outstanding at a time; Write() waits for it.
+//
+// Compaction (docs/COMPACTION.md): a background thread, or Compact() called inline, copies
+// the live records of the closed segments into new segments with hint files and swaps them
+// in crash-safely; readers hold segments by reference, so a swap never fails a read.
 #pragma once
 
 #include <atomic>
@@ -35,8 +39,7 @@ class LogStore final : public Engine {
   // Opens or creates the store in options.data_dir, recovering from its segments.
   // Errors: Busy (locked), InvalidArgument (other engine), Corruption (damaged record outside
   // the active segment's tail, unless options.repair), IOError.
-  static Result<std::unique_ptr<LogStore>> Open(const Options& options,
-                                                Env* env = Env::Default());
+  static Result<std::unique_ptr<LogStore>> Open(const Options& options, Env* env = Env::Default());
   ~LogStore() override;
 
   std::string_view name() const override { return "kvs"; }
@@ -51,17 +54,17 @@ class LogStore final : public Engine {
 
   // One encoded batch and where it goes. Move-only; pass it back to CommitBatch.
   struct PreparedBatch {
-    std::string bytes;    // the records, to be written at `offset` of descriptor `fd`
+    std::string bytes;  // the records, to be written at `offset` of descriptor `fd`
     int fd = -1;
     uint64_t offset = 0;
-    bool needs_sync = false;  // kAlways: fdatasync before CommitBatch
+    bool needs_sync = false;         // kAlways: fdatasync before CommitBatch
     std::vector<Status> op_results;  // filled at prepare (NotFound for absent deletes)
 
    private:
     friend class LogStore;
     struct Placed {
-      size_t op;              // index into the batch
-      uint64_t offset;        // record offset in the segment
+      size_t op;        // index into the batch
+      uint64_t offset;  // record offset in the segment
       uint32_t value_len;
       bool tombstone;
       uint64_t seq;
@@ -82,25 +85,92 @@ class LogStore final : public Engine {
   // turns read-only and `io` is returned. Must be called exactly once per PrepareBatch.
   Status CommitBatch(PreparedBatch&& prepared, const Status& io);
 
+  // ---- Compaction (docs/COMPACTION.md) -------------------------------------------------
+
+  // Compacts now, on the calling thread, whatever the thresholds: closes the active segment
+  // (a fresh one takes over) and copies the live records of every closed segment into new
+  // segments with hint files, then swaps them in. OK and nothing done when nothing was ever
+  // written. Reads and writes go on meanwhile (the write lock is held only to close the
+  // active segment); compactions are serialised. Errors leave the data as it was (the
+  // outputs are removed); Aborted when the store is shutting down, ReadOnly after a failed
+  // write. Any thread; the background thread (Options::background_compaction) calls it when
+  // CompactionWanted().
+  Status Compact();
+
+  // True when the dead bytes (overwritten or removed records, and tombstones) reach both
+  // Options::compaction_min_dead_bytes and Options::compaction_dead_ratio of all segments.
+  bool CompactionWanted() const;
+
+  // How the last Open rebuilt the index: for tests and the restart benchmark.
+  struct RecoveryStats {
+    uint64_t segments_from_hints = 0;   // closed segments loaded from their hint file
+    uint64_t segments_scanned = 0;      // segments read record by record
+    uint64_t compactions_finished = 0;  // interrupted swaps completed (inputs removed)
+    uint64_t compactions_undone = 0;    // incomplete compactions whose outputs were removed
+  };
+  RecoveryStats recovery_stats() const { return recovery_stats_; }
+
  private:
+  // One segment file, shared by the segment map and in-flight readers. A segment that a
+  // compaction replaced is marked obsolete and dropped from the map; the last holder's
+  // reference closes the file and unlinks it (and its hint), so a read in flight never
+  // finds its file gone.
   struct Segment {
-    uint32_t id = 0;
-    std::unique_ptr<File> file;
+    Segment(Env* e, uint32_t segment_id, std::unique_ptr<File> f)
+        : env(e), id(segment_id), file(std::move(f)) {}
+    Segment(const Segment&) = delete;
+    Segment& operator=(const Segment&) = delete;
+    ~Segment();
+
+    Env* const env;
+    const uint32_t id;
+    const std::unique_ptr<File> file;
+    std::atomic<uint64_t> bytes{0};  // bytes of records (the active one: reserved so far)
+    uint64_t meta_bytes = 0;         // its kMeta record, for a compaction output
+    std::string hint_path;           // its hint file, if it has one
+    std::atomic<bool> obsolete{false};
   };
 
   LogStore(const Options& options, Env* env, std::unique_ptr<DataDir> dir);
 
   struct SegmentScan;
+  struct LiveRecord;
+  struct OutputPlan;
 
+  // ---- Recovery (log_recovery.cc)
   Status Recover();
   // Rebuilds the index entries of one segment; returns where its valid data ends.
   Result<uint64_t> RecoverSegment(uint32_t id, bool active);
   Result<SegmentScan> ScanSegment(const File& file, bool active);
   Status RepairSegment(uint32_t id);
-  Status CreateSegmentLocked(uint32_t id);  // REQUIRES: write_mu_ held (or recovery)
+  // Loads closed segment `id`'s index entries from its hint file. False (after a warning)
+  // when the hint is missing or unusable and the segment must be scanned instead.
+  Result<bool> RecoverFromHint(uint32_t id, uint64_t meta_bytes);
+  // Finishes compactions whose outputs are all in place (removes the segments they
+  // replace) and undoes the others (removes their outputs). `ids` (sorted) is updated to
+  // the segments that stay; `outputs` receives the compaction outputs among them (id ->
+  // meta record size). Sets *changed when it removed a file.
+  Status RecoverCompactions(std::vector<uint32_t>* ids, std::map<uint32_t, uint64_t>* outputs,
+                            bool* changed);
+
+  // ---- Compaction (log_compaction.cc)
+  Status CompactLocked();  // REQUIRES: compact_mu_ held
+  Status WriteOutputs(const std::vector<LiveRecord>& live, const std::vector<OutputPlan>& plan,
+                      const std::map<uint32_t, std::shared_ptr<Segment>>& inputs);
+  void RemoveOutputFiles(uint32_t first, size_t count);
+  void CompactionLoop();
+  void MaybeWakeCompactor();
+  uint64_t DeadBytes() const;
+
+  // ---- Segments (log_store.cc)
+  // Creates segment `id` as the new active one. REQUIRES: write_mu_ held (or recovery).
+  Status CreateSegmentLocked(uint32_t id);
   void Preallocate(File& file, uint64_t from);
-  Status RollSegmentLocked();
+  // Closes the active segment and makes `next_id` (default: next_segment_id_) the active one.
+  // REQUIRES: write_mu_ held, no batch outstanding.
+  Status RollSegmentLocked(uint32_t next_id = 0);
   std::string SegmentPath(uint32_t id) const;
+  std::string HintPath(uint32_t id) const;
   std::shared_ptr<Segment> FindSegment(uint32_t id) const;
   void Warn(std::string_view msg) const;
   Status ReadOnlyError() const;  // REQUIRES: write_mu_ held
@@ -112,6 +182,7 @@ class LogStore final : public Engine {
   Env* const env_;
   const std::unique_ptr<DataDir> dir_;
   Index index_;
+  RecoveryStats recovery_stats_;  // written by Open only
 
   mutable std::shared_mutex segments_mu_;
   std::map<uint32_t, std::shared_ptr<Segment>> segments_;  // guarded by segments_mu_
@@ -123,16 +194,18 @@ class LogStore final : public Engine {
   std::shared_ptr<Segment> active_;
   uint64_t write_offset_ = 0;  // next byte of the active segment to write
   uint64_t next_seq_ = 1;
+  uint32_t next_segment_id_ = 1;  // ids are never reused (compaction reserves ranges)
   bool failed_ = false;
 
   mutable std::mutex failure_mu_;
   std::string failure_;  // why the store is read-only; guarded by failure_mu_
 
-  std::atomic<uint64_t> live_bytes_{0};
-  std::atomic<uint64_t> dead_bytes_{0};
-  std::atomic<uint64_t> closed_bytes_{0};  // sizes of the segments before the active one
-  std::atomic<uint64_t> active_bytes_{0};  // == write_offset_, readable without the lock
+  // Space accounting: dead bytes = disk - live - meta (docs/COMPACTION.md).
+  std::atomic<uint64_t> live_bytes_{0};  // records the index points at
+  std::atomic<uint64_t> disk_bytes_{0};  // records in the segment map (+ reserved ones)
+  std::atomic<uint64_t> meta_bytes_{0};  // kMeta records in the segment map
   std::atomic<uint64_t> fsyncs_{0};
+  std::atomic<uint64_t> compactions_{0};
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> batched_ops_{0};
   std::atomic<bool> read_only_{false};
@@ -142,6 +215,18 @@ class LogStore final : public Engine {
   std::condition_variable sync_cv_;
   bool stopping_ = false;  // guarded by sync_mu_
   std::thread sync_thread_;
+
+  // Compaction. compact_mu_ serialises compactions (held for a whole one). The background
+  // thread sleeps on compactor_cv_ until a commit finds CompactionWanted(), or shutdown.
+  std::mutex compact_mu_;
+  bool compaction_disabled_ = false;  // guarded by compact_mu_: a swap half applied in memory
+  std::mutex compactor_mu_;
+  std::condition_variable compactor_cv_;
+  bool compactor_wake_ = false;             // guarded by compactor_mu_
+  bool compactor_stopping_ = false;         // guarded by compactor_mu_
+  uint64_t retry_dead_bytes_ = 0;           // guarded by compactor_mu_: back-off after a failure
+  std::atomic<bool> shutting_down_{false};  // makes a running compaction give up
+  std::thread compactor_thread_;
 };
 
 }  // namespace kvs

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "store/coding.h"
 #include "store/crc32c.h"
 #include "store/engine.h"
 
@@ -9,23 +10,6 @@ namespace kvs {
 namespace {
 
 using log_format::kHeaderSize;
-
-void PutFixed32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-void PutFixed64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-uint32_t GetFixed32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-uint64_t GetFixed64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 }  // namespace
 
@@ -57,7 +41,8 @@ HeaderCheck DecodeHeader(std::string_view bytes, RecordHeader* out) {
   }
   const uint8_t kind = out->type & log_format::kKindMask;
   const bool kind_ok = kind == static_cast<uint8_t>(log_format::Kind::kPut) ||
-                       kind == static_cast<uint8_t>(log_format::Kind::kTombstone);
+                       kind == static_cast<uint8_t>(log_format::Kind::kTombstone) ||
+                       kind == static_cast<uint8_t>(log_format::Kind::kMeta);
   if (!kind_ok || (out->type & ~log_format::kValidTypeBits) != 0 || out->seq == 0 ||
       out->key_len == 0 || out->key_len > kMaxKeyBytes || out->value_len > kMaxValueBytes ||
       (out->kind() == log_format::Kind::kTombstone && out->value_len != 0)) {
@@ -73,6 +58,28 @@ bool VerifyRecord(std::string_view bytes, const RecordHeader& header, RecordView
   out->key = bytes.substr(kHeaderSize, header.key_len);
   out->value = bytes.substr(kHeaderSize + header.key_len, header.value_len);
   return true;
+}
+
+std::string EncodeCompactionMeta(const CompactionMeta& meta) {
+  std::string out(log_format::kMetaValueSize, '\0');
+  char* p = out.data();
+  PutFixed32(p, log_format::kMetaVersion);
+  PutFixed32(p + 4, meta.first_output);
+  PutFixed32(p + 8, meta.output_index);
+  PutFixed32(p + 12, meta.output_count);
+  return out;
+}
+
+bool DecodeCompactionMeta(std::string_view value, CompactionMeta* out) {
+  if (value.size() != log_format::kMetaValueSize) return false;
+  const char* p = value.data();
+  if (GetFixed32(p) != log_format::kMetaVersion) return false;
+  out->first_output = GetFixed32(p + 4);
+  out->output_index = GetFixed32(p + 8);
+  out->output_count = GetFixed32(p + 12);
+  return out->first_output != 0 && out->output_count != 0 &&
+         out->output_index < out->output_count &&
+         uint64_t{out->first_output} + out->output_count <= UINT32_MAX;
 }
 
 }  // namespace kvs

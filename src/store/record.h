@@ -16,7 +16,9 @@ struct RecordHeader {
   uint32_t key_len = 0;
   uint32_t value_len = 0;
 
-  log_format::Kind kind() const { return static_cast<log_format::Kind>(type & log_format::kKindMask); }
+  log_format::Kind kind() const {
+    return static_cast<log_format::Kind>(type & log_format::kKindMask);
+  }
   bool batch_start() const { return (type & log_format::kBatchStart) != 0; }
   bool batch_end() const { return (type & log_format::kBatchEnd) != 0; }
   uint64_t record_size() const { return log_format::kHeaderSize + key_len + value_len; }
@@ -51,5 +53,21 @@ HeaderCheck DecodeHeader(std::string_view bytes, RecordHeader* out);
 // Checks the CRC of a whole record (`bytes` holds exactly header.record_size() bytes) and
 // fills `out`. False on a checksum mismatch.
 bool VerifyRecord(std::string_view bytes, const RecordHeader& header, RecordView* out);
+
+// The value of a kMeta record: which compaction wrote this segment (log_format.h).
+struct CompactionMeta {
+  uint32_t first_output = 0;  // F: the compaction's outputs are segments F .. F+N-1
+  uint32_t output_index = 0;  // i: this segment is F+i
+  uint32_t output_count = 0;  // N >= 1
+
+  uint32_t segment_id() const { return first_output + output_index; }
+};
+
+std::string EncodeCompactionMeta(const CompactionMeta& meta);
+// False when `value` is not a well-formed meta value of a known version.
+bool DecodeCompactionMeta(std::string_view value, CompactionMeta* out);
+// Size of a whole kMeta record.
+inline constexpr uint64_t kMetaRecordSize =
+    log_format::kHeaderSize + log_format::kMetaKey.size() + log_format::kMetaValueSize;
 
 }  // namespace kvs

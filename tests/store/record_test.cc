@@ -1,8 +1,8 @@
 #include "store/record.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "store/engine.h"
 
@@ -59,7 +59,7 @@ TEST(RecordTest, BinaryKeyAndValue) {
 TEST(RecordTest, LayoutIsLittleEndianAsDocumented) {
   std::string buf;
   AppendRecord(&buf, 0x0102030405060708ull, Kind::kPut, kBatchStart | kBatchEnd, "ab", "xyz");
-  EXPECT_EQ(static_cast<unsigned char>(buf[4]), 0x08);   // seq, low byte first
+  EXPECT_EQ(static_cast<unsigned char>(buf[4]), 0x08);  // seq, low byte first
   EXPECT_EQ(static_cast<unsigned char>(buf[11]), 0x01);
   EXPECT_EQ(static_cast<unsigned char>(buf[12]), 0xc1);  // put | start | end
   EXPECT_EQ(static_cast<unsigned char>(buf[13]), 2);     // key length
@@ -83,7 +83,7 @@ TEST(RecordTest, ImplausibleHeadersAreRejected) {
     return DecodeHeader(b, &h);
   };
   EXPECT_EQ(with(12, 0x00), HeaderCheck::kImplausible);  // type 0 is reserved
-  EXPECT_EQ(with(12, 0x03), HeaderCheck::kImplausible);  // kind 3 does not exist
+  EXPECT_EQ(with(12, 0x03), HeaderCheck::kOk);           // kind 3: a compaction meta record
   EXPECT_EQ(with(12, 0x21), HeaderCheck::kImplausible);  // unknown flag bit
   EXPECT_EQ(with(13, 0x00), HeaderCheck::kImplausible);  // empty key
   EXPECT_EQ(with(16, 0x7f), HeaderCheck::kImplausible);  // key length past the limit
@@ -93,6 +93,34 @@ TEST(RecordTest, ImplausibleHeadersAreRejected) {
   AppendRecord(&tomb, 5, Kind::kTombstone, kBatchStart | kBatchEnd, "k", "");
   tomb[17] = 1;  // a tombstone with a value
   EXPECT_EQ(DecodeHeader(tomb, &h), HeaderCheck::kImplausible);
+}
+
+TEST(RecordTest, CompactionMetaRoundTrips) {
+  const CompactionMeta meta{17, 2, 5};
+  const std::string value = EncodeCompactionMeta(meta);
+  ASSERT_EQ(value.size(), log_format::kMetaValueSize);
+  CompactionMeta back;
+  ASSERT_TRUE(DecodeCompactionMeta(value, &back));
+  EXPECT_EQ(back.first_output, 17u);
+  EXPECT_EQ(back.output_index, 2u);
+  EXPECT_EQ(back.output_count, 5u);
+  EXPECT_EQ(back.segment_id(), 19u);
+  std::string rec;
+  AppendRecord(&rec, log_format::kMetaSeq, Kind::kMeta, kBatchStart | kBatchEnd,
+               log_format::kMetaKey, value);
+  EXPECT_EQ(rec.size(), kMetaRecordSize);
+  EXPECT_EQ(Decode(rec).header.kind(), Kind::kMeta);
+}
+
+TEST(RecordTest, MalformedCompactionMetaIsRejected) {
+  CompactionMeta out;
+  std::string value = EncodeCompactionMeta(CompactionMeta{17, 2, 5});
+  EXPECT_FALSE(DecodeCompactionMeta(value.substr(1), &out));                   // short
+  EXPECT_FALSE(DecodeCompactionMeta(EncodeCompactionMeta({17, 5, 5}), &out));  // i >= N
+  EXPECT_FALSE(DecodeCompactionMeta(EncodeCompactionMeta({0, 0, 1}), &out));   // id 0
+  EXPECT_FALSE(DecodeCompactionMeta(EncodeCompactionMeta({17, 0, 0}), &out));  // N = 0
+  value[0] = 9;                                                                // version
+  EXPECT_FALSE(DecodeCompactionMeta(value, &out));
 }
 
 TEST(RecordTest, EveryFlippedBitFailsTheChecksum) {

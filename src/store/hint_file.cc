@@ -1,0 +1,114 @@
+#include "store/hint_file.h"
+
+#include <fmt/format.h>
+
+#include "store/coding.h"
+#include "store/crc32c.h"
+#include "store/engine.h"
+#include "store/record.h"
+
+namespace kvs {
+
+using log_format::kHintEntryHeaderSize;
+using log_format::kHintMagic;
+using log_format::kHintTrailerSize;
+
+namespace {
+constexpr size_t kFlushBytes = 1 << 20;
+}  // namespace
+
+HintWriter::HintWriter(std::unique_ptr<File> file) : file_(std::move(file)) {
+  buf_.append(kHintMagic);
+}
+
+Status HintWriter::Add(const HintEntry& e) {
+  const size_t start = buf_.size();
+  buf_.resize(start + kHintEntryHeaderSize);
+  char* p = buf_.data() + start;
+  PutFixed32(p, static_cast<uint32_t>(e.key.size()));
+  p[4] = static_cast<char>(e.kind);
+  PutFixed64(p + 5, e.seq);
+  PutFixed64(p + 13, e.offset);
+  PutFixed32(p + 21, e.value_len);
+  buf_.append(e.key);
+  ++count_;
+  return buf_.size() >= kFlushBytes ? Flush() : Status::Ok();
+}
+
+Status HintWriter::Flush() {
+  crc_ = crc32c::Extend(crc_, buf_.data(), buf_.size());
+  KVS_RETURN_IF_ERROR(file_->PWrite(written_, buf_));
+  written_ += buf_.size();
+  buf_.clear();
+  return Status::Ok();
+}
+
+Status HintWriter::Finish(uint64_t segment_size) {
+  char trailer[kHintTrailerSize];
+  PutFixed64(trailer, count_);
+  PutFixed64(trailer + 8, segment_size);
+  buf_.append(trailer, 16);  // the checksum goes after the bytes it covers
+  const uint32_t crc = crc32c::Extend(crc_, buf_.data(), buf_.size());
+  char masked[4];
+  PutFixed32(masked, crc32c::Mask(crc));
+  buf_.append(masked, 4);
+  KVS_RETURN_IF_ERROR(file_->PWrite(written_, buf_));
+  written_ += buf_.size();
+  buf_.clear();
+  return file_->Sync();
+}
+
+Status ReadHintFile(const File& file, uint64_t segment_size,
+                    const std::function<void(const HintEntry&)>& fn) {
+  KVS_ASSIGN_OR_RETURN(uint64_t size, file.Size());
+  auto bad = [&](std::string_view why) {
+    return Status::Corruption(fmt::format("{}: {}", file.path(), why));
+  };
+  if (size < kHintMagic.size() + kHintTrailerSize) return bad("too short for a hint file");
+  std::string bytes(size, '\0');
+  KVS_ASSIGN_OR_RETURN(size_t n, file.PRead(0, bytes));
+  if (n != size) return bad("shorter than its size");
+  if (std::string_view(bytes).substr(0, kHintMagic.size()) != kHintMagic) {
+    return bad("bad magic");
+  }
+  const char* trailer = bytes.data() + size - kHintTrailerSize;
+  const uint32_t crc = crc32c::Extend(0, bytes.data(), size - 4);
+  if (crc32c::Unmask(GetFixed32(trailer + 16)) != crc) return bad("checksum mismatch");
+  const uint64_t count = GetFixed64(trailer);
+  if (GetFixed64(trailer + 8) != segment_size) {
+    return bad(fmt::format("describes a segment of {} bytes, not {}", GetFixed64(trailer + 8),
+                           segment_size));
+  }
+  // Two passes: check every entry before handing out any (all or nothing), then hand out.
+  const uint64_t end = size - kHintTrailerSize;
+  for (int pass = 0; pass < 2; ++pass) {
+    uint64_t entries = 0;
+    for (uint64_t off = kHintMagic.size(); off < end; ++entries) {
+      if (end - off < kHintEntryHeaderSize) return bad(fmt::format("entry cut at {}", off));
+      const char* p = bytes.data() + off;
+      HintEntry e;
+      const uint32_t key_len = GetFixed32(p);
+      e.kind = static_cast<log_format::Kind>(static_cast<uint8_t>(p[4]));
+      e.seq = GetFixed64(p + 5);
+      e.offset = GetFixed64(p + 13);
+      e.value_len = GetFixed32(p + 21);
+      off += kHintEntryHeaderSize;
+      if (key_len == 0 || key_len > kMaxKeyBytes || key_len > end - off || e.seq == 0 ||
+          (e.kind != log_format::Kind::kPut && e.kind != log_format::Kind::kTombstone) ||
+          e.value_len > kMaxValueBytes ||
+          (e.kind == log_format::Kind::kTombstone && e.value_len != 0) || e.offset > segment_size ||
+          RecordSize(key_len, e.value_len) > segment_size - e.offset) {
+        return bad(fmt::format("malformed entry at {}", off - kHintEntryHeaderSize));
+      }
+      e.key = std::string_view(bytes).substr(off, key_len);
+      off += key_len;
+      if (pass == 1) fn(e);
+    }
+    if (entries != count) {
+      return bad(fmt::format("holds {} entries, trailer says {}", entries, count));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace kvs

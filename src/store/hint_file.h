@@ -1,0 +1,60 @@
+// Hint files: `<n>.hint` lists the records of compacted segment `<n>.log` without their
+// values (layout in store/log_format.h, prose in docs/FORMAT.md), so that recovery rebuilds
+// the index from a sequential read of small files instead of every value.
+//
+// HintWriter appends entries to a file it owns and seals it with a checksummed trailer;
+// ReadHintFile verifies a whole file before handing out any entry. Single-threaded.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "store/env.h"
+#include "store/log_format.h"
+
+namespace kvs {
+
+struct HintEntry {
+  std::string_view key;
+  log_format::Kind kind = log_format::Kind::kPut;
+  uint64_t seq = 0;
+  uint64_t offset = 0;  // of the record in the segment
+  uint32_t value_len = 0;
+};
+
+class HintWriter {
+ public:
+  // Takes an empty file opened for writing.
+  explicit HintWriter(std::unique_ptr<File> file);
+  HintWriter(const HintWriter&) = delete;
+  HintWriter& operator=(const HintWriter&) = delete;
+
+  Status Add(const HintEntry& entry);
+  // Writes the trailer (`segment_size`: the final size of the segment described) and fsyncs.
+  Status Finish(uint64_t segment_size);
+
+  uint64_t count() const { return count_; }
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  Status Flush();
+
+  std::unique_ptr<File> file_;
+  std::string buf_;
+  uint64_t written_ = 0;  // bytes of the file already written
+  uint32_t crc_ = 0;      // CRC32C of the bytes before buf_
+  uint64_t count_ = 0;
+};
+
+// Reads the hint file `file`, which must describe a segment of `segment_size` bytes, and
+// calls `fn` for each entry in order. Corruption (naming the file) if the file is short,
+// its checksum fails, its trailer disagrees with its entries or with `segment_size`, or an
+// entry is malformed; `fn` is not called at all then.
+Status ReadHintFile(const File& file, uint64_t segment_size,
+                    const std::function<void(const HintEntry&)>& fn);
+
+}  // namespace kvs
