@@ -152,7 +152,7 @@ Result<uint64_t> LogStore::RecoverSegment(uint32_t id, bool active) {
     r.entry.segment = id;
     // Sequence numbers decide, whatever the file order; tombstones stay in the index until
     // every segment is read, so that an older put read later cannot resurrect the key.
-    index_.Upsert(r.key, r.entry);
+    if (index_.Upsert(r.key, r.entry) && r.entry.tombstone()) ++recovered_tombstones_;
     next_seq_ = std::max(next_seq_, r.entry.seq + 1);
   }
   auto seg = std::make_shared<Segment>(env_, id, std::move(file));
@@ -226,7 +226,7 @@ Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes) {
   Status s = ReadHintFile(*hint, size, [&](const HintEntry& e) {
     IndexEntry entry{e.seq, e.offset, id,
                      e.kind == Kind::kTombstone ? IndexEntry::kTombstoneLen : e.value_len};
-    index_.Upsert(e.key, entry);
+    if (index_.Upsert(e.key, entry) && entry.tombstone()) ++recovered_tombstones_;
     next_seq_ = std::max(next_seq_, e.seq + 1);
   });
   if (!s.ok()) {
@@ -363,7 +363,9 @@ Status LogStore::Recover() {
     if (active) active_end = end;
   }
   // Every segment is read: tombstones have done their job in the index.
-  index_.EraseIf([](std::string_view, const IndexEntry& e) { return e.tombstone(); });
+  if (recovered_tombstones_ > 0) {
+    index_.EraseIf([](std::string_view, const IndexEntry& e) { return e.tombstone(); });
+  }
   uint64_t live = 0;
   index_.ForEach([&](std::string_view key, const IndexEntry& e) {
     live += RecordSize(key.size(), e.value_len);

@@ -1,0 +1,153 @@
+// kvs-restart-bench: how long LogStore::Open takes to rebuild the index of a compacted store
+// from its hint files, and from its segments alone (hints removed). Numbers and the command
+// line: docs/perf-compaction.md.
+//
+//   kvs-restart-bench [--keys N] [--value-bytes V] [--runs R] [--dir DIR] [--cold 0|1]
+//
+// --cold 1 (the default) evicts the data directory's files from the page cache before each
+// start (posix_fadvise DONTNEED on those files only: no root needed, nobody else's cache
+// touched), as after a reboot; --cold 0 keeps them cached.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "store/log_store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+kvs::Options BenchOptions(const std::string& dir) {
+  kvs::Options o;
+  o.data_dir = dir;
+  o.fsync = kvs::FsyncPolicy::kNever;
+  o.background_compaction = false;
+  return o;
+}
+
+[[noreturn]] void Die(const kvs::Status& s) {
+  std::fprintf(stderr, "kvs-restart-bench: %s\n", s.ToString().c_str());
+  std::exit(1);
+}
+
+bool cold = true;
+
+// Drops the (clean, synced) pages of every file in `dir` from the page cache.
+void Evict(const std::string& dir) {
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    (void)::fdatasync(fd);
+    (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(fd);
+  }
+}
+
+// Opens the store `runs` times; returns the median time in milliseconds.
+double TimeOpen(const std::string& dir, int runs, kvs::LogStore::RecoveryStats* stats) {
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    if (cold) Evict(dir);
+    const auto start = Clock::now();
+    auto store = kvs::LogStore::Open(BenchOptions(dir));
+    const auto end = Clock::now();
+    if (!store.ok()) Die(store.status());
+    *stats = (*store)->recovery_stats();
+    ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+uint64_t FilesBytes(const std::string& dir, std::string_view suffix) {
+  uint64_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().ends_with(suffix)) n += e.file_size();
+  }
+  return n;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t keys = 1000000, value_bytes = 100;
+  int runs = 5;
+  std::string dir = (fs::temp_directory_path() / "kvs-restart-bench").string();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--keys") {
+      keys = std::stoull(value);
+    } else if (flag == "--value-bytes") {
+      value_bytes = std::stoull(value);
+    } else if (flag == "--runs") {
+      runs = std::stoi(value);
+    } else if (flag == "--cold") {
+      cold = value != "0";
+    } else if (flag == "--dir") {
+      dir = value;
+    } else {
+      std::fprintf(stderr, "kvs-restart-bench: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  fs::remove_all(dir);
+  {
+    auto opened = kvs::LogStore::Open(BenchOptions(dir));
+    if (!opened.ok()) Die(opened.status());
+    auto& store = *opened;
+    kvs::WriteBatch batch;
+    std::vector<kvs::Status> results;
+    const std::string value(value_bytes, 'v');
+    for (uint64_t k = 0; k < keys; ++k) {
+      batch.Put(fmt::format("key{:012}", k), value);
+      if (batch.size() == 1000 || k + 1 == keys) {
+        if (kvs::Status s = store->Write(batch, &results); !s.ok()) Die(s);
+        batch.Clear();
+      }
+    }
+    if (kvs::Status s = store->Compact(); !s.ok()) Die(s);
+  }
+  // Alternate the two cases, so that neither always runs first (a cold allocator, the
+  // writeback of the data just written): hints are moved aside and back.
+  const std::string aside = dir + ".hints";
+  fs::create_directories(aside);
+  const uint64_t log_bytes = FilesBytes(dir, ".log"), hint_bytes = FilesBytes(dir, ".hint");
+  auto move_hints = [](const std::string& from, const std::string& to) {
+    for (const auto& e : fs::directory_iterator(from)) {
+      if (e.path().extension() == ".hint") fs::rename(e.path(), fs::path(to) / e.path().filename());
+    }
+  };
+  kvs::LogStore::RecoveryStats with_stats, without_stats;
+  std::vector<double> with_ms, without_ms;
+  for (int round = 0; round < runs; ++round) {
+    move_hints(dir, aside);
+    without_ms.push_back(TimeOpen(dir, 1, &without_stats));
+    move_hints(aside, dir);
+    with_ms.push_back(TimeOpen(dir, 1, &with_stats));
+  }
+  std::sort(with_ms.begin(), with_ms.end());
+  std::sort(without_ms.begin(), without_ms.end());
+  const double with_hints = with_ms[with_ms.size() / 2];
+  const double without_hints = without_ms[without_ms.size() / 2];
+  fs::remove_all(aside);
+  fmt::print("keys {} value_bytes {} segments {:.1f} MiB hints {:.1f} MiB page cache {}\n", keys,
+             value_bytes, log_bytes / 1048576.0, hint_bytes / 1048576.0, cold ? "cold" : "warm");
+  fmt::print("open with hints:    {:8.1f} ms (median of {}; {} segments from hints, {} scanned)\n",
+             with_hints, runs, with_stats.segments_from_hints, with_stats.segments_scanned);
+  fmt::print("open without hints: {:8.1f} ms (median of {}; {} segments from hints, {} scanned)\n",
+             without_hints, runs, without_stats.segments_from_hints,
+             without_stats.segments_scanned);
+  fmt::print("speed-up: {:.2f}x\n", without_hints / with_hints);
+  fs::remove_all(dir);
+  return 0;
+}
