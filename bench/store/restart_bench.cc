@@ -7,6 +7,10 @@
 // --cold 1 (the default) evicts the data directory's files from the page cache before each
 // start (posix_fadvise DONTNEED on those files only: no root needed, nobody else's cache
 // touched), as after a reboot; --cold 0 keeps them cached.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,11 +18,6 @@
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <fmt/format.h>
 
 #include "store/log_store.h"
 

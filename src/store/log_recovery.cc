@@ -251,16 +251,19 @@ Status LogStore::RecoverCompactions(std::vector<uint32_t>* ids,
   std::map<uint32_t, CompactionMeta> metas;
   for (uint32_t id : *ids) {
     KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> file, env_->Open(SegmentPath(id), OpenMode::kRead));
-    KVS_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-    SegmentReader reader(*file, size);
-    KVS_ASSIGN_OR_RETURN(SegmentReader::Item item, reader.ReadAt(0));
-    if (item.outcome != SegmentReader::Outcome::kRecord ||
-        item.record.header.kind() != Kind::kMeta) {
-      continue;
+    // One small read: only the first record matters here.
+    std::string head(kMetaRecordSize, '\0');
+    KVS_ASSIGN_OR_RETURN(size_t n, file->PRead(0, head));
+    RecordHeader header;
+    if (n < log_format::kHeaderSize || DecodeHeader(head, &header) != HeaderCheck::kOk ||
+        header.kind() != Kind::kMeta) {
+      continue;  // a writer's segment (or damage, which the scan reports)
     }
+    RecordView record;
     CompactionMeta meta;
-    if (item.record.key != log_format::kMetaKey ||
-        !DecodeCompactionMeta(item.record.value, &meta) || meta.segment_id() != id) {
+    if (header.record_size() != n || !VerifyRecord(head, header, &record) ||
+        record.key != log_format::kMetaKey || !DecodeCompactionMeta(record.value, &meta) ||
+        meta.segment_id() != id) {
       return Status::Corruption(
           fmt::format("{}: malformed compaction meta record at offset 0", file->path()));
     }

@@ -182,7 +182,7 @@ class LogStore final : public Engine {
   Env* const env_;
   const std::unique_ptr<DataDir> dir_;
   Index index_;
-  RecoveryStats recovery_stats_;      // written by Open only
+  RecoveryStats recovery_stats_;       // written by Open only
   uint64_t recovered_tombstones_ = 0;  // Open only: tombstones that entered the index
 
   mutable std::shared_mutex segments_mu_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -165,6 +166,10 @@ TEST_F(CompactionTest, WritesRacingTheSwapKeepTheNewestValue) {
   Overwrite(*store, 20, 4);
   ASSERT_TRUE(store->Set("a", "old-a").ok());
   ASSERT_TRUE(store->Set("b", "old-b").ok());
+  // While the outputs are written the compactor holds no lock a writer needs.
+  failpoint::SetHook("compaction.after_roll", [&] { EXPECT_TRUE(store->Set("d", "1").ok()); });
+  failpoint::SetHook("compaction.after_write_outputs",
+                     [&] { EXPECT_TRUE(store->Set("d", "2").ok()); });
   // Between the copy and the index switch: the copies of a and b are stale by then.
   failpoint::SetHook("compaction.before_switch", [&] {
     EXPECT_TRUE(store->Set("a", "new-a").ok());
@@ -176,6 +181,7 @@ TEST_F(CompactionTest, WritesRacingTheSwapKeepTheNewestValue) {
   EXPECT_EQ(GetOr(*store, "a"), "new-a");
   EXPECT_EQ(GetOr(*store, "b"), "<none>");
   EXPECT_EQ(GetOr(*store, "c"), "new-c");
+  EXPECT_EQ(GetOr(*store, "d"), "2");
   // The stale copies are dead bytes, to be reclaimed by the next compaction.
   EXPECT_GT(store->Stats().dead_bytes, 0u);
   store.reset();
@@ -208,6 +214,29 @@ TEST_F(CompactionTest, ReadInFlightKeepsItsSegmentUntilItEnds) {
   EXPECT_EQ(GetOr(*store, "key"), "value");
 }
 
+TEST_F(CompactionTest, FailedCompactionLeavesTheStoreAsItWas) {
+  testing::FaultInjectionEnv env;
+  auto opened = LogStore::Open(MakeOptions(), &env);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<LogStore> store = std::move(opened).value();
+  auto want = Overwrite(*store, 60, 3);
+  env.FailWrites(ENOSPC);
+  Status s = store->Compact();
+  EXPECT_EQ(s.err_no(), ENOSPC) << s.ToString();
+  env.Clear();
+  EXPECT_FALSE(HasFile(dir_.path(), ".compacting"));
+  EXPECT_FALSE(HasFile(dir_.path(), ".hint"));
+  EXPECT_FALSE(store->Stats().read_only);  // the write path never failed
+  for (const auto& [k, v] : want) EXPECT_EQ(GetOr(*store, k), v) << k;
+  ASSERT_TRUE(store->Set("k1", "after").ok());
+  ASSERT_TRUE(store->Compact().ok());
+  EXPECT_EQ(GetOr(*store, "k1"), "after");
+  store.reset();
+  store = Open();
+  EXPECT_EQ(GetOr(*store, "k1"), "after");
+  EXPECT_EQ(GetOr(*store, "k2"), want["k2"]);
+}
+
 TEST_F(CompactionTest, DamagedHintFallsBackToTheSegment) {
   std::map<std::string, std::string> want;
   {
@@ -228,6 +257,19 @@ TEST_F(CompactionTest, DamagedHintFallsBackToTheSegment) {
   EXPECT_EQ(store->recovery_stats().segments_from_hints, hints.size() - 2);
   ASSERT_EQ(warnings_.size(), 1u);
   EXPECT_THAT(warnings_[0], HasSubstr("hint"));
+}
+
+TEST_F(CompactionTest, MalformedMetaRecordIsCorruption) {
+  std::string seg;
+  // Claims to be output 0 of a compaction whose first output is segment 9, in segment 1.
+  AppendRecord(&seg, log_format::kMetaSeq, log_format::Kind::kMeta,
+               log_format::kBatchStart | log_format::kBatchEnd, log_format::kMetaKey,
+               EncodeCompactionMeta(CompactionMeta{9, 0, 1}));
+  std::ofstream(dir_.File("1.log"), std::ios::binary) << seg;
+  auto r = LogStore::Open(MakeOptions());
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption());
+  EXPECT_THAT(r.status().ToString(), HasSubstr("1.log: malformed compaction meta record"));
 }
 
 TEST_F(CompactionTest, LeftoversOfAnInterruptedCompactionAreRemoved) {
