@@ -39,7 +39,8 @@ class LogStore final : public Engine {
   // Opens or creates the store in options.data_dir, recovering from its segments.
   // Errors: Busy (locked), InvalidArgument (other engine), Corruption (damaged record outside
   // the active segment's tail, unless options.repair), IOError.
-  static Result<std::unique_ptr<LogStore>> Open(const Options& options, Env* env = Env::Default());
+  static Result<std::unique_ptr<LogStore>> Open(const Options& options,
+                                                Env* env = Env::Default());
   ~LogStore() override;
 
   std::string_view name() const override { return "kvs"; }
@@ -54,17 +55,17 @@ class LogStore final : public Engine {
 
   // One encoded batch and where it goes. Move-only; pass it back to CommitBatch.
   struct PreparedBatch {
-    std::string bytes;  // the records, to be written at `offset` of descriptor `fd`
+    std::string bytes;    // the records, to be written at `offset` of descriptor `fd`
     int fd = -1;
     uint64_t offset = 0;
-    bool needs_sync = false;         // kAlways: fdatasync before CommitBatch
+    bool needs_sync = false;  // kAlways: fdatasync before CommitBatch
     std::vector<Status> op_results;  // filled at prepare (NotFound for absent deletes)
 
    private:
     friend class LogStore;
     struct Placed {
-      size_t op;        // index into the batch
-      uint64_t offset;  // record offset in the segment
+      size_t op;              // index into the batch
+      uint64_t offset;        // record offset in the segment
       uint32_t value_len;
       bool tombstone;
       uint64_t seq;
