@@ -37,8 +37,13 @@ function(kvs_test name)
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+  # An empty LABELS value would be dropped on the way through gtest_discover_tests and shift
+  # TIMEOUT into the label list: pass LABELS only when there are some.
+  set(props TIMEOUT ${ARG_TIMEOUT})
+  if(ARG_LABELS)
+    list(APPEND props LABELS "${ARG_LABELS}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ${props})
 endfunction()
 
 # kvs_bench(NAME SOURCES a_bench.cc ... DEPS lib ...): a Google Benchmark binary in bin/.

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -48,6 +49,8 @@ class WriteBatch {
     ops_.push_back(Op{OpKind::kPut, std::string(key), std::string(value)});
   }
   void Delete(std::string_view key) { ops_.push_back(Op{OpKind::kDelete, std::string(key), {}}); }
+  // Takes the op's bytes without copying them (the server moves request bytes in).
+  void Append(Op&& op) { ops_.push_back(std::move(op)); }
   void Clear() { ops_.clear(); }
 
   size_t size() const { return ops_.size(); }

@@ -73,7 +73,7 @@ class Env {
   virtual Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
-  virtual Status CreateDir(const std::string& path) = 0;  // OK if it exists already
+  virtual Status CreateDir(const std::string& path) = 0;  // and its parents; OK if it exists
   virtual Result<bool> Exists(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;  // names only
   // fsync on the directory itself: makes creations, renames and removals in it durable.

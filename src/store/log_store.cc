@@ -156,10 +156,7 @@ Status LogStore::Write(const WriteBatch& batch, std::vector<Status>* op_results)
     std::shared_ptr<Segment> seg = FindSegment(prepared.segment);
     io = seg->file->PWrite(prepared.offset, prepared.bytes);
     KVS_FAILPOINT("log.after_write_before_sync");
-    if (io.ok() && prepared.needs_sync) {
-      io = seg->file->DataSync();
-      fsyncs_.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (io.ok() && prepared.needs_sync) io = seg->file->DataSync();
     KVS_FAILPOINT("log.after_sync_before_index");
   }
   *op_results = prepared.op_results;
@@ -270,6 +267,8 @@ Status LogStore::CommitBatch(PreparedBatch&& prepared, const Status& io) {
     }
     MaybeWakeCompactor();
     if (!prepared.placed.empty()) {
+      // The datasync was done by whoever wrote the bytes (Write(), or the server's loop).
+      if (prepared.needs_sync) fsyncs_.fetch_add(1, std::memory_order_relaxed);
       batches_.fetch_add(1, std::memory_order_relaxed);
       batched_ops_.fetch_add(prepared.placed.size(), std::memory_order_relaxed);
     }

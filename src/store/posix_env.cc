@@ -120,6 +120,14 @@ class PosixEnv final : public Env {
   }
 
   Status CreateDir(const std::string& path) override {
+    // Parents first, like mkdir -p: `--data-dir a/b` works when a/ does not exist yet.
+    for (size_t slash = path.find('/', 1); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      const std::string parent = path.substr(0, slash);
+      if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
+        return PosixError("mkdir", parent, errno);
+      }
+    }
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
       return PosixError("mkdir", path, errno);
     }

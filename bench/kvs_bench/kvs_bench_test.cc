@@ -1,0 +1,196 @@
+// Tests of kvs-bench's exact parts: the latency histogram's buckets and percentiles, the
+// client-side reply framing (RESP and JSON, whole and split), and the request templates
+// (patched requests decode back to the right key and value).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "histogram.h"
+#include "proto/decoder.h"
+#include "reply_parser.h"
+#include "workload.h"
+
+namespace kvs::bench {
+namespace {
+
+TEST(LatencyHistogram, BucketsCoverEveryValueWithinOnePercent) {
+  for (uint64_t v : {0ULL, 1ULL, 255ULL, 256ULL, 257ULL, 511ULL, 512ULL, 1000ULL, 123456789ULL,
+                     (1ULL << 40) + 12345, ~0ULL}) {
+    const size_t b = LatencyHistogram::BucketOf(v);
+    ASSERT_LT(b, LatencyHistogram::kBuckets) << v;
+    EXPECT_LE(LatencyHistogram::BucketLowest(b), v) << v;
+    EXPECT_GE(LatencyHistogram::BucketHighest(b), v) << v;
+    const double width =
+        static_cast<double>(LatencyHistogram::BucketHighest(b) - LatencyHistogram::BucketLowest(b));
+    EXPECT_LE(width, 0.01 * static_cast<double>(v)) << v;
+  }
+}
+
+TEST(LatencyHistogram, BucketsAreContiguous) {
+  for (size_t b = 1; b < LatencyHistogram::kBuckets; ++b) {
+    ASSERT_EQ(LatencyHistogram::BucketLowest(b), LatencyHistogram::BucketHighest(b - 1) + 1) << b;
+  }
+}
+
+TEST(LatencyHistogram, PercentilesOfAUniformSpread) {
+  LatencyHistogram h;
+  for (uint64_t us = 1; us <= 1000; ++us) h.Record(us * 1000);  // 1 µs .. 1 ms
+  EXPECT_EQ(h.count(), 1000u);
+  EXPECT_EQ(h.min(), 1000u);
+  EXPECT_EQ(h.max(), 1'000'000u);
+  EXPECT_NEAR(static_cast<double>(h.ValueAtPercentile(50)), 500'000, 500'000 * 0.01);
+  EXPECT_NEAR(static_cast<double>(h.ValueAtPercentile(99)), 990'000, 990'000 * 0.01);
+  EXPECT_EQ(h.ValueAtPercentile(100), 1'000'000u);
+  EXPECT_NEAR(h.mean(), 500'500, 1);
+}
+
+TEST(LatencyHistogram, EmptyIsZero) {
+  LatencyHistogram h;
+  EXPECT_EQ(h.ValueAtPercentile(99), 0u);
+  EXPECT_EQ(h.min(), 0u);
+  EXPECT_EQ(h.max(), 0u);
+}
+
+TEST(LatencyHistogram, AddAndSubtractGiveTheInterval) {
+  LatencyHistogram a;
+  a.Record(100);
+  LatencyHistogram before = a;
+  a.Record(5'000'000);
+  a.Record(5'000'000);
+  LatencyHistogram interval = a;
+  interval.Subtract(before);
+  EXPECT_EQ(interval.count(), 2u);
+  EXPECT_NEAR(static_cast<double>(interval.ValueAtPercentile(50)), 5e6, 5e6 * 0.01);
+  LatencyHistogram sum;
+  sum.Add(before);
+  sum.Add(interval);
+  EXPECT_EQ(sum.count(), 3u);
+}
+
+// The result's views may point into the parser: keep one per protocol alive.
+ParsedReply ParseOne(proto::Protocol p, std::string_view in) {
+  static ReplyParser resp(proto::Protocol::kResp);
+  static ReplyParser json(proto::Protocol::kJson);
+  return (p == proto::Protocol::kResp ? resp : json).Next(in);
+}
+
+TEST(ReplyParser, RespKinds) {
+  using P = proto::Protocol;
+  EXPECT_EQ(ParseOne(P::kResp, "+OK\r\n").kind, ReplyKind::kOk);
+  EXPECT_EQ(ParseOne(P::kResp, "+OK\r\n").consumed, 5u);
+  EXPECT_EQ(ParseOne(P::kResp, "$3\r\nabc\r\n").kind, ReplyKind::kValue);
+  EXPECT_EQ(ParseOne(P::kResp, "$3\r\nabc\r\n").consumed, 9u);
+  EXPECT_EQ(ParseOne(P::kResp, "$-1\r\n").kind, ReplyKind::kNil);
+  EXPECT_EQ(ParseOne(P::kResp, ":1\r\n").kind, ReplyKind::kOk);
+  ParsedReply e = ParseOne(P::kResp, "-ERR disk full\r\n");
+  EXPECT_EQ(e.kind, ReplyKind::kError);
+  EXPECT_EQ(e.error, "ERR disk full");
+  EXPECT_EQ(ParseOne(P::kResp, "*2\r\n$1\r\na\r\n:5\r\n").consumed, 15u);
+}
+
+TEST(ReplyParser, RespBulkWithCrlfInsideIsFramedByLength) {
+  ParsedReply r = ParseOne(proto::Protocol::kResp, "$4\r\n\r\n\r\n\r\n+OK\r\n");
+  EXPECT_EQ(r.status, ParsedReply::Status::kReply);
+  EXPECT_EQ(r.consumed, 10u);
+}
+
+TEST(ReplyParser, RespEveryPrefixNeedsMore) {
+  const std::string full = "$10\r\n0123456789\r\n";
+  for (size_t n = 0; n < full.size(); ++n) {
+    EXPECT_EQ(ParseOne(proto::Protocol::kResp, full.substr(0, n)).status,
+              ParsedReply::Status::kNeedMore)
+        << n;
+  }
+  EXPECT_EQ(ParseOne(proto::Protocol::kResp, full).status, ParsedReply::Status::kReply);
+}
+
+TEST(ReplyParser, RespGarbageIsAProtocolError) {
+  EXPECT_EQ(ParseOne(proto::Protocol::kResp, "{\"ok\":true}\n").status,
+            ParsedReply::Status::kProtocolError);
+  EXPECT_EQ(ParseOne(proto::Protocol::kResp, "$x\r\n").status, ParsedReply::Status::kProtocolError);
+  EXPECT_EQ(ParseOne(proto::Protocol::kResp, "$1\r\nabc\r\n").status,
+            ParsedReply::Status::kProtocolError);
+}
+
+TEST(ReplyParser, JsonKinds) {
+  using P = proto::Protocol;
+  EXPECT_EQ(ParseOne(P::kJson, "{\"ok\":true}\n").kind, ReplyKind::kOk);
+  EXPECT_EQ(ParseOne(P::kJson, "{\"ok\":true,\"value\":\"v\"}\n").kind, ReplyKind::kValue);
+  EXPECT_EQ(ParseOne(P::kJson, "{\"ok\":true,\"value\":null}\n").kind, ReplyKind::kNil);
+  ParsedReply e = ParseOne(P::kJson, "{\"ok\":false,\"error\":\"Key not found\"}\n");
+  EXPECT_EQ(e.kind, ReplyKind::kError);
+  EXPECT_EQ(e.error, "Key not found");
+  EXPECT_EQ(ParseOne(P::kJson, "{\"ok\":true}\n{\"ok\":true}\n").consumed, 12u);
+  EXPECT_EQ(ParseOne(P::kJson, "{\"ok\":true}").status, ParsedReply::Status::kNeedMore);
+}
+
+TEST(ReplyParser, JsonOtherSpellingsTakeTheSlowPath) {
+  using P = proto::Protocol;
+  EXPECT_EQ(ParseOne(P::kJson, "{ \"value\" : null, \"ok\" : true }\r\n").kind, ReplyKind::kNil);
+  EXPECT_EQ(ParseOne(P::kJson, "{\"Ok\":\"v\"}\n").kind, ReplyKind::kValue);
+  ParsedReply e = ParseOne(P::kJson, "{\"error\":\"x\\ny\",\"ok\":false}\n");
+  EXPECT_EQ(e.kind, ReplyKind::kError);
+  EXPECT_EQ(e.error, "x\ny");
+  EXPECT_EQ(ParseOne(P::kJson, "+OK\n").status, ParsedReply::Status::kProtocolError);
+  EXPECT_EQ(ParseOne(P::kJson, "{\"value\":1}\n").status, ParsedReply::Status::kProtocolError);
+}
+
+TEST(Workload, KeyNamesAreZeroPadded) {
+  EXPECT_EQ(KeyName(0), "key:0000000000");
+  EXPECT_EQ(KeyName(42), "key:0000000042");
+  EXPECT_EQ(KeyName(kMaxKeyspace - 1), "key:9999999999");
+}
+
+void ExpectRoundTrip(proto::Protocol protocol, size_t value_size) {
+  RequestTemplates t(protocol, value_size, 7);
+  Rng rng(1);
+  std::string wire;
+  t.AppendSet(1234567, rng, &wire);
+  t.AppendGet(42, &wire);
+  proto::Decoder decoder(protocol);
+  proto::Decoded d = decoder.Next(wire);
+  ASSERT_EQ(d.status, proto::DecodeStatus::kRequest) << d.error.message;
+  EXPECT_EQ(d.request.command, proto::Command::kSet);
+  EXPECT_EQ(d.request.key, "key:0001234567");
+  EXPECT_EQ(d.request.value.size(), value_size);
+  wire.erase(0, d.consumed);
+  d = decoder.Next(wire);
+  ASSERT_EQ(d.status, proto::DecodeStatus::kRequest) << d.error.message;
+  EXPECT_EQ(d.request.command, proto::Command::kGet);
+  EXPECT_EQ(d.request.key, "key:0000000042");
+  EXPECT_EQ(d.consumed, wire.size());
+}
+
+TEST(Workload, RespRequestsDecode) { ExpectRoundTrip(proto::Protocol::kResp, 100); }
+TEST(Workload, JsonRequestsDecode) { ExpectRoundTrip(proto::Protocol::kJson, 100); }
+TEST(Workload, EmptyValuesDecode) {
+  ExpectRoundTrip(proto::Protocol::kResp, 0);
+  ExpectRoundTrip(proto::Protocol::kJson, 0);
+}
+
+TEST(Workload, JsonValuesNeedNoEscaping) {
+  RequestTemplates t(proto::Protocol::kJson, 4000, 3);
+  Rng rng(9);
+  std::string wire;
+  t.AppendSet(1, rng, &wire);
+  EXPECT_EQ(wire.size(), t.set_template().size());
+  const size_t value_at = wire.find("\"value\":\"") + 9;
+  for (size_t i = value_at; i < wire.size() - 3; ++i) {
+    ASSERT_TRUE(wire[i] >= 0x20 && wire[i] < 0x7f && wire[i] != '"' && wire[i] != '\\') << i;
+  }
+}
+
+TEST(Workload, ChooserFollowsTheRatio) {
+  KeyChooser only_sets(1, 1, 0, 10);
+  KeyChooser mixed(1, 1, 3, 10);
+  int sets = 0;
+  for (int i = 0; i < 10000; ++i) {
+    EXPECT_EQ(only_sets.NextOp(), Op::kSet);
+    if (mixed.NextOp() == Op::kSet) ++sets;
+    EXPECT_LT(mixed.NextKey(), 10u);
+  }
+  EXPECT_NEAR(sets, 2500, 200);
+}
+
+}  // namespace
+}  // namespace kvs::bench

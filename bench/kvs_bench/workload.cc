@@ -1,0 +1,112 @@
+#include "workload.h"
+
+#include <cassert>
+#include <cstring>
+
+#include "proto/request_encoder.h"
+
+namespace kvs::bench {
+
+namespace {
+
+// Values start at a random offset in the pool, so two SETs rarely carry the same bytes.
+constexpr size_t kPoolSlack = 4096;
+
+uint64_t SplitMix64(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+void WriteDigits(uint64_t key, char* at) {
+  for (size_t i = kKeyDigits; i-- > 0;) {
+    at[i] = static_cast<char>('0' + key % 10);
+    key /= 10;
+  }
+}
+
+}  // namespace
+
+std::string KeyName(uint64_t key) {
+  std::string name(kKeyPrefix);
+  name.resize(kKeyPrefix.size() + kKeyDigits);
+  WriteDigits(key, name.data() + kKeyPrefix.size());
+  return name;
+}
+
+Rng::Rng(uint64_t seed) {
+  for (uint64_t& s : s_) s = SplitMix64(&seed);
+}
+
+uint64_t Rng::Next() {
+  const uint64_t result = Rotl(s_[1] * 5, 7) * 9;
+  const uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = Rotl(s_[3], 45);
+  return result;
+}
+
+RequestTemplates::RequestTemplates(proto::Protocol protocol, size_t value_size, uint64_t seed)
+    : value_size_(value_size) {
+  const proto::Shape shape =
+      protocol == proto::Protocol::kResp ? proto::Shape::kResp : proto::Shape::kJson;
+  const std::string key = KeyName(0);
+  // The placeholder value is printable and holds no "key:", so finding the key is exact.
+  const std::string value(value_size, 'v');
+  proto::Request set{shape, proto::Command::kSet, key, value, true, {}};
+  proto::Request get{shape, proto::Command::kGet, key, {}, false, {}};
+  proto::EncodeRequest(set, &set_);
+  proto::EncodeRequest(get, &get_);
+  set_key_at_ = set_.find(key) + kKeyPrefix.size();
+  get_key_at_ = get_.find(key) + kKeyPrefix.size();
+  // The value is the last field: JSON ends `"value":"VVV"}\n`, RESP `$n\r\nVVV\r\n`.
+  set_value_at_ = set_.size() - value_size - (protocol == proto::Protocol::kResp ? 2 : 3);
+  assert(set_.compare(set_value_at_, value_size, value) == 0);
+
+  Rng rng(seed ^ 0x76616c7565ULL);  // "value": a stream apart from the key choosers'
+  pool_.resize(value_size + kPoolSlack);
+  for (char& c : pool_) {
+    if (protocol == proto::Protocol::kResp) {
+      c = static_cast<char>(rng.Next() & 0xff);
+    } else {
+      // Printable ASCII without '"' and '\\': valid JSON string bytes that need no escape.
+      static constexpr std::string_view kAlphabet =
+          "!#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"
+          "abcdefghijklmnopqrstuvwxyz{|}~ ";
+      c = kAlphabet[rng.Below(kAlphabet.size())];
+    }
+  }
+}
+
+void RequestTemplates::AppendSet(uint64_t key, Rng& rng, std::string* out) const {
+  const size_t base = out->size();
+  out->append(set_);
+  char* at = out->data() + base;
+  WriteDigits(key, at + set_key_at_);
+  if (value_size_ > 0) {
+    std::memcpy(at + set_value_at_, pool_.data() + rng.Below(kPoolSlack + 1), value_size_);
+  }
+}
+
+void RequestTemplates::AppendGet(uint64_t key, std::string* out) const {
+  const size_t base = out->size();
+  out->append(get_);
+  WriteDigits(key, out->data() + base + get_key_at_);
+}
+
+KeyChooser::KeyChooser(uint64_t seed, uint32_t set_weight, uint32_t get_weight, uint64_t keyspace)
+    : rng_(seed),
+      set_weight_(set_weight),
+      total_weight_(uint64_t{set_weight} + get_weight),
+      keyspace_(keyspace) {
+  assert(total_weight_ > 0 && keyspace_ > 0);
+}
+
+}  // namespace kvs::bench

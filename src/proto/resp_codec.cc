@@ -1,0 +1,368 @@
+#include "proto/resp_codec.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "proto/wire_format.h"
+
+namespace kvs::proto {
+
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
+    if (x != b[i]) return false;  // b is upper case
+  }
+  return true;
+}
+
+// "*<n>\r\n" / "$<n>\r\n" number: an optional '-', then 1..19 digits, nothing else.
+bool ParseLength(std::string_view s, int64_t* out) {
+  bool negative = false;
+  if (!s.empty() && s[0] == '-') {
+    negative = true;
+    s.remove_prefix(1);
+  }
+  if (s.empty() || s.size() > 18) return false;
+  int64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+    n = n * 10 + (c - '0');
+  }
+  *out = negative ? -n : n;
+  return true;
+}
+
+// Client-supplied bytes shown in an error message: printable ASCII only, bounded.
+std::string Shown(std::string_view s) {
+  std::string r;
+  for (char c : s.substr(0, 128)) r.push_back(c >= 0x20 && c < 0x7f && c != '\'' ? c : '?');
+  return r;
+}
+
+std::string WrongArity(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  return fmt::format("wrong number of arguments for '{}' command", Shown(lower));
+}
+
+// The header line at `p` (after its type byte): digits up to "\r\n".
+enum class Line { kOk, kNeedMore, kBad };
+Line ReadHeader(std::string_view input, size_t p, int64_t* n, size_t* next) {
+  const size_t avail = input.size() - p;
+  const size_t window = std::min(avail, wire::kMaxHeaderLineBytes);
+  const void* nl = std::memchr(input.data() + p, '\n', window);
+  if (nl == nullptr) return avail >= wire::kMaxHeaderLineBytes ? Line::kBad : Line::kNeedMore;
+  const size_t end = static_cast<size_t>(static_cast<const char*>(nl) - input.data());
+  if (end == p || input[end - 1] != '\r') return Line::kBad;
+  if (!ParseLength(input.substr(p, end - 1 - p), n)) return Line::kBad;
+  *next = end + 1;
+  return Line::kOk;
+}
+
+}  // namespace
+
+RespDecoder::RespDecoder(const ProtoLimits& limits) : limits_(limits) {
+  argv_.reserve(8);
+}
+
+Decoded RespDecoder::Fatal(std::string message, size_t consumed) {
+  fatal_ = message;
+  Decoded d;
+  d.status = DecodeStatus::kError;
+  d.consumed = consumed;
+  d.error = {Shape::kResp, true, std::move(message)};
+  return d;
+}
+
+Decoded RespDecoder::Next(std::string_view input, bool eof) {
+  (void)eof;  // a partial command at EOF is dropped: its sender is gone
+  if (!fatal_.empty()) {
+    Decoded d;
+    d.status = DecodeStatus::kError;
+    d.consumed = input.size();
+    d.error = {Shape::kResp, true, fatal_};
+    return d;
+  }
+  size_t pos = 0;
+  for (;;) {
+    if (pos == input.size()) {
+      Decoded d;
+      d.consumed = pos;
+      return d;
+    }
+    std::string_view rest = input.substr(pos);
+    Decoded d = rest[0] == wire::kArray ? ParseMultibulk(rest) : ParseInline(rest);
+    d.consumed += pos;
+    // An empty command ("*0\r\n", a blank inline line) is skipped, as Redis does.
+    if (d.status == DecodeStatus::kNeedMore && d.consumed > pos) {
+      pos = d.consumed;
+      continue;
+    }
+    return d;
+  }
+}
+
+Decoded RespDecoder::ParseMultibulk(std::string_view input) {
+  Decoded d;
+  int64_t count;
+  size_t p;
+  switch (ReadHeader(input, 1, &count, &p)) {
+    case Line::kNeedMore:
+      return d;
+    case Line::kBad:
+      return Fatal("Protocol error: invalid multibulk length", 0);
+    case Line::kOk:
+      break;
+  }
+  if (count <= 0) {  // "*0" and "*-1": nothing to do
+    d.consumed = p;
+    return d;
+  }
+  if (static_cast<uint64_t>(count) > limits_.max_array_len) {
+    return Fatal(fmt::format("Protocol error: too many arguments: {} (limit {})", count,
+                             limits_.max_array_len),
+                 0);
+  }
+  argv_.clear();
+  size_t total = 0;
+  for (int64_t i = 0; i < count; ++i) {
+    if (p == input.size()) return d;
+    if (input[p] != wire::kBulk) {
+      return Fatal(fmt::format("Protocol error: expected '$', got '{}'", Shown(input.substr(p, 1))),
+                   0);
+    }
+    int64_t len;
+    size_t start;
+    switch (ReadHeader(input, p + 1, &len, &start)) {
+      case Line::kNeedMore:
+        return d;
+      case Line::kBad:
+        return Fatal("Protocol error: invalid bulk length", 0);
+      case Line::kOk:
+        break;
+    }
+    if (len < 0) return Fatal("Protocol error: invalid bulk length", 0);
+    const auto n = static_cast<size_t>(len);
+    if (n > limits_.max_bulk_bytes()) {
+      return Fatal(fmt::format("Protocol error: bulk length {} over the limit {}", n,
+                               limits_.max_bulk_bytes()),
+                   0);
+    }
+    total += n;
+    if (total > limits_.max_request_bytes()) {
+      return Fatal(fmt::format("Protocol error: command of more than {} bytes",
+                               limits_.max_request_bytes()),
+                   0);
+    }
+    if (input.size() - start < n + 2) {
+      d.wanted = start + n + 2;  // the caller can size its buffer once
+      return d;
+    }
+    if (input[start + n] != '\r' || input[start + n + 1] != '\n') {
+      return Fatal("Protocol error: bulk string not followed by CRLF", 0);
+    }
+    argv_.push_back(input.substr(start, n));
+    p = start + n + 2;
+  }
+  d.consumed = p;
+  BuildRequest(&d);
+  return d;
+}
+
+Decoded RespDecoder::ParseInline(std::string_view input) {
+  Decoded d;
+  const size_t window = std::min(input.size(), limits_.max_inline_bytes + 2);  // + "\r\n"
+  const size_t from = std::min(inline_scanned_, window);
+  const char* nl = static_cast<const char*>(std::memchr(input.data() + from, '\n', window - from));
+  if (nl == nullptr) {
+    if (input.size() > limits_.max_inline_bytes + 1) {
+      return Fatal(fmt::format("Protocol error: inline command longer than {} bytes",
+                               limits_.max_inline_bytes),
+                   0);
+    }
+    inline_scanned_ = window;
+    return d;
+  }
+  inline_scanned_ = 0;
+  const size_t line_end = static_cast<size_t>(nl - input.data());
+  std::string_view line = input.substr(0, line_end);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.size() > limits_.max_inline_bytes) {
+    return Fatal(fmt::format("Protocol error: inline command longer than {} bytes",
+                             limits_.max_inline_bytes),
+                 0);
+  }
+  argv_.clear();
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    const size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) {
+      if (argv_.size() == limits_.max_array_len) {
+        return Fatal(fmt::format("Protocol error: too many arguments (limit {})",
+                                 limits_.max_array_len),
+                     0);
+      }
+      argv_.push_back(line.substr(start, i - start));
+    }
+  }
+  d.consumed = line_end + 1;
+  if (argv_.empty()) return d;  // blank line: skipped
+  BuildRequest(&d);
+  return d;
+}
+
+void RespDecoder::BuildRequest(Decoded* out) const {
+  const std::string_view name = argv_[0];
+  const size_t argc = argv_.size();
+  const std::span<const std::string_view> rest(argv_.data() + 1, argc - 1);
+  Request& r = out->request;
+  r = Request{};
+  r.shape = Shape::kResp;
+  r.args = rest;
+  std::string err;
+  size_t keys = 0;  // how many leading args are keys, to be size-checked
+  if (EqualsIgnoreCase(name, "GET")) {
+    r.command = Command::kGet;
+    keys = 1;
+    if (argc != 2) err = WrongArity(name);
+  } else if (EqualsIgnoreCase(name, "SET")) {
+    r.command = Command::kSet;
+    keys = 1;
+    if (argc < 3) {
+      err = WrongArity(name);
+    } else if (argc > 3) {
+      err = "syntax error (SET options are not supported)";
+    } else {
+      r.value = argv_[2];
+      r.has_value = true;
+      if (r.value.size() > limits_.max_value_bytes) {
+        err = fmt::format("value too long: {} bytes (limit {})", r.value.size(),
+                          limits_.max_value_bytes);
+      }
+    }
+  } else if (EqualsIgnoreCase(name, "DEL")) {
+    r.command = Command::kRm;
+    keys = argc - 1;
+    if (argc < 2) err = WrongArity(name);
+  } else if (EqualsIgnoreCase(name, "EXISTS")) {
+    r.command = Command::kExists;
+    keys = argc - 1;
+    if (argc < 2) err = WrongArity(name);
+  } else if (EqualsIgnoreCase(name, "PING")) {
+    r.command = Command::kPing;
+    if (argc > 2) {
+      err = WrongArity(name);
+    } else if (argc == 2) {
+      r.value = argv_[1];
+      r.has_value = true;
+    }
+  } else if (EqualsIgnoreCase(name, "DBSIZE")) {
+    r.command = Command::kDbSize;
+    if (argc != 1) err = WrongArity(name);
+  } else if (EqualsIgnoreCase(name, "INFO")) {
+    r.command = Command::kInfo;
+  } else if (EqualsIgnoreCase(name, "QUIT")) {
+    r.command = Command::kQuit;
+  } else if (EqualsIgnoreCase(name, "COMMAND")) {
+    r.command = Command::kCommand;
+  } else if (EqualsIgnoreCase(name, "CONFIG")) {
+    r.command = Command::kConfigGet;
+    if (argc < 2) {
+      err = WrongArity(name);
+    } else if (!EqualsIgnoreCase(argv_[1], "GET")) {
+      err = fmt::format("unknown subcommand '{}'. Try CONFIG GET.", Shown(argv_[1]));
+    } else if (argc < 3) {
+      err = WrongArity("config|get");
+    } else {
+      r.args = rest.subspan(1);
+    }
+  } else {
+    std::string shown_args;
+    for (size_t i = 1; i < argc && shown_args.size() < 128; ++i) {
+      shown_args += fmt::format("'{}' ", Shown(argv_[i]));
+    }
+    err = fmt::format("unknown command '{}', with args beginning with: {}", Shown(name),
+                      shown_args);
+  }
+  if (err.empty() && keys > 0) {
+    r.key = argv_[1];
+    for (size_t i = 1; i <= keys && err.empty(); ++i) {
+      if (argv_[i].empty()) {
+        err = "key must not be empty";
+      } else if (argv_[i].size() > limits_.max_key_bytes) {
+        err = fmt::format("key too long: {} bytes (limit {})", argv_[i].size(),
+                          limits_.max_key_bytes);
+      }
+    }
+  }
+  if (err.empty()) {
+    out->status = DecodeStatus::kRequest;
+  } else {
+    out->status = DecodeStatus::kError;
+    out->error = {Shape::kResp, false, std::move(err)};
+  }
+}
+
+// --- Encoding ---------------------------------------------------------------------------
+
+namespace resp {
+
+namespace {
+// Simple strings and errors are one line: CR and LF cannot appear inside.
+void AppendLine(char type, std::string_view prefix, std::string_view s, std::string* out) {
+  out->push_back(type);
+  out->append(prefix);
+  const size_t start = out->size();
+  out->append(s);
+  std::replace_if(out->begin() + static_cast<std::ptrdiff_t>(start), out->end(),
+                  [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  out->append(wire::kCrlf);
+}
+
+void AppendHeader(char type, uint64_t n, std::string* out) {
+  const fmt::format_int digits(n);
+  out->push_back(type);
+  out->append(digits.data(), digits.size());
+  out->append(wire::kCrlf);
+}
+}  // namespace
+
+void AppendSimpleString(std::string_view s, std::string* out) {
+  AppendLine(wire::kSimple, {}, s, out);
+}
+
+void AppendError(std::string_view message, std::string* out) {
+  AppendLine(wire::kError, wire::kErrorPrefix.substr(1), message, out);
+}
+
+void AppendInteger(int64_t n, std::string* out) {
+  const fmt::format_int digits(n);
+  out->push_back(wire::kInteger);
+  out->append(digits.data(), digits.size());
+  out->append(wire::kCrlf);
+}
+
+void AppendBulk(std::string_view s, std::string* out) {
+  out->reserve(out->size() + s.size() + 24);
+  AppendHeader(wire::kBulk, s.size(), out);
+  out->append(s);
+  out->append(wire::kCrlf);
+}
+
+void AppendNil(std::string* out) { out->append(wire::kNilBulk); }
+
+void AppendArrayHeader(size_t n, std::string* out) { AppendHeader(wire::kArray, n, out); }
+
+}  // namespace resp
+
+}  // namespace kvs::proto

@@ -1,0 +1,44 @@
+#include "server/connection.h"
+
+namespace kvs::server_internal {
+
+Call Call::From(const proto::Request& request) {
+  Call call;
+  call.shape = request.shape;
+  call.command = request.command;
+  call.key = request.key;
+  call.value = request.value;
+  call.args.reserve(request.args.size());
+  for (std::string_view arg : request.args) call.args.emplace_back(arg);
+  return call;
+}
+
+std::vector<std::string> Call::Keys() && {
+  if (args.empty()) {
+    std::vector<std::string> keys;
+    keys.push_back(std::move(key));
+    return keys;
+  }
+  return std::move(args);
+}
+
+CallClass Classify(proto::Command command) {
+  switch (command) {
+    case proto::Command::kGet:
+    case proto::Command::kExists:
+    case proto::Command::kDbSize:
+      return CallClass::kRead;
+    case proto::Command::kSet:
+    case proto::Command::kRm:
+      return CallClass::kWrite;
+    case proto::Command::kPing:
+    case proto::Command::kInfo:
+    case proto::Command::kQuit:
+    case proto::Command::kCommand:
+    case proto::Command::kConfigGet:
+      return CallClass::kLocal;
+  }
+  return CallClass::kLocal;
+}
+
+}  // namespace kvs::server_internal

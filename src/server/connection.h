@@ -1,0 +1,94 @@
+// Connection: one client's state, owned by the Server's loop thread (never touched by
+// another thread). Internal to src/server.
+//
+// Ordering (DESIGN.md "Order and visibility"): requests of one connection take effect in
+// order, and their replies leave in request order. Each read or write request gets a reply
+// slot in `replies`; slots are filled as results come back (reads from the pool, writes
+// from the group commit) and sent from the front while ready. A read is not started while
+// a write of the same connection is uncommitted, and a write not while a read is running:
+// the request that would cross waits, parked, and stops the decoding behind it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proto/decoder.h"
+#include "proto/request.h"
+#include "uring/loop.h"
+
+namespace kvs::server_internal {
+
+using Clock = std::chrono::steady_clock;
+
+// An owned copy of a decoded request: what outlives the receive buffer.
+struct Call {
+  proto::Shape shape = proto::Shape::kJson;
+  proto::Command command = proto::Command::kPing;
+  std::string key;
+  std::string value;
+  std::vector<std::string> args;
+
+  static Call From(const proto::Request& request);
+  // The keys a DEL or EXISTS names (its args), or the one key of the others.
+  std::vector<std::string> Keys() &&;
+};
+
+enum class CallClass : uint8_t {
+  kLocal,  // answered on the loop from nothing but the request (PING, errors, COMMAND...)
+  kRead,   // runs on the pool (GET, EXISTS, DBSIZE)
+  kWrite,  // goes into the group commit (SET, RM/DEL)
+};
+CallClass Classify(proto::Command command);
+
+struct ReplySlot {
+  bool ready = false;
+  std::string bytes;
+};
+
+struct Connection {
+  Connection(uint32_t id_, uint32_t gen_, int fd_, const proto::ProtoLimits& limits)
+      : id(id_), gen(gen_), fd(fd_), decoder(limits) {}
+
+  const uint32_t id;   // index in the server's table
+  const uint32_t gen;  // distinguishes this connection from earlier users of `id`
+  const int fd;
+
+  uring::OpId recv_op = 0;
+  bool recv_armed = false;
+
+  proto::Decoder decoder;
+  std::string in;        // received bytes; [in_start, size) not yet decoded
+  size_t in_start = 0;
+  std::optional<Call> parked;  // decoded but waiting for an earlier request to finish
+
+  std::deque<ReplySlot> replies;  // slots of requests in flight, in request order
+  uint64_t first_seq = 0;         // sequence number of replies.front()
+  uint64_t next_seq = 0;          // sequence number of the next slot
+  std::string out;                // ready replies not yet handed to the kernel
+  size_t sending_bytes = 0;       // bytes of the Send in flight (0: none)
+
+  size_t reads_in_flight = 0;
+  size_t writes_in_flight = 0;
+
+  bool peer_eof = false;       // the client half-closed: answer what came, then close
+  bool no_more_input = false;  // shutting down: answer what came, then close
+  bool closing = false;        // a fatal error or QUIT: send what is queued, then close
+  bool broken = false;         // the socket failed: close without sending
+  bool rejected = false;       // over --max-clients: one error reply, then close
+  bool dirty = false;          // in the server's flush list
+  bool close_scheduled = false;
+
+  Clock::time_point last_active;
+
+  size_t buffered_bytes() const { return (in.size() - in_start) + out.size() + sending_bytes; }
+  bool idle() const {
+    return reads_in_flight == 0 && writes_in_flight == 0 && replies.empty() && out.empty() &&
+           sending_bytes == 0 && !parked;
+  }
+};
+
+}  // namespace kvs::server_internal

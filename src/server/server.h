@@ -1,0 +1,81 @@
+// Server: kvs-server's heart. One io_uring loop thread owns the listener, every
+// connection and the group commit; lookups run on the thread pool and come back to the
+// loop (DESIGN.md "Write path", "Read path"; docs/SERVER.md).
+//
+// Ownership: the Server borrows the engine and the pool, which must outlive it. Threads:
+// Listen() and Run() on one thread (Run() becomes the loop thread); Stop() from any
+// thread (a signal handler thread). After Run() returns, every acknowledged write is in the
+// engine; the caller then shuts the pool down and syncs the engine.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/status.h"
+#include "pool/thread_pool.h"
+#include "proto/limits.h"
+#include "server/address.h"
+#include "store/engine.h"
+
+namespace kvs {
+
+namespace uring {
+class Loop;
+}
+
+struct ServerConfig {
+  Address addr;
+  // Default 10000: open client connections. One more gets an error reply in its protocol
+  // ("max number of clients reached"), then is closed.
+  size_t max_clients = 10000;
+  // Default 300: close a connection that sent nothing and has nothing in flight for this
+  // many seconds; 0 = never.
+  uint32_t idle_timeout_s = 300;
+  // Default 64 MiB: a connection whose unparsed input plus unsent replies pass this (a
+  // client pipelining without reading its replies) is closed. Always at least one
+  // maximal request.
+  size_t max_connection_buffer_bytes = size_t{64} << 20;
+  // Default 10 s: how long SIGTERM waits for clients to take their last replies.
+  uint32_t shutdown_grace_s = 10;
+  FsyncPolicy fsync = FsyncPolicy::kAlways;
+  std::string version;  // for INFO, e.g. "kvs 0.1.0"
+  proto::ProtoLimits limits;
+};
+
+class Server {
+ public:
+  Server(const ServerConfig& config, Engine* engine, ThreadPool* pool);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens (SO_REUSEADDR). IOError naming the address when it cannot.
+  Status Listen();
+  // The bound port (useful with port 0). REQUIRES: Listen() succeeded.
+  uint16_t port() const;
+
+  // Serves until Stop(): then stops accepting and reading, finishes and acknowledges what
+  // was received, sends the replies (for up to shutdown_grace_s) and returns. Non-OK only
+  // when the loop itself failed.
+  Status Run();
+
+  // Any thread, any time (also before Run()). Idempotent.
+  void Stop();
+
+ private:
+  class Impl;
+  ServerConfig config_;
+  Engine* const engine_;
+  ThreadPool* const pool_;
+  int listen_fd_ = -1;
+
+  std::mutex mu_;                   // guards impl_ publication against Stop()
+  Impl* impl_ = nullptr;            // guarded by mu_; lives during Run()
+  bool stop_requested_ = false;     // guarded by mu_
+};
+
+}  // namespace kvs

@@ -1,0 +1,134 @@
+// Server::Impl: the loop-thread state of a running Server. Internal to src/server.
+//
+// Files: server.cc (accept, receive, decode and dispatch, replies, closing, shutdown),
+// server_writes.cc (the group commit), server_reads.cc (lookups on the pool, INFO).
+// Every member function runs on the loop thread, except the bodies of pool tasks, which
+// touch nothing here but the engine and Loop::Post.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/connection.h"
+#include "server/server.h"
+#include "store/engine.h"
+#include "store/log_store.h"
+#include "uring/loop.h"
+
+namespace kvs {
+
+using server_internal::Call;
+using server_internal::CallClass;
+using server_internal::Clock;
+using server_internal::Classify;
+using server_internal::Connection;
+
+class Server::Impl {
+ public:
+  Impl(const ServerConfig& config, Engine* engine, ThreadPool* pool, uring::Loop* loop,
+       int* listen_fd);
+  ~Impl();
+
+  void Start();          // arms accept and the housekeeping timer
+  void BeginShutdown();  // stop accepting and reading; finish in-flight work; then Stop
+  uring::Loop* loop() const { return loop_; }
+
+ private:
+  // A write request waiting for, or in, a group commit: which ops of the batch are its.
+  struct PendingCall {
+    uint32_t conn_id;
+    uint32_t conn_gen;
+    uint64_t seq;
+    proto::Shape shape;
+    proto::Command command;
+    size_t first_op;
+    size_t num_ops;
+  };
+  struct Batch {
+    WriteBatch ops;
+    std::vector<PendingCall> calls;
+    size_t bytes = 0;
+    bool empty() const { return calls.empty(); }
+  };
+
+  // ---- connections (server.cc)
+  void OnAccept(int fd);
+  void OnRecv(uint32_t id, uint32_t gen, int res, std::string_view data);
+  void OnRejectedData(Connection& c, std::string_view data);
+  Connection* Find(uint32_t id, uint32_t gen);
+  // Decodes and dispatches c's buffered input until it runs out, or a request must wait.
+  void Pump(Connection& c);
+  void Dispatch(Connection& c, Call&& call);
+  bool CanStart(const Connection& c, CallClass cls) const;
+  void AnswerLocal(Connection& c, const proto::Request& request);
+  uint64_t NewSlot(Connection& c);
+  void FillSlot(Connection& c, uint64_t seq, std::string&& bytes);
+  void AddReply(Connection& c, std::string&& bytes);
+  void MarkDirty(Connection& c);
+  void FlushDirty();
+  void StartSend(Connection& c);
+  void OnSent(uint32_t id, uint32_t gen, int res);
+  // Closes c (true) when its unparsed input and unsent replies pass the bound.
+  bool OverBufferLimit(Connection& c);
+  void MaybeClose(Connection& c);
+  void Abort(Connection& c, std::string_view why);
+  void CloseScheduled();
+  void OnTick();
+  void MaybeFinishShutdown();
+  void BeforeWait();
+
+  // ---- writes (server_writes.cc)
+  void StartWrite(Connection& c, Call&& call);
+  void MaybeStartBatch();
+  void FinishBatch(const Status& batch_status, const std::vector<Status>& op_results);
+  std::string WriteReply(const PendingCall& call, const Status& batch_status,
+                         const std::vector<Status>& op_results) const;
+
+  // ---- reads (server_reads.cc)
+  void StartRead(Connection& c, Call&& call);
+  void OnReadDone(uint32_t id, uint32_t gen, uint64_t seq, std::string&& reply);
+  std::string InfoText() const;
+
+  const ServerConfig& config_;
+  Engine* const engine_;
+  LogStore* const log_store_;  // engine_ when it is a LogStore: the loop writes its log
+  ThreadPool* const pool_;
+  uring::Loop* const loop_;
+  int* const listen_fd_;
+  const Clock::time_point started_ = Clock::now();
+
+  std::vector<std::unique_ptr<Connection>> conns_;  // by id; null = free
+  std::vector<uint32_t> free_ids_;
+  std::vector<uint32_t> gens_;  // next generation per id
+  size_t clients_ = 0;          // open, not rejected
+  size_t rejected_ = 0;         // open, rejected, waiting to be told
+  std::vector<std::pair<uint32_t, uint32_t>> dirty_;    // (id, gen) to flush
+  std::vector<std::pair<uint32_t, uint32_t>> closing_;  // (id, gen) to close
+  uring::OpId accept_op_ = 0;
+  bool accepting_ = false;
+
+  // Group commit: `pending_` collects this iteration's writes; `in_flight_` is the batch
+  // being written (at most one), with `prepared_` its LogStore half.
+  Batch pending_;
+  Batch in_flight_;
+  bool batch_in_flight_ = false;
+  std::optional<LogStore::PreparedBatch> prepared_;
+  std::vector<std::pair<uint32_t, uint32_t>> batch_waiters_;  // parked: pending_ was full
+
+  size_t reads_in_flight_ = 0;  // pool tasks whose result has not come back yet
+
+  bool shutting_down_ = false;
+  bool stopped_ = false;
+  Clock::time_point shutdown_deadline_;
+
+  // INFO counters.
+  uint64_t connections_received_ = 0;
+  uint64_t commands_processed_ = 0;
+  uint64_t rejected_connections_ = 0;
+};
+
+}  // namespace kvs

@@ -1,0 +1,124 @@
+// Reads (DESIGN.md "Read path"): a GET, EXISTS or DBSIZE runs on the thread pool — an index
+// lookup and a pread, encoded into its reply there — and the reply comes back to the loop
+// through Loop::Post, into the connection's slot for it. INFO is answered on the loop.
+
+#include <fmt/format.h>
+
+#include "proto/reply.h"
+#include "server/server_impl.h"
+
+namespace kvs {
+
+namespace {
+
+// Runs on a pool thread: touches only the engine.
+std::string ExecuteRead(Engine* engine, Call& call) {
+  std::string out;
+  switch (call.command) {
+    case proto::Command::kGet: {
+      Result<std::string> value = engine->Get(call.key);
+      if (value.ok()) {
+        proto::EncodeGetReply(call.shape, *value, &out);
+      } else if (value.status().IsNotFound()) {
+        proto::EncodeGetReply(call.shape, std::nullopt, &out);
+      } else {
+        proto::EncodeError(call.shape, value.status().ToString(), &out);
+      }
+      break;
+    }
+    case proto::Command::kExists: {
+      int64_t found = 0;
+      for (const std::string& key : std::move(call).Keys()) {
+        Result<std::string> value = engine->Get(key);
+        if (value.ok()) {
+          ++found;
+        } else if (!value.status().IsNotFound()) {
+          proto::EncodeError(call.shape, value.status().ToString(), &out);
+          return out;
+        }
+      }
+      proto::EncodeIntegerReply(call.shape, found, &out);
+      break;
+    }
+    case proto::Command::kDbSize:
+      proto::EncodeIntegerReply(call.shape, static_cast<int64_t>(engine->Stats().keys), &out);
+      break;
+    default:
+      proto::EncodeError(call.shape, "not a read", &out);
+      break;
+  }
+  return out;
+}
+
+}  // namespace
+
+void Server::Impl::StartRead(Connection& c, Call&& call) {
+  const uint64_t seq = NewSlot(c);
+  const uint32_t id = c.id, gen = c.gen;
+  ++c.reads_in_flight;
+  ++reads_in_flight_;
+  Status spawned = pool_->Spawn([this, id, gen, seq, call = std::move(call)]() mutable {
+    std::string reply = ExecuteRead(engine_, call);
+    loop_->Post([this, id, gen, seq, reply = std::move(reply)]() mutable {
+      OnReadDone(id, gen, seq, std::move(reply));
+    });
+  });
+  if (!spawned.ok()) {
+    std::string reply;
+    proto::EncodeError(c.decoder.protocol() == proto::Protocol::kResp ? proto::Shape::kResp
+                                                                      : proto::Shape::kJson,
+                       spawned.ToString(), &reply);
+    OnReadDone(id, gen, seq, std::move(reply));
+  }
+}
+
+void Server::Impl::OnReadDone(uint32_t id, uint32_t gen, uint64_t seq, std::string&& reply) {
+  --reads_in_flight_;
+  Connection* c = Find(id, gen);
+  if (c == nullptr) return;  // closed meanwhile
+  FillSlot(*c, seq, std::move(reply));
+  if (--c->reads_in_flight == 0 && c->parked) Pump(*c);
+}
+
+std::string Server::Impl::InfoText() const {
+  const EngineStats s = engine_->Stats();
+  const auto uptime =
+      std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
+  const double mean_batch =
+      s.batches == 0 ? 0.0 : static_cast<double>(s.batched_ops) / static_cast<double>(s.batches);
+  std::string out;
+  auto line = [&out](std::string_view field, const auto& value) {
+    fmt::format_to(std::back_inserter(out), "{}:{}\r\n", field, value);
+  };
+  out += "# Server\r\n";
+  line("kvs_version", config_.version);
+  line("engine", engine_->name());
+  line("fsync", FsyncPolicyName(config_.fsync));
+  line("tcp_port", config_.addr.port());
+  line("uptime_in_seconds", uptime);
+  out += "\r\n# Clients\r\n";
+  line("connected_clients", clients_);
+  line("maxclients", config_.max_clients);
+  line("rejected_connections", rejected_connections_);
+  out += "\r\n# Stats\r\n";
+  line("total_connections_received", connections_received_);
+  line("total_commands_processed", commands_processed_);
+  out += "\r\n# Persistence\r\n";
+  line("fsyncs", s.fsyncs);
+  line("write_batches", s.batches);
+  line("batched_ops", s.batched_ops);
+  line("mean_batch_ops", fmt::format("{:.2f}", mean_batch));
+  line("read_only", s.read_only ? 1 : 0);
+  if (s.read_only) line("read_only_reason", s.failure);
+  out += "\r\n# Storage\r\n";
+  line("live_bytes", s.live_bytes);
+  line("dead_bytes", s.dead_bytes);
+  line("disk_bytes", s.disk_bytes);
+  line("segments", s.segments);
+  line("compactions", s.compactions);
+  out += "\r\n# Keyspace\r\n";
+  line("db0", fmt::format("keys={},expires=0,avg_ttl=0", s.keys));
+  return out;
+}
+
+}  // namespace kvs

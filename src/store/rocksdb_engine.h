@@ -1,0 +1,91 @@
+// RocksDbEngine: the "rocksdb" engine, the Engine interface over an embedded RocksDB.
+//
+// The data directory is held exactly as LogStore holds it (DataDir: our LOCK flock, ENGINE
+// = "rocksdb"); RocksDB's own files (including its own LOCK) live in `<data_dir>/rocksdb/`.
+// FsyncPolicy maps to WriteOptions::sync (kAlways) or to a background SyncWAL() every
+// sync_interval_ms (kPeriodic); kNever leaves syncing to the OS and to RocksDB's flushes.
+//
+// Thread-safety: every method may be called from any thread. Reads go straight to RocksDB.
+// Put-only batches run concurrently (RocksDB group-commits them); a batch with a delete is
+// exclusive, because its per-op NotFound answers depend on reading the keys first. After a
+// failed write or sync the engine is read-only (Status::ReadOnly) and keeps serving reads.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "store/data_dir.h"
+#include "store/engine.h"
+
+namespace rocksdb {
+class DB;
+class Env;
+}  // namespace rocksdb
+
+namespace kvs {
+
+// The subdirectory of the data directory that belongs to RocksDB.
+inline constexpr std::string_view kRocksDbSubdir = "rocksdb";
+
+class RocksDbEngine final : public Engine {
+ public:
+  // Opens or creates the engine in options.data_dir. `rocksdb_env` is the Env RocksDB does
+  // its file I/O through (nullptr = rocksdb::Env::Default()); tests pass a faulty one. It
+  // must outlive the engine. options.repair runs rocksdb::RepairDB before opening.
+  // Errors: Busy (locked), InvalidArgument (other engine), Corruption, IOError.
+  static Result<std::unique_ptr<RocksDbEngine>> Open(const Options& options,
+                                                     rocksdb::Env* rocksdb_env = nullptr);
+  // Stops the periodic syncer, syncs the WAL (unless read-only) and closes the database
+  // before releasing the data directory's LOCK. REQUIRES: called before exit() starts
+  // destroying statics (RocksDB's own statics may be gone by then): no engine in a static.
+  ~RocksDbEngine() override;
+
+  std::string_view name() const override { return "rocksdb"; }
+  Result<std::string> Get(std::string_view key) override;
+  Status Set(std::string_view key, std::string_view value) override;
+  Status Remove(std::string_view key) override;
+  Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
+  Status Sync() override;
+  EngineStats Stats() const override;
+
+ private:
+  struct Counters;  // a rocksdb::EventListener counting flushes and compactions
+
+  RocksDbEngine(const Options& options, std::unique_ptr<DataDir> dir);
+
+  Status Fail(const Status& why);  // turns the engine read-only; returns `why`
+  Status ReadOnlyError() const;
+  void PeriodicSyncLoop();
+
+  const Options options_;
+  const std::unique_ptr<DataDir> dir_;  // declared before db_: the LOCK outlives the DB
+  std::unique_ptr<rocksdb::DB> db_;     // set once in Open
+  std::shared_ptr<Counters> counters_;  // set once in Open
+
+  // Shared by put-only batches, exclusive for batches with deletes (see the class comment).
+  std::shared_mutex write_mu_;
+
+  std::atomic<bool> read_only_{false};
+  mutable std::mutex failure_mu_;
+  std::string failure_;  // why the engine is read-only; guarded by failure_mu_
+
+  std::atomic<uint64_t> fsyncs_{0};
+  std::atomic<uint64_t> batches_{0};
+  std::atomic<uint64_t> batched_ops_{0};
+
+  // kPeriodic: a thread that calls Sync() every options_.sync_interval_ms.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool stopping_ = false;  // guarded by sync_mu_
+  std::thread sync_thread_;
+};
+
+}  // namespace kvs

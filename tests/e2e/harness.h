@@ -1,0 +1,77 @@
+// Black-box test harness: runs the real kvs binaries (build/bin) as child processes.
+#pragma once
+
+#include <csignal>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kvs::e2e {
+
+// Where the binaries under test are (set by CMake).
+std::string BinPath(const std::string& name);
+
+struct CommandResult {
+  int exit_code = -1;  // -signal when killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (argv[0] a path) to completion with `env_extra` ("K=V") added to the
+// environment; kills it after `timeout_s` seconds (exit_code then -SIGKILL).
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env_extra = {},
+                  int timeout_s = 30);
+
+// A loopback TCP port nobody listens on right now.
+int FreePort();
+
+// True once something accepts TCP connections on 127.0.0.1:port (polls up to timeout_s).
+bool WaitForPort(int port, int timeout_s = 20);
+
+// A running kvs-server. Stopped (SIGTERM, then SIGKILL after a grace period) on destruction.
+class ServerProcess {
+ public:
+  // Starts build/bin/kvs-server with `args` and stderr captured to a file.
+  ServerProcess(const std::vector<std::string>& args, const std::vector<std::string>& env_extra = {});
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Sends `sig` and waits for the exit; returns the exit code (or -signal).
+  int Stop(int sig = SIGTERM, int timeout_s = 20);
+  // Waits without signalling (for a server expected to exit by itself).
+  std::optional<int> WaitExit(int timeout_s);
+  bool running();
+  std::string Stderr() const;
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> exit_code_;
+  std::string err_path_;
+};
+
+// A blocking TCP client for protocol tests.
+class Conn {
+ public:
+  explicit Conn(int port);
+  ~Conn();
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  void Send(const std::string& bytes);
+  void ShutdownWrite();
+  // Reads one line (without "\n"); nullopt on EOF/timeout.
+  std::optional<std::string> ReadLine(int timeout_s = 10);
+  // Reads exactly n bytes; nullopt on EOF/timeout.
+  std::optional<std::string> ReadN(size_t n, int timeout_s = 10);
+  // Everything until the server closes (or timeout).
+  std::string ReadAll(int timeout_s = 10);
+
+ private:
+  bool Fill(int timeout_s);
+  int fd_ = -1;
+  std::string buf_;
+};
+
+}  // namespace kvs::e2e
