@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
@@ -164,7 +165,9 @@ class StatusReporter {
 
 [[noreturn]] void Fail(int code, std::string_view msg) {
   spdlog::error("{}", msg);
-  Notify(fmt::format("STATUS=failed: {}", msg));
+  std::string status = fmt::format("STATUS=failed: {}", msg);
+  std::replace(status.begin(), status.end(), '\n', ' ');  // one assignment per line
+  Notify(status);
   spdlog::shutdown();
   std::_Exit(code);
 }
@@ -281,6 +284,11 @@ int main(int argc, char** argv) {
   config.idle_timeout_s = idle_timeout_s;
   config.fsync = *fsync;
   config.version = KVS_VERSION_STRING;
+  // WatchdogSec= in the unit: the loop itself proves it is alive, once a second (systemd
+  // wants a ping at least every half interval; the unit's is 30 s).
+  if (uint64_t usec = 0; sd_watchdog_enabled(0, &usec) > 0) {
+    config.on_tick = [] { sd_notify(0, "WATCHDOG=1"); };
+  }
   kvs::Server server(config, engine->get(), pool.get());
   if (kvs::Status s = server.Listen(); !s.ok()) Fail(kExitFailure, s.ToString());
   const std::string bound = BoundAddress(*addr, server.port());

@@ -416,6 +416,7 @@ void Server::Impl::CloseScheduled() {
 }
 
 void Server::Impl::OnTick() {
+  if (config_.on_tick) config_.on_tick();
   const auto now = Clock::now();
   const auto idle_limit = std::chrono::seconds(config_.idle_timeout_s);
   bool past_deadline = shutting_down_ && now >= shutdown_deadline_;
@@ -436,7 +437,8 @@ void Server::Impl::OnTick() {
 // ---- Impl: the iteration hook and shutdown ---------------------------------------------
 
 void Server::Impl::BeforeWait() {
-  MaybeStartBatch();
+  MaybeStartBatch();  // may wake parked connections, whose reads then go out below
+  DispatchReads();
   FlushDirty();
   CloseScheduled();
   MaybeFinishShutdown();

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -43,6 +44,9 @@ struct ServerConfig {
   uint32_t shutdown_grace_s = 10;
   FsyncPolicy fsync = FsyncPolicy::kAlways;
   std::string version;  // for INFO, e.g. "kvs 0.1.0"
+  // Called on the loop thread once a second while the loop runs: proof that the loop is
+  // alive (kvs-server sends systemd's WATCHDOG=1 from it). May be empty.
+  std::function<void()> on_tick;
   proto::ProtoLimits limits;
 };
 

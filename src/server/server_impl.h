@@ -89,7 +89,17 @@ class Server::Impl {
                          const std::vector<Status>& op_results) const;
 
   // ---- reads (server_reads.cc)
+  // A read waiting for the pool, and where its reply goes.
+  struct ReadJob {
+    uint32_t conn_id;
+    uint32_t conn_gen;
+    uint64_t seq;
+    Call call;
+  };
   void StartRead(Connection& c, Call&& call);
+  // Hands this iteration's reads to the pool in a few tasks (one hand-off and one wake-up
+  // per task, not per read).
+  void DispatchReads();
   void OnReadDone(uint32_t id, uint32_t gen, uint64_t seq, std::string&& reply);
   std::string InfoText() const;
 
@@ -119,7 +129,8 @@ class Server::Impl {
   std::optional<LogStore::PreparedBatch> prepared_;
   std::vector<std::pair<uint32_t, uint32_t>> batch_waiters_;  // parked: pending_ was full
 
-  size_t reads_in_flight_ = 0;  // pool tasks whose result has not come back yet
+  std::vector<ReadJob> reads_;  // reads of this iteration, not yet handed to the pool
+  size_t reads_in_flight_ = 0;  // reads whose reply has not come back yet
 
   bool shutting_down_ = false;
   bool stopped_ = false;

@@ -2,6 +2,9 @@
 // lookup and a pread, encoded into its reply there — and the reply comes back to the loop
 // through Loop::Post, into the connection's slot for it. INFO is answered on the loop.
 
+#include <algorithm>
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "proto/reply.h"
@@ -53,22 +56,43 @@ std::string ExecuteRead(Engine* engine, Call& call) {
 }  // namespace
 
 void Server::Impl::StartRead(Connection& c, Call&& call) {
-  const uint64_t seq = NewSlot(c);
-  const uint32_t id = c.id, gen = c.gen;
   ++c.reads_in_flight;
   ++reads_in_flight_;
-  Status spawned = pool_->Spawn([this, id, gen, seq, call = std::move(call)]() mutable {
-    std::string reply = ExecuteRead(engine_, call);
-    loop_->Post([this, id, gen, seq, reply = std::move(reply)]() mutable {
-      OnReadDone(id, gen, seq, std::move(reply));
-    });
-  });
-  if (!spawned.ok()) {
-    std::string reply;
-    proto::EncodeError(c.decoder.protocol() == proto::Protocol::kResp ? proto::Shape::kResp
-                                                                      : proto::Shape::kJson,
-                       spawned.ToString(), &reply);
-    OnReadDone(id, gen, seq, std::move(reply));
+  reads_.push_back(ReadJob{c.id, c.gen, NewSlot(c), std::move(call)});
+}
+
+void Server::Impl::DispatchReads() {
+  if (reads_.empty()) return;
+  // Enough tasks to keep every worker busy, each with enough reads to be worth a hand-off.
+  constexpr size_t kMinReadsPerTask = 8;
+  const size_t tasks = std::clamp<size_t>(reads_.size() / kMinReadsPerTask, 1, pool_->threads());
+  const size_t per_task = (reads_.size() + tasks - 1) / tasks;
+  std::vector<ReadJob> all;
+  all.swap(reads_);
+  for (size_t first = 0; first < all.size(); first += per_task) {
+    const size_t last = std::min(all.size(), first + per_task);
+    std::vector<ReadJob> jobs(std::make_move_iterator(all.begin() + first),
+                              std::make_move_iterator(all.begin() + last));
+    // The task runs the reads and hands every reply back in one Post.
+    auto run = [this, jobs = std::move(jobs)]() mutable {
+      std::vector<std::string> replies;
+      replies.reserve(jobs.size());
+      for (ReadJob& job : jobs) replies.push_back(ExecuteRead(engine_, job.call));
+      loop_->Post([this, jobs = std::move(jobs), replies = std::move(replies)]() mutable {
+        for (size_t i = 0; i < jobs.size(); ++i) {
+          OnReadDone(jobs[i].conn_id, jobs[i].conn_gen, jobs[i].seq, std::move(replies[i]));
+        }
+      });
+    };
+    // A refused Spawn (the pool shut down) destroys the task: answer from `all`, whose
+    // moved-from jobs still hold their ids, sequence numbers and shapes.
+    if (Status spawned = pool_->Spawn(std::move(run)); !spawned.ok()) {
+      for (size_t i = first; i < last; ++i) {
+        std::string reply;
+        proto::EncodeError(all[i].call.shape, spawned.ToString(), &reply);
+        OnReadDone(all[i].conn_id, all[i].conn_gen, all[i].seq, std::move(reply));
+      }
+    }
   }
 }
 

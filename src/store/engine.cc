@@ -16,6 +16,35 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view text) {
       fmt::format("unknown fsync policy '{}' (expected always, periodic or never)", text));
 }
 
+Status CheckWriteOp(const WriteBatch::Op& op) {
+  if (op.key.empty()) return Status::InvalidArgument("empty key");
+  if (op.key.size() > kMaxKeyBytes) {
+    return Status::InvalidArgument(
+        fmt::format("key of {} bytes exceeds the limit of {} bytes", op.key.size(), kMaxKeyBytes));
+  }
+  if (op.value.size() > kMaxValueBytes) {
+    return Status::InvalidArgument(fmt::format("value of {} bytes exceeds the limit of {} bytes",
+                                               op.value.size(), kMaxValueBytes));
+  }
+  return Status::Ok();
+}
+
+Status Engine::Set(std::string_view key, std::string_view value) {
+  WriteBatch batch;
+  batch.Put(key, value);
+  std::vector<Status> results;
+  KVS_RETURN_IF_ERROR(Write(batch, &results));
+  return results[0];
+}
+
+Status Engine::Remove(std::string_view key) {
+  WriteBatch batch;
+  batch.Delete(key);
+  std::vector<Status> results;
+  KVS_RETURN_IF_ERROR(Write(batch, &results));
+  return results[0];
+}
+
 std::string_view FsyncPolicyName(FsyncPolicy policy) {
   switch (policy) {
     case FsyncPolicy::kAlways:

@@ -61,6 +61,10 @@ class WriteBatch {
   std::vector<Op> ops_;
 };
 
+// OK, or InvalidArgument naming the limit an op breaks (empty key, key or value too long).
+// Every engine checks each op of a batch with it before writing anything.
+Status CheckWriteOp(const WriteBatch::Op& op);
+
 // Counters for INFO / `kvs-client stats`; engines fill what applies to them.
 struct EngineStats {
   uint64_t keys = 0;
@@ -112,10 +116,11 @@ class Engine {
   // The value, or NotFound("Key not found").
   virtual Result<std::string> Get(std::string_view key) = 0;
 
-  virtual Status Set(std::string_view key, std::string_view value) = 0;
+  // A one-op Write(); engines need not override it.
+  virtual Status Set(std::string_view key, std::string_view value);
 
   // NotFound("Key not found") when the key does not exist (nothing is written then).
-  virtual Status Remove(std::string_view key) = 0;
+  virtual Status Remove(std::string_view key);
 
   // Applies every op of `batch`, in order, under one durability point. The return value is
   // the batch's fate: OK, or the write/sync error that failed all of it (nothing applied).

@@ -133,22 +133,6 @@ Result<std::string> LogStore::Get(std::string_view key) {
 
 // ---- Writes -----------------------------------------------------------------------------
 
-Status LogStore::Set(std::string_view key, std::string_view value) {
-  WriteBatch batch;
-  batch.Put(key, value);
-  std::vector<Status> results;
-  KVS_RETURN_IF_ERROR(Write(batch, &results));
-  return results[0];
-}
-
-Status LogStore::Remove(std::string_view key) {
-  WriteBatch batch;
-  batch.Delete(key);
-  std::vector<Status> results;
-  KVS_RETURN_IF_ERROR(Write(batch, &results));
-  return results[0];
-}
-
 Status LogStore::Write(const WriteBatch& batch, std::vector<Status>* op_results) {
   KVS_ASSIGN_OR_RETURN(PreparedBatch prepared, PrepareBatch(batch));
   Status io;
@@ -163,21 +147,8 @@ Status LogStore::Write(const WriteBatch& batch, std::vector<Status>* op_results)
   return CommitBatch(std::move(prepared), io);
 }
 
-Status LogStore::CheckLimits(const WriteBatch::Op& op) {
-  if (op.key.empty()) return Status::InvalidArgument("empty key");
-  if (op.key.size() > kMaxKeyBytes) {
-    return Status::InvalidArgument(
-        fmt::format("key of {} bytes exceeds the limit of {} bytes", op.key.size(), kMaxKeyBytes));
-  }
-  if (op.value.size() > kMaxValueBytes) {
-    return Status::InvalidArgument(fmt::format("value of {} bytes exceeds the limit of {} bytes",
-                                               op.value.size(), kMaxValueBytes));
-  }
-  return Status::Ok();
-}
-
 Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) {
-  for (const WriteBatch::Op& op : batch.ops()) KVS_RETURN_IF_ERROR(CheckLimits(op));
+  for (const WriteBatch::Op& op : batch.ops()) KVS_RETURN_IF_ERROR(CheckWriteOp(op));
 
   std::unique_lock lock(write_mu_);
   batch_done_.wait(lock, [&] { return !batch_outstanding_; });

@@ -45,8 +45,6 @@ class LogStore final : public Engine {
 
   std::string_view name() const override { return "kvs"; }
   Result<std::string> Get(std::string_view key) override;
-  Status Set(std::string_view key, std::string_view value) override;
-  Status Remove(std::string_view key) override;
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;
@@ -176,7 +174,6 @@ class LogStore final : public Engine {
   void Warn(std::string_view msg) const;
   Status ReadOnlyError() const;  // REQUIRES: write_mu_ held
   void Fail(const Status& why);  // REQUIRES: write_mu_ held
-  static Status CheckLimits(const WriteBatch::Op& op);
   void PeriodicSyncLoop();
 
   const Options options_;

@@ -91,19 +91,6 @@ uint64_t IntProperty(rocksdb::DB* db, const std::string& property) {
   return db->GetIntProperty(property, &v) ? v : 0;
 }
 
-Status CheckLimits(const WriteBatch::Op& op) {
-  if (op.key.empty()) return Status::InvalidArgument("empty key");
-  if (op.key.size() > kMaxKeyBytes) {
-    return Status::InvalidArgument(
-        fmt::format("key of {} bytes exceeds the limit of {} bytes", op.key.size(), kMaxKeyBytes));
-  }
-  if (op.value.size() > kMaxValueBytes) {
-    return Status::InvalidArgument(fmt::format("value of {} bytes exceeds the limit of {} bytes",
-                                               op.value.size(), kMaxValueBytes));
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 struct RocksDbEngine::Counters : public rocksdb::EventListener {
@@ -191,24 +178,8 @@ Result<std::string> RocksDbEngine::Get(std::string_view key) {
 
 // ---- Writes ------------------------------------------------------------------------------
 
-Status RocksDbEngine::Set(std::string_view key, std::string_view value) {
-  WriteBatch batch;
-  batch.Put(key, value);
-  std::vector<Status> results;
-  KVS_RETURN_IF_ERROR(Write(batch, &results));
-  return results[0];
-}
-
-Status RocksDbEngine::Remove(std::string_view key) {
-  WriteBatch batch;
-  batch.Delete(key);
-  std::vector<Status> results;
-  KVS_RETURN_IF_ERROR(Write(batch, &results));
-  return results[0];
-}
-
 Status RocksDbEngine::Write(const WriteBatch& batch, std::vector<Status>* op_results) {
-  for (const WriteBatch::Op& op : batch.ops()) KVS_RETURN_IF_ERROR(CheckLimits(op));
+  for (const WriteBatch::Op& op : batch.ops()) KVS_RETURN_IF_ERROR(CheckWriteOp(op));
   const bool has_delete =
       std::any_of(batch.ops().begin(), batch.ops().end(),
                   [](const WriteBatch::Op& op) { return op.kind == WriteBatch::OpKind::kDelete; });

@@ -50,8 +50,6 @@ class RocksDbEngine final : public Engine {
 
   std::string_view name() const override { return "rocksdb"; }
   Result<std::string> Get(std::string_view key) override;
-  Status Set(std::string_view key, std::string_view value) override;
-  Status Remove(std::string_view key) override;
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;

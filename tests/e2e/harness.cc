@@ -33,8 +33,12 @@ std::vector<std::string> Environment(const std::vector<std::string>& extra) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv = *e;
-    // The binaries under test get only the KVS_* settings a test gives them.
-    if (kv.rfind("KVS_", 0) == 0) continue;
+    // The binaries under test get only the KVS_* settings a test gives them, and never
+    // report to a service manager that happens to run the tests (ctest under systemd).
+    if (kv.rfind("KVS_", 0) == 0 || kv.rfind("NOTIFY_SOCKET=", 0) == 0 ||
+        kv.rfind("JOURNAL_STREAM=", 0) == 0 || kv.rfind("WATCHDOG_", 0) == 0) {
+      continue;
+    }
     env.push_back(kv);
   }
   env.insert(env.end(), extra.begin(), extra.end());

@@ -226,6 +226,16 @@ TEST_F(NotifyTest, ReadyStatusCountsTheRecoveredKeys) {
   EXPECT_THAT(*ready, HasSubstr("STATUS=serving on " + addr + ", 3 keys"));
 }
 
+TEST_F(NotifyTest, TheLoopSendsWatchdogPingsWhenTheManagerAsksForThem) {
+  ServerProcess server({"--addr", "127.0.0.1:0", "--data-dir", data_dir_.path()},
+                       {notify_.env(), "WATCHDOG_USEC=2000000"});
+  std::vector<std::string> seen;
+  ASSERT_TRUE(notify_.Until("READY=1", &seen)) << Joined(seen) << server.Stderr();
+  EXPECT_TRUE(notify_.Until("WATCHDOG=1", &seen)) << Joined(seen) << server.Stderr();
+  EXPECT_TRUE(notify_.Until("WATCHDOG=1", &seen)) << Joined(seen) << server.Stderr();
+  EXPECT_EQ(server.Stop(SIGTERM), 0) << server.Stderr();
+}
+
 TEST_F(NotifyTest, NoReadyWhenThePortCannotBeBound) {
   const int port = FreePort();
   const std::string addr = "127.0.0.1:" + std::to_string(port);
