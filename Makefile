@@ -28,15 +28,17 @@ build: deps
 	$(call cmake_build,build,-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 
 build-asan: deps
-	$(call cmake_build,build-asan,-DCMAKE_BUILD_TYPE=Debug -DKVS_SANITIZE=address -DKVS_BUILD_BENCH=OFF)
+	$(call cmake_build,build-asan,-DCMAKE_BUILD_TYPE=Debug -DKVS_SANITIZE=address -DKVS_BUILD_BENCH=ON)
 
 build-tsan: deps
-	$(call cmake_build,build-tsan,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVS_SANITIZE=thread -DKVS_BUILD_BENCH=OFF)
+	$(call cmake_build,build-tsan,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVS_SANITIZE=thread -DKVS_BUILD_BENCH=OFF,--target kvs_tests)
 
 build-fuzz: deps
 	$(call cmake_build,build-fuzz,-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVS_FUZZ=ON -DKVS_BUILD_BENCH=OFF -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++,--target fuzzers)
 
-test: build test-unit test-tsan test-fuzz
+# The ASan+UBSan tree builds every target (benchmarks included) and runs every test against
+# its binaries; the release tree (make build) is not needed for testing.
+test: test-unit test-tsan test-fuzz
 	@echo "make test: all suites passed"
 
 test-unit: build-asan

@@ -23,6 +23,9 @@ endfunction()
 # kvs_test(NAME SOURCES a_test.cc ... DEPS lib ... [LABELS l ...]): a GoogleTest binary whose
 # cases are registered with CTest one by one. Label "tsan" marks tests the TSan build runs.
 include(GoogleTest)
+# `cmake --build DIR --target kvs_tests` builds every test of this configuration and only
+# what they need (the TSan build thus skips the executables no TSan test runs).
+add_custom_target(kvs_tests)
 function(kvs_test name)
   cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   # The TSan build runs only the concurrency tests; the fuzz build only the fuzzers.
@@ -30,6 +33,7 @@ function(kvs_test name)
     return()
   endif()
   add_executable(${name} ${ARG_SOURCES})
+  add_dependencies(kvs_tests ${name})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/tests)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)

@@ -61,7 +61,7 @@ struct Connection {
   bool recv_armed = false;
 
   proto::Decoder decoder;
-  std::string in;        // received bytes; [in_start, size) not yet decoded
+  std::string in;  // received bytes; [in_start, size) not yet decoded
   size_t in_start = 0;
   std::optional<Call> parked;  // decoded but waiting for an earlier request to finish
 

@@ -1,15 +1,14 @@
 #include "server/server.h"
 
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <utility>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "proto/reply.h"
 #include "server/server_impl.h"
@@ -97,8 +96,8 @@ void Server::Stop() {
 
 // ---- Impl: set-up ----------------------------------------------------------------------
 
-Server::Impl::Impl(const ServerConfig& config, Engine* engine, ThreadPool* pool,
-                   uring::Loop* loop, int* listen_fd)
+Server::Impl::Impl(const ServerConfig& config, Engine* engine, ThreadPool* pool, uring::Loop* loop,
+                   int* listen_fd)
     : config_(config),
       engine_(engine),
       log_store_(dynamic_cast<LogStore*>(engine)),
@@ -155,9 +154,8 @@ void Server::Impl::OnAccept(int fd) {
   } else {
     ++clients_;
   }
-  c.recv_op = loop_->Recv(fd, [this, id, gen](int res, std::string_view data) {
-    OnRecv(id, gen, res, data);
-  });
+  c.recv_op = loop_->Recv(
+      fd, [this, id, gen](int res, std::string_view data) { OnRecv(id, gen, res, data); });
   c.recv_armed = true;
 }
 
@@ -370,9 +368,10 @@ void Server::Impl::OnSent(uint32_t id, uint32_t gen, int res) {
 bool Server::Impl::OverBufferLimit(Connection& c) {
   if (c.buffered_bytes() <= config_.max_connection_buffer_bytes) return false;
   // A client that pipelines without reading its replies: bounded memory wins.
-  spdlog::warn("connection {}: closing: {} bytes buffered (limit {}): the client does not "
-               "read its replies",
-               c.id, c.buffered_bytes(), config_.max_connection_buffer_bytes);
+  spdlog::warn(
+      "connection {}: closing: {} bytes buffered (limit {}): the client does not "
+      "read its replies",
+      c.id, c.buffered_bytes(), config_.max_connection_buffer_bytes);
   Abort(c, "");
   return true;
 }
@@ -472,8 +471,7 @@ void Server::Impl::BeginShutdown() {
 
 void Server::Impl::MaybeFinishShutdown() {
   if (!shutting_down_ || stopped_) return;
-  if (clients_ + rejected_ > 0 || batch_in_flight_ || !pending_.empty() ||
-      reads_in_flight_ > 0) {
+  if (clients_ + rejected_ > 0 || batch_in_flight_ || !pending_.empty() || reads_in_flight_ > 0) {
     return;
   }
   stopped_ = true;

@@ -77,9 +77,9 @@ class Server {
   ThreadPool* const pool_;
   int listen_fd_ = -1;
 
-  std::mutex mu_;                   // guards impl_ publication against Stop()
-  Impl* impl_ = nullptr;            // guarded by mu_; lives during Run()
-  bool stop_requested_ = false;     // guarded by mu_
+  std::mutex mu_;                // guards impl_ publication against Stop()
+  Impl* impl_ = nullptr;         // guarded by mu_; lives during Run()
+  bool stop_requested_ = false;  // guarded by mu_
 };
 
 }  // namespace kvs

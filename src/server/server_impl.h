@@ -23,8 +23,8 @@ namespace kvs {
 
 using server_internal::Call;
 using server_internal::CallClass;
-using server_internal::Clock;
 using server_internal::Classify;
+using server_internal::Clock;
 using server_internal::Connection;
 
 class Server::Impl {
@@ -113,9 +113,9 @@ class Server::Impl {
 
   std::vector<std::unique_ptr<Connection>> conns_;  // by id; null = free
   std::vector<uint32_t> free_ids_;
-  std::vector<uint32_t> gens_;  // next generation per id
-  size_t clients_ = 0;          // open, not rejected
-  size_t rejected_ = 0;         // open, rejected, waiting to be told
+  std::vector<uint32_t> gens_;                          // next generation per id
+  size_t clients_ = 0;                                  // open, not rejected
+  size_t rejected_ = 0;                                 // open, rejected, waiting to be told
   std::vector<std::pair<uint32_t, uint32_t>> dirty_;    // (id, gen) to flush
   std::vector<std::pair<uint32_t, uint32_t>> closing_;  // (id, gen) to close
   uring::OpId accept_op_ = 0;

@@ -2,10 +2,10 @@
 // lookup and a pread, encoded into its reply there — and the reply comes back to the loop
 // through Loop::Post, into the connection's slot for it. INFO is answered on the loop.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <iterator>
-
-#include <fmt/format.h>
 
 #include "proto/reply.h"
 #include "server/server_impl.h"

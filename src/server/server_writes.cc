@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/failpoint.h"
 #include "proto/reply.h"
 #include "server/server_impl.h"
 
@@ -68,7 +69,9 @@ void Server::Impl::MaybeStartBatch() {
   const bool datasync = prepared->needs_sync;
   std::string bytes = std::move(prepared->bytes);
   prepared_ = std::move(*prepared);
+  KVS_FAILPOINT("loop.before_log_write");
   loop_->WriteAt(fd, std::move(bytes), offset, datasync, [this](int res) {
+    KVS_FAILPOINT("loop.after_log_write");  // written (and synced), not yet acknowledged
     // A failed write or fdatasync fails the whole batch and turns the store read-only
     // (CommitBatch): the fsync is never retried as if the data were safe.
     Status io = res < 0 ? Status::FromErrno("log write", -res) : Status::Ok();

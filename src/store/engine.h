@@ -68,22 +68,22 @@ Status CheckWriteOp(const WriteBatch::Op& op);
 // Counters for INFO / `kvs-client stats`; engines fill what applies to them.
 struct EngineStats {
   uint64_t keys = 0;
-  uint64_t live_bytes = 0;    // bytes of records the index points at
-  uint64_t dead_bytes = 0;    // bytes of overwritten/removed records not yet compacted
-  uint64_t disk_bytes = 0;    // total size of data files
+  uint64_t live_bytes = 0;  // bytes of records the index points at
+  uint64_t dead_bytes = 0;  // bytes of overwritten/removed records not yet compacted
+  uint64_t disk_bytes = 0;  // total size of data files
   uint64_t segments = 0;
   uint64_t compactions = 0;
   uint64_t fsyncs = 0;
-  uint64_t batches = 0;       // durable write batches (group commits)
-  uint64_t batched_ops = 0;   // ops in those batches; batched_ops / batches = mean batch size
-  bool read_only = false;     // a write or sync failed; see EngineStats::failure
-  std::string failure;        // why, when read_only
+  uint64_t batches = 0;      // durable write batches (group commits)
+  uint64_t batched_ops = 0;  // ops in those batches; batched_ops / batches = mean batch size
+  bool read_only = false;    // a write or sync failed; see EngineStats::failure
+  std::string failure;       // why, when read_only
 };
 
 struct Options {
   std::string data_dir = ".";
   FsyncPolicy fsync = FsyncPolicy::kAlways;
-  uint32_t sync_interval_ms = 1000;          // kPeriodic only
+  uint32_t sync_interval_ms = 1000;           // kPeriodic only
   uint64_t segment_bytes = 64 * 1024 * 1024;  // LogStore: roll to a new segment past this
   bool repair = false;                        // drop damaged records instead of refusing to open
   // LogStore compaction (docs/COMPACTION.md); RocksDbEngine ignores these.
