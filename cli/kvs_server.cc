@@ -184,6 +184,8 @@ int main(int argc, char** argv) {
   std::string data_dir = ".";
   std::string fsync_text = "always";
   uint64_t segment_bytes = 64ull << 20;
+  uint64_t compact_min_dead_bytes = kvs::Options{}.compaction_min_dead_bytes;
+  double compact_dead_ratio = kvs::Options{}.compaction_dead_ratio;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::string pool_text = "stealing";
   size_t max_clients = 10000;
@@ -210,6 +212,15 @@ int main(int argc, char** argv) {
   app.add_option("--segment-bytes", segment_bytes, "roll to a new log segment past this size")
       ->envname("KVS_SEGMENT_BYTES")
       ->check(CLI::Range(uint64_t{4096}, uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--compact-min-dead-bytes", compact_min_dead_bytes,
+                 "kvs engine: compact once closed segments hold this many dead bytes...")
+      ->envname("KVS_COMPACT_MIN_DEAD_BYTES")
+      ->capture_default_str();
+  app.add_option("--compact-dead-ratio", compact_dead_ratio,
+                 "...and this fraction of their size is dead")
+      ->envname("KVS_COMPACT_DEAD_RATIO")
+      ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
   app.add_option("--threads", threads, "lookup threads (default: number of cores)")
       ->envname("KVS_THREADS")
@@ -264,6 +275,8 @@ int main(int argc, char** argv) {
   options.sync_interval_ms = sync_interval_ms;
   options.segment_bytes = segment_bytes;
   options.repair = repair;
+  options.compaction_min_dead_bytes = compact_min_dead_bytes;
+  options.compaction_dead_ratio = compact_dead_ratio;
   options.on_warning = [](std::string_view w) { spdlog::warn("{}", w); };
 
   spdlog::info("{} starting: engine {}, address {}, data directory {}, fsync {}",
