@@ -90,6 +90,8 @@ TEST_F(ServerTest, BadStartupArgumentsFailFast) {
       {"--addr", "127.0.0.1:99999"},
       {"--engine", "leveldb"},
       {"--fsync", "sometimes"},
+      {"--compact-dead-ratio", "5"},
+      {"--compact-min-dead-bytes", "lots"},
       {"--bogus-flag"},
   };
   for (const auto& args : bad) {
