@@ -69,6 +69,8 @@ class Loop {
   Status Run();
 
   // Makes Run() return after its current iteration. Any thread; also before Run().
+  // REQUIRES: the Loop outlives this call — Run() may return (and its thread destroy the
+  // Loop) before Stop() called from another thread has returned.
   void Stop();
 
   // Runs fn on the loop thread soon (next iteration), exactly once, in Post order per

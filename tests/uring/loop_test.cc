@@ -54,6 +54,7 @@ TEST(LoopTest, StopBeforeRunMakesRunReturn) {
 TEST(LoopTest, StopFromAnotherThreadEndsRun) {
   std::atomic<bool> created{false};
   std::atomic<bool> ran{false};
+  std::atomic<bool> stop_returned{false};
   std::atomic<Loop*> shared{nullptr};
   // The loop lives on its own thread (single issuer): created, run and destroyed there.
   std::thread loop_thread([&] {
@@ -64,9 +65,13 @@ TEST(LoopTest, StopFromAnotherThreadEndsRun) {
     EXPECT_TRUE(loop->Run().ok());
     ran = true;
     shared = nullptr;
+    // Stop() may still be running on the other thread after Run() returned: the Loop must
+    // outlive it (the contract in loop.h).
+    while (!stop_returned) std::this_thread::yield();
   });
   while (!created) std::this_thread::yield();
   shared.load()->Stop();
+  stop_returned = true;
   loop_thread.join();
   EXPECT_TRUE(ran);
 }
