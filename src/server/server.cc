@@ -67,7 +67,8 @@ uint16_t Server::port() const {
 Status Server::Run() {
   Result<std::unique_ptr<uring::Loop>> loop = uring::Loop::Create();
   if (!loop.ok()) return loop.status();
-  Impl impl(config_, engine_, pool_, loop->get(), &listen_fd_);
+  loop_ = std::move(*loop);
+  Impl impl(config_, engine_, pool_, loop_.get(), &listen_fd_);
   bool stop_now;
   {
     std::lock_guard lock(mu_);
@@ -76,7 +77,7 @@ Status Server::Run() {
   }
   impl.Start();
   if (stop_now) impl.BeginShutdown();
-  Status status = (*loop)->Run();
+  Status status = loop_->Run();
   {
     std::lock_guard lock(mu_);
     impl_ = nullptr;

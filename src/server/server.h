@@ -76,6 +76,10 @@ class Server {
   Engine* const engine_;
   ThreadPool* const pool_;
   int listen_fd_ = -1;
+  // Created by Run() on its thread and kept until ~Server (the same thread): a pool thread
+  // may still be inside Loop::Post, after its task ran, when Run() returns. The caller
+  // shuts the pool down before destroying the Server.
+  std::unique_ptr<uring::Loop> loop_;
 
   std::mutex mu_;                // guards impl_ publication against Stop()
   Impl* impl_ = nullptr;         // guarded by mu_; lives during Run()
