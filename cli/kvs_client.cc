@@ -6,6 +6,9 @@
 //                                               "Key not found" on stderr, exit 1
 //   kvs-client stats [--addr IP:PORT]           prints the server's INFO as aligned
 //                                               "field: value" lines
+//   kvs-client get --stale KEY                  cluster: a follower may answer
+//   kvs-client cluster status|add ID=C/R|remove ID   cluster membership (RESP CLUSTER)
+// In cluster mode, a follower's "not leader" reply sends the client on to the leader.
 // Usage errors, unreachable servers and server errors: one line on stderr, non-zero exit.
 
 #include <fmt/format.h>
@@ -18,6 +21,10 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <map>
+#include <sstream>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -98,12 +105,22 @@ std::string RoundTrip(const kvs::Address& addr, const std::string& request) {
 // asks INFO (docs/PROTOCOL.md), whose reply is one bulk string of "# Section" headers and
 // "field:value" lines.
 
-// The INFO text, or dies with the server's error.
-std::string FetchInfo(const kvs::Address& addr) {
+// One RESP reply: '+', '-', ':' with the rest of its line, or '$' with the bulk's body
+// ('$' and `nil` for $-1).
+struct RespReply {
+  char type = 0;
+  std::string text;
+  bool nil = false;
+};
+
+// Sends one RESP command (an array of bulk strings) and returns the reply, or dies when the
+// server cannot be reached or answers something else.
+RespReply RespCall(const kvs::Address& addr, const std::vector<std::string>& args) {
+  std::string request = fmt::format("*{}\r\n", args.size());
+  for (const std::string& a : args) request += fmt::format("${}\r\n{}\r\n", a.size(), a);
   int fd = Connect(addr);
-  SendAll(fd, addr, "*1\r\n$4\r\nINFO\r\n");
+  SendAll(fd, addr, request);
   std::string reply;
-  // "$<len>\r\n<len bytes>\r\n", or "-ERR ...\r\n".
   size_t body_start = 0, body_len = 0;
   ReceiveUntil(fd, addr, &reply, [&](const std::string& r) {
     size_t crlf = r.find("\r\n");
@@ -114,15 +131,29 @@ std::string FetchInfo(const kvs::Address& addr) {
     return r.size() >= body_start + body_len + 2;
   });
   ::close(fd);
-  if (reply[0] == '-') {
-    fmt::print(stderr, "{}\n", reply.substr(1, reply.find("\r\n") - 1));
-    std::exit(kExitError);
-  }
-  if (reply[0] != '$' || reply[1] == '-') {
-    Die(kExitError, fmt::format("unexpected INFO reply from server: {}",
+  RespReply out;
+  out.type = reply[0];
+  if (out.type == '$') {
+    out.nil = reply[1] == '-';
+    if (!out.nil) out.text = reply.substr(body_start, body_len);
+  } else if (out.type == '+' || out.type == '-' || out.type == ':') {
+    out.text = reply.substr(1, reply.find("\r\n") - 1);
+  } else {
+    Die(kExitError, fmt::format("unexpected reply from {}: {}", addr.ToString(),
                                 reply.substr(0, std::min<size_t>(reply.find("\r\n"), 200))));
   }
-  return reply.substr(body_start, body_len);
+  return out;
+}
+
+// The INFO text, or dies with the server's error.
+std::string FetchInfo(const kvs::Address& addr) {
+  RespReply reply = RespCall(addr, {"INFO"});
+  if (reply.type == '-') {
+    fmt::print(stderr, "{}\n", reply.text);
+    std::exit(kExitError);
+  }
+  if (reply.type != '$' || reply.nil) Die(kExitError, "unexpected INFO reply from server");
+  return reply.text;
 }
 
 // INFO's "field:value" lines in order, section headers and blank lines dropped; the Redis
@@ -160,6 +191,7 @@ struct Reply {
   bool has_value = false;  // "value" present and not null
   std::string value;
   std::string error;
+  std::string leader;  // with error "not leader": the leader's address, if known
 };
 
 Reply ParseReply(const std::string& line) {
@@ -178,7 +210,101 @@ Reply ParseReply(const std::string& line) {
     r.value = std::string(text);
   }
   if (doc["error"].get(text) == simdjson::SUCCESS) r.error = std::string(text);
+  if (doc["leader"].get(text) == simdjson::SUCCESS) r.leader = std::string(text);
   return r;
+}
+
+// ---------------------------------------------------------------------------------------
+// Cluster mode (docs/REPLICATION.md): a follower answers writes and linearizable reads with
+// "not leader" and the leader's address; the client goes there. While no leader is known
+// (an election, about a second) it waits and asks again.
+
+constexpr int kMaxAttempts = 60;
+constexpr auto kNoLeaderWait = std::chrono::milliseconds(100);
+
+kvs::Address AddressOrDie(std::string_view text) {
+  kvs::Result<kvs::Address> addr = kvs::ParseAddress(text);
+  if (!addr.ok()) Die(kExitError, fmt::format("bad leader address '{}' from server", text));
+  return *addr;
+}
+
+// Sends one JSON request line, following not-leader replies to the leader.
+Reply JsonCall(kvs::Address addr, const std::string& line) {
+  for (int attempt = 1;; ++attempt) {
+    Reply reply = ParseReply(RoundTrip(addr, line));
+    if (reply.ok || reply.error != "not leader" || attempt == kMaxAttempts) return reply;
+    if (reply.leader.empty()) {
+      std::this_thread::sleep_for(kNoLeaderWait);
+    } else {
+      addr = AddressOrDie(reply.leader);
+    }
+  }
+}
+
+// The same over RESP: "-NOTLEADER not leader; the leader is ADDR" (or "; no leader is
+// known yet").
+RespReply RespCallFollowingLeader(kvs::Address addr, const std::vector<std::string>& args) {
+  constexpr std::string_view kPrefix = "NOTLEADER ";
+  constexpr std::string_view kLeaderIs = "the leader is ";
+  for (int attempt = 1;; ++attempt) {
+    RespReply reply = RespCall(addr, args);
+    if (reply.type != '-' || reply.text.rfind(kPrefix, 0) != 0 || attempt == kMaxAttempts) {
+      return reply;
+    }
+    const size_t at = reply.text.find(kLeaderIs);
+    if (at == std::string::npos) {
+      std::this_thread::sleep_for(kNoLeaderWait);
+    } else {
+      addr = AddressOrDie(std::string_view(reply.text).substr(at + kLeaderIs.size()));
+    }
+  }
+}
+
+// CLUSTER STATUS of one node: its "field:value" lines ("member" repeats).
+std::vector<std::pair<std::string, std::string>> NodeStatus(const kvs::Address& addr) {
+  RespReply reply = RespCall(addr, {"CLUSTER", "STATUS"});
+  if (reply.type == '-') Die(kExitError, reply.text);
+  return ParseInfo(reply.text);
+}
+
+// True if something accepts a connection at `addr` (so that RespCall will not die).
+bool Reachable(const kvs::Address& addr) {
+  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const bool ok = ::connect(fd, addr.sa(), addr.len) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Asks the node at `addr` for the members, then every member for its own view.
+void PrintClusterStatus(const kvs::Address& addr) {
+  struct Member {
+    std::string id, role, client, raft;
+  };
+  std::vector<Member> members;
+  for (const auto& [field, value] : NodeStatus(addr)) {
+    if (field != "member") continue;
+    Member m;
+    std::istringstream in(value);
+    in >> m.id >> m.role >> m.client >> m.raft;
+    members.push_back(m);
+  }
+  fmt::print("{:<6}{:<22}{:<22}{:<9}{:<13}{:<8}{:<10}{:<10}{}\n", "node", "client address",
+             "raft address", "role", "state", "term", "commit", "applied", "leader");
+  for (const Member& m : members) {
+    std::map<std::string, std::string> view;
+    kvs::Result<kvs::Address> client = kvs::ParseAddress(m.client);
+    const bool up = client.ok() && Reachable(*client);
+    if (up) {
+      for (auto& [field, value] : NodeStatus(*client)) view.emplace(field, value);
+    }
+    auto get = [&view, up](const char* field) {
+      return !up ? std::string("-") : view.count(field) ? view[field] : std::string("?");
+    };
+    fmt::print("{:<6}{:<22}{:<22}{:<9}{:<13}{:<8}{:<10}{:<10}{}\n", m.id, m.client, m.raft,
+               m.role, up ? get("state") : "unreachable", get("term"), get("commit_index"),
+               get("last_applied"), get("leader_id"));
+  }
 }
 
 }  // namespace
@@ -197,6 +323,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   std::string key, value;
+  bool stale = false;
   CLI::App* set = app.add_subcommand("set", "set KEY to VALUE");
   set->add_option("KEY", key)->required();
   set->add_option("VALUE", value)->required();
@@ -204,7 +331,20 @@ int main(int argc, char** argv) {
   get->add_option("KEY", key)->required();
   CLI::App* rm = app.add_subcommand("rm", "remove KEY");
   rm->add_option("KEY", key)->required();
+  get->add_flag("--stale", stale,
+                "cluster mode: let a follower answer from its own copy (may be behind)");
   CLI::App* stats = app.add_subcommand("stats", "print the server's statistics (RESP INFO)");
+  CLI::App* cluster = app.add_subcommand("cluster", "cluster mode: membership and status");
+  cluster->require_subcommand(1, 1);
+  CLI::App* cluster_status =
+      cluster->add_subcommand("status", "leader, term, commit index, applied index per node");
+  std::string peer_text;
+  CLI::App* cluster_add =
+      cluster->add_subcommand("add", "add a node (started with --join) to the cluster");
+  cluster_add->add_option("NODE", peer_text, "ID=CLIENT_ADDR/RAFT_ADDR")->required();
+  std::string remove_id;
+  CLI::App* cluster_remove = cluster->add_subcommand("remove", "remove a node from the cluster");
+  cluster_remove->add_option("ID", remove_id, "the node's id")->required();
 
   try {
     app.parse(argc, argv);
@@ -222,6 +362,20 @@ int main(int argc, char** argv) {
     PrintStats(*addr);
     return 0;
   }
+  if (cluster->parsed()) {
+    if (cluster_status->parsed()) {
+      PrintClusterStatus(*addr);
+      return 0;
+    }
+    RespReply reply = RespCallFollowingLeader(
+        *addr, cluster_add->parsed() ? std::vector<std::string>{"CLUSTER", "ADD", peer_text}
+                                     : std::vector<std::string>{"CLUSTER", "REMOVE", remove_id});
+    if (reply.type == '-') {
+      fmt::print(stderr, "{}\n", reply.text);
+      return kExitError;
+    }
+    return 0;
+  }
 
   // JSON carries text: binary keys and values need a Redis client (RESP is binary-safe).
   if (!simdjson::validate_utf8(key)) Die(kExitUsage, "KEY must be valid UTF-8");
@@ -232,13 +386,14 @@ int main(int argc, char** argv) {
                     : get->parsed() ? kvs::proto::Command::kGet
                                     : kvs::proto::Command::kRm;
   request.key = key;
+  request.stale = stale;
   if (set->parsed()) {
     request.value = value;
     request.has_value = true;
   }
   std::string line;
   kvs::proto::EncodeRequest(request, &line);
-  Reply reply = ParseReply(RoundTrip(*addr, line));
+  Reply reply = JsonCall(*addr, line);
 
   if (!reply.ok) {
     fmt::print(stderr, "{}\n", reply.error.empty() ? "server error" : reply.error);

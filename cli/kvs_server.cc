@@ -26,11 +26,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "pool/thread_pool.h"
+#include "raft/raft_node.h"
 #include "server/address.h"
 #include "server/server.h"
 #include "store/engine.h"
@@ -192,6 +194,14 @@ int main(int argc, char** argv) {
   uint32_t idle_timeout_s = 300;
   uint32_t sync_interval_ms = 1000;
   bool repair = false;
+  uint64_t node_id = 0;
+  std::string peers_text;
+  bool join = false;
+  kvs::raft::NodeOptions raft_defaults;
+  unsigned election_ms = raft_defaults.election_timeout_ms;
+  unsigned heartbeat_ms = raft_defaults.heartbeat_timeout_ms;
+  unsigned snapshot_threshold = raft_defaults.snapshot_threshold;
+  unsigned snapshot_trailing = raft_defaults.snapshot_trailing;
 
   app.add_option("--addr", addr_text, "listen address IP:PORT")
       ->envname("KVS_ADDR")
@@ -239,6 +249,35 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--repair", repair, "drop damaged records at start instead of refusing to start")
       ->envname("KVS_REPAIR");
+  // Cluster mode (docs/REPLICATION.md).
+  app.add_option("--node-id", node_id, "cluster mode: this node's id in --peers")
+      ->envname("KVS_NODE_ID")
+      ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
+  app.add_option("--peers", peers_text,
+                 "cluster mode: every node as ID=CLIENT_ADDR/RAFT_ADDR, comma-separated")
+      ->envname("KVS_PEERS");
+  app.add_flag("--join", join,
+               "cluster mode: a new node that waits to be added (kvs-client cluster add) "
+               "instead of bootstrapping a cluster")
+      ->envname("KVS_JOIN");
+  app.add_option("--raft-election-ms", election_ms, "cluster mode: Raft election timeout")
+      ->envname("KVS_RAFT_ELECTION_MS")
+      ->check(CLI::Range(50u, 60000u))
+      ->capture_default_str();
+  app.add_option("--raft-heartbeat-ms", heartbeat_ms, "cluster mode: Raft heartbeat period")
+      ->envname("KVS_RAFT_HEARTBEAT_MS")
+      ->check(CLI::Range(10u, 10000u))
+      ->capture_default_str();
+  app.add_option("--raft-snapshot-threshold", snapshot_threshold,
+                 "cluster mode: log entries between snapshots")
+      ->envname("KVS_RAFT_SNAPSHOT_THRESHOLD")
+      ->check(CLI::Range(2u, 1u << 30))
+      ->capture_default_str();
+  app.add_option("--raft-snapshot-trailing", snapshot_trailing,
+                 "cluster mode: log entries kept behind a snapshot")
+      ->envname("KVS_RAFT_SNAPSHOT_TRAILING")
+      ->check(CLI::Range(1u, 1u << 30))
+      ->capture_default_str();
 
   try {
     app.parse(argc, argv);
@@ -259,6 +298,22 @@ int main(int argc, char** argv) {
   if (!engine_name.empty() && engine_name != "kvs" && engine_name != "rocksdb") {
     Fail(kExitUsage, fmt::format("unknown engine '{}' (expected kvs or rocksdb)", engine_name));
   }
+  const bool cluster_mode = node_id != 0 || !peers_text.empty();
+  std::vector<kvs::raft::Peer> peers;
+  if (cluster_mode) {
+    if (node_id == 0 || peers_text.empty()) {
+      Fail(kExitUsage, "--node-id and --peers go together (cluster mode)");
+    }
+    kvs::Result<std::vector<kvs::raft::Peer>> parsed = kvs::raft::ParsePeers(peers_text);
+    if (!parsed.ok()) Fail(kExitUsage, parsed.status().message());
+    peers = std::move(*parsed);
+    if (std::none_of(peers.begin(), peers.end(),
+                     [node_id](const kvs::raft::Peer& p) { return p.id == node_id; })) {
+      Fail(kExitUsage, fmt::format("--node-id {} is not one of the nodes in --peers", node_id));
+    }
+  } else if (join) {
+    Fail(kExitUsage, "--join needs --node-id and --peers (cluster mode)");
+  }
 
   // SIGTERM/SIGINT are taken by one thread (sigwait) that asks the loop to stop; blocked
   // everywhere else, so no handler ever runs on the loop or a pool thread.
@@ -278,6 +333,11 @@ int main(int argc, char** argv) {
   options.compaction_min_dead_bytes = compact_min_dead_bytes;
   options.compaction_dead_ratio = compact_dead_ratio;
   options.on_warning = [](std::string_view w) { spdlog::warn("{}", w); };
+  if (cluster_mode) {
+    // Raft's log, fsynced by libraft before a write counts, is the write-ahead log; the
+    // engine is rebuilt from it (and its snapshots) after a crash, so it need not sync.
+    options.fsync = kvs::FsyncPolicy::kNever;
+  }
 
   spdlog::info("{} starting: engine {}, address {}, data directory {}, fsync {}",
                KVS_VERSION_STRING, engine_name.empty() ? "(from data directory)" : engine_name,
@@ -289,6 +349,34 @@ int main(int argc, char** argv) {
   spdlog::info("engine {} open: {} keys, {} segments, {} bytes on disk", (*engine)->name(),
                recovered.keys, recovered.segments, recovered.disk_bytes);
 
+  std::unique_ptr<kvs::raft::RaftNode> cluster;
+  if (cluster_mode) {
+    kvs::raft::NodeOptions ro;
+    ro.id = node_id;
+    ro.peers = peers;
+    ro.join = join;
+    ro.dir = (std::filesystem::path(data_dir) / "raft").string();
+    ro.election_timeout_ms = election_ms;
+    ro.heartbeat_timeout_ms = heartbeat_ms;
+    ro.snapshot_threshold = snapshot_threshold;
+    ro.snapshot_trailing = snapshot_trailing;
+    ro.on_info = [](std::string_view text) { spdlog::info("{}", text); };
+    ro.on_fatal = [](std::string_view why) {
+      // A replica that cannot apply the log must not serve a state that diverged from it;
+      // on restart it rebuilds the engine from Raft's log and snapshot.
+      spdlog::critical("stopping: {}", why);
+      spdlog::shutdown();
+      std::_Exit(kExitFailure);
+    };
+    Notify("STATUS=starting the Raft node (restoring the engine from its log)");
+    kvs::Result<std::unique_ptr<kvs::raft::RaftNode>> started =
+        kvs::raft::RaftNode::Start(ro, engine->get());
+    if (!started.ok()) Fail(kExitFailure, started.status().ToString());
+    cluster = std::move(*started);
+    spdlog::info("cluster node {} of {} started (Raft files in {}){}", node_id, peers.size(),
+                 ro.dir, join ? "; waiting to be added" : "");
+  }
+
   std::unique_ptr<kvs::ThreadPool> pool = kvs::MakePool(*pool_kind, threads);
 
   kvs::ServerConfig config;
@@ -297,6 +385,7 @@ int main(int argc, char** argv) {
   config.idle_timeout_s = idle_timeout_s;
   config.fsync = *fsync;
   config.version = KVS_VERSION_STRING;
+  config.cluster = cluster.get();
   // WatchdogSec= in the unit: the loop itself proves it is alive, once a second (systemd
   // wants a ping at least every half interval; the unit's is 30 s).
   if (uint64_t usec = 0; sd_watchdog_enabled(0, &usec) > 0) {
@@ -329,6 +418,7 @@ int main(int argc, char** argv) {
   Notify("STOPPING=1\nSTATUS=syncing and closing the data directory");
 
   pool->Shutdown(kvs::ShutdownMode::kDrain);
+  if (cluster) cluster->Stop();  // before the engine goes: it applies the log to it
   kvs::Status sync = (*engine)->Sync();
   engine->reset();  // closes the store: trims the preallocated tail, fsyncs, drops the LOCK
   if (!run.ok()) Fail(kExitFailure, fmt::format("server stopped on an error: {}", run.ToString()));

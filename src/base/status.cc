@@ -17,6 +17,7 @@ std::string_view CodeName(Status::Code code) {
     case Status::Code::kBusy: return "Busy";
     case Status::Code::kNotSupported: return "NotSupported";
     case Status::Code::kAborted: return "Aborted";
+    case Status::Code::kNotLeader: return "NotLeader";
   }
   return "Unknown";
 }

@@ -24,6 +24,8 @@ class [[nodiscard]] Status {
     kBusy,             // the resource is held elsewhere (a locked data directory)
     kNotSupported,     // the kernel or configuration lacks a feature
     kAborted,          // the operation was cancelled (shutdown)
+    kNotLeader,        // a cluster node that is not the leader; message() = the leader's
+                       // client address, empty when no leader is known
   };
 
   Status() noexcept = default;
@@ -48,6 +50,9 @@ class [[nodiscard]] Status {
   static Status Busy(std::string_view msg) { return Status(Code::kBusy, msg); }
   static Status NotSupported(std::string_view msg) { return Status(Code::kNotSupported, msg); }
   static Status Aborted(std::string_view msg) { return Status(Code::kAborted, msg); }
+  static Status NotLeader(std::string_view leader_addr) {
+    return Status(Code::kNotLeader, leader_addr);
+  }
 
   // "what: strerror(err_no)" as an IOError: the one place errno becomes a Status.
   static Status FromErrno(std::string_view what, int err_no);
@@ -67,6 +72,7 @@ class [[nodiscard]] Status {
   bool IsReadOnly() const { return code() == Code::kReadOnly; }
   bool IsBusy() const { return code() == Code::kBusy; }
   bool IsNotSupported() const { return code() == Code::kNotSupported; }
+  bool IsNotLeader() const { return code() == Code::kNotLeader; }
   bool IsAborted() const { return code() == Code::kAborted; }
 
  private:

@@ -43,6 +43,12 @@ std::string_view CommandName(Command command) {
       return "COMMAND";
     case Command::kConfigGet:
       return "CONFIG GET";
+    case Command::kReadOnly:
+      return "READONLY";
+    case Command::kReadWrite:
+      return "READWRITE";
+    case Command::kCluster:
+      return "CLUSTER";
   }
   return "?";
 }

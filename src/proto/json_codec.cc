@@ -96,6 +96,8 @@ struct Fields {
   bool has_op = false;
   bool has_key = false;
   bool has_value = false;
+  bool has_stale = false;
+  bool stale = false;
 };
 
 std::string CheckSizes(const Fields& f, const ProtoLimits& limits) {
@@ -318,6 +320,16 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
         }
         f.has_value = true;
         err = ReadString(field.value(), name, base, line, &value_scratch_, &f.value);
+      } else if (name == wire::kFieldStale) {
+        if (f.has_stale) {
+          err = "duplicate field \"stale\"";
+          return;
+        }
+        f.has_stale = true;
+        if (field.value().get_bool().get(f.stale) != simdjson::SUCCESS) {
+          err = "field \"stale\" must be true or false";
+          return;
+        }
       } else {
         std::string shown(name.substr(0, 64));
         std::string escaped;
@@ -346,6 +358,8 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
       err = fmt::format("field \"key\" not allowed for op \"{}\"", f.op);
     } else if (!needs_value && f.has_value) {
       err = fmt::format("field \"value\" not allowed for op \"{}\"", f.op);
+    } else if (f.has_stale && f.op != wire::kOpGet) {
+      err = fmt::format("field \"stale\" not allowed for op \"{}\"", f.op);
     } else {
       err = CheckSizes(f, limits_);
     }
@@ -359,6 +373,7 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
       r.key = f.key;
       r.value = f.value;
       r.has_value = f.has_value;
+      r.stale = f.stale;
       r.args = {};
     }
   };

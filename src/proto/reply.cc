@@ -101,6 +101,34 @@ void EncodeError(Shape shape, std::string_view message, std::string* out) {
   out->append("}\n");
 }
 
+void EncodeNotLeader(Shape shape, std::string_view leader, std::string* out) {
+  const std::string text =
+      leader.empty() ? fmt::format("{}; no leader is known yet", wire::kNotLeader)
+                     : fmt::format("{}; the leader is {}", wire::kNotLeader, leader);
+  switch (shape) {
+    case Shape::kResp:
+      out->push_back(wire::kError);
+      out->append("NOTLEADER ");
+      out->append(text);
+      out->append(wire::kCrlf);
+      return;
+    case Shape::kJsonLegacy:
+      EncodeError(shape, text, out);
+      return;
+    case Shape::kJson:
+      out->append(wire::kJsonErrorPrefix);
+      AppendJsonString(wire::kNotLeader, out);
+      out->append(",\"leader\":");
+      if (leader.empty()) {
+        out->append("null");
+      } else {
+        AppendJsonString(leader, out);
+      }
+      out->append("}\n");
+      return;
+  }
+}
+
 bool EncodeLocalReply(const Request& request, std::string* out) {
   const bool is_resp = request.shape == Shape::kResp;
   switch (request.command) {
@@ -114,6 +142,8 @@ bool EncodeLocalReply(const Request& request, std::string* out) {
       }
       return true;
     case Command::kQuit:
+    case Command::kReadOnly:
+    case Command::kReadWrite:
       out->append(wire::kRespOk);
       return true;
     case Command::kCommand:

@@ -35,8 +35,13 @@ void EncodeIntegerReply(Shape shape, int64_t n, std::string* out);
 // INFO: the server's "# Section\r\nfield:value\r\n..." text.
 void EncodeInfoReply(Shape shape, std::string_view text, std::string* out);
 void EncodeError(Shape shape, std::string_view message, std::string* out);
+// A cluster node that is not the leader; `leader` = the leader's client address, empty when
+// none is known. JSON {"ok":false,"error":"not leader","leader":"A"|null}; legacy
+// {"Err":"not leader; the leader is A"}; RESP -NOTLEADER not leader; the leader is A.
+void EncodeNotLeader(Shape shape, std::string_view leader, std::string* out);
 
 // Answers the requests that need no storage: PING, QUIT (+OK; the caller then closes),
+// READONLY and READWRITE (+OK; the caller switches the connection's read mode),
 // COMMAND (an empty array; COMMAND COUNT → :0) and CONFIG GET (save → "",
 // appendonly → "yes", "*" → both, anything else → nothing). Returns false, appending
 // nothing, for every other command.

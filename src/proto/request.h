@@ -39,6 +39,9 @@ enum class Command : uint8_t {
   kQuit,       // RESP only: reply +OK, then close
   kCommand,    // RESP only: args = subcommand and its arguments (COMMAND DOCS, ...)
   kConfigGet,  // RESP only: args = parameter names (CONFIG GET save)
+  kReadOnly,   // RESP only: this connection's reads may be served stale by a follower
+  kReadWrite,  // RESP only: back to linearizable reads (the default)
+  kCluster,    // RESP only: args = STATUS | ADD ID=CLIENT_ADDR/RAFT_ADDR | REMOVE ID
 };
 
 struct Request {
@@ -47,6 +50,7 @@ struct Request {
   std::string_view key;
   std::string_view value;
   bool has_value = false;  // value was given (SET always; PING <message>)
+  bool stale = false;      // JSON get with "stale":true: a follower may answer from its copy
   // RESP: the arguments after the command name (and after CONFIG's "GET"). JSON: empty.
   std::span<const std::string_view> args;
 

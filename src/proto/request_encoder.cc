@@ -37,6 +37,7 @@ void EncodeJson(const Request& r, std::string* out) {
     out->append(R"(,"value":)");
     AppendJsonString(r.value, out);
   }
+  if (r.command == Command::kGet && r.stale) out->append(R"(,"stale":true)");
   out->append("}\n");
 }
 

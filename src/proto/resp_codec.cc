@@ -275,6 +275,25 @@ void RespDecoder::BuildRequest(Decoded* out) const {
     r.command = Command::kQuit;
   } else if (EqualsIgnoreCase(name, "COMMAND")) {
     r.command = Command::kCommand;
+  } else if (EqualsIgnoreCase(name, "READONLY")) {
+    r.command = Command::kReadOnly;
+    if (argc != 1) err = WrongArity(name);
+  } else if (EqualsIgnoreCase(name, "READWRITE")) {
+    r.command = Command::kReadWrite;
+    if (argc != 1) err = WrongArity(name);
+  } else if (EqualsIgnoreCase(name, "CLUSTER")) {
+    r.command = Command::kCluster;
+    if (argc < 2) {
+      err = WrongArity(name);
+    } else if (EqualsIgnoreCase(argv_[1], "STATUS")) {
+      if (argc != 2) err = WrongArity("cluster|status");
+    } else if (EqualsIgnoreCase(argv_[1], "ADD") || EqualsIgnoreCase(argv_[1], "REMOVE")) {
+      if (argc != 3) err = WrongArity(EqualsIgnoreCase(argv_[1], "ADD") ? "cluster|add" : "cluster|remove");
+    } else {
+      err = fmt::format("unknown subcommand '{}'. Try CLUSTER STATUS, ADD or REMOVE.",
+                        Shown(argv_[1]));
+    }
+    r.args = rest;
   } else if (EqualsIgnoreCase(name, "CONFIG")) {
     r.command = Command::kConfigGet;
     if (argc < 2) {

@@ -10,6 +10,8 @@
 //                 {"op":"get","key":K}           → {"ok":true,"value":V|null}
 //                 {"op":"rm","key":K}            → {"ok":true} | {"ok":false,"error":"Key not found"}
 //                 {"op":"ping"}                  → {"ok":true}
+//                 {"op":"get","key":K,"stale":true}  (cluster: a follower may answer)
+//                 cluster, not the leader        → {"ok":false,"error":"not leader","leader":A|null}
 //                 errors                         → {"ok":false,"error":"..."}
 //   legacy shape  {"Set":{"key":K,"value":V}}    → {"Ok":null}
 //                 {"Get":{"key":K}}              → {"Ok":V} | {"Ok":null}
@@ -29,6 +31,7 @@ inline constexpr char kJsonLineEnd = '\n';
 inline constexpr std::string_view kFieldOp = "op";
 inline constexpr std::string_view kFieldKey = "key";
 inline constexpr std::string_view kFieldValue = "value";
+inline constexpr std::string_view kFieldStale = "stale";
 inline constexpr std::string_view kOpSet = "set";
 inline constexpr std::string_view kOpGet = "get";
 inline constexpr std::string_view kOpRm = "rm";
@@ -47,6 +50,8 @@ inline constexpr std::string_view kLegacyErrPrefix = R"({"Err":)";
 
 // The one error message clients match on (kvs-client prints it).
 inline constexpr std::string_view kKeyNotFound = "Key not found";
+// A cluster node that is not the leader (DESIGN.md, issue "Replication").
+inline constexpr std::string_view kNotLeader = "not leader";
 
 // --- RESP2 ------------------------------------------------------------------------------
 inline constexpr std::string_view kCrlf = "\r\n";

@@ -8,6 +8,7 @@ Call Call::From(const proto::Request& request) {
   call.command = request.command;
   call.key = request.key;
   call.value = request.value;
+  call.stale = request.stale;
   call.args.reserve(request.args.size());
   for (std::string_view arg : request.args) call.args.emplace_back(arg);
   return call;
@@ -27,6 +28,7 @@ CallClass Classify(proto::Command command) {
     case proto::Command::kGet:
     case proto::Command::kExists:
     case proto::Command::kDbSize:
+    case proto::Command::kCluster:  // answered asynchronously, like a read
       return CallClass::kRead;
     case proto::Command::kSet:
     case proto::Command::kRm:
@@ -36,6 +38,8 @@ CallClass Classify(proto::Command command) {
     case proto::Command::kQuit:
     case proto::Command::kCommand:
     case proto::Command::kConfigGet:
+    case proto::Command::kReadOnly:
+    case proto::Command::kReadWrite:
       return CallClass::kLocal;
   }
   return CallClass::kLocal;

@@ -31,6 +31,7 @@ struct Call {
   std::string key;
   std::string value;
   std::vector<std::string> args;
+  bool stale = false;  // a cluster read that a follower may answer from its own copy
 
   static Call From(const proto::Request& request);
   // The keys a DEL or EXISTS names (its args), or the one key of the others.
@@ -39,7 +40,7 @@ struct Call {
 
 enum class CallClass : uint8_t {
   kLocal,  // answered on the loop from nothing but the request (PING, errors, COMMAND...)
-  kRead,   // runs on the pool (GET, EXISTS, DBSIZE)
+  kRead,   // runs on the pool (GET, EXISTS, DBSIZE); CLUSTER, also answered later
   kWrite,  // goes into the group commit (SET, RM/DEL)
 };
 CallClass Classify(proto::Command command);
@@ -80,6 +81,7 @@ struct Connection {
   bool broken = false;         // the socket failed: close without sending
   bool rejected = false;       // over --max-clients: one error reply, then close
   bool dirty = false;          // in the server's flush list
+  bool stale_reads = false;    // RESP READONLY: reads may be answered by a follower
   bool close_scheduled = false;
 
   Clock::time_point last_active;

@@ -103,6 +103,7 @@ Server::Impl::Impl(const ServerConfig& config, Engine* engine, ThreadPool* pool,
       engine_(engine),
       log_store_(dynamic_cast<LogStore*>(engine)),
       pool_(pool),
+      cluster_(config.cluster),
       loop_(loop),
       listen_fd_(listen_fd) {}
 
@@ -281,6 +282,10 @@ void Server::Impl::AnswerLocal(Connection& c, const proto::Request& request) {
   std::string reply;
   if (request.command == proto::Command::kInfo) {
     proto::EncodeInfoReply(request.shape, InfoText(), &reply);
+  } else if (request.command == proto::Command::kReadOnly ||
+             request.command == proto::Command::kReadWrite) {
+    c.stale_reads = request.command == proto::Command::kReadOnly;
+    proto::EncodeLocalReply(request, &reply);
   } else if (!proto::EncodeLocalReply(request, &reply)) {
     proto::EncodeError(request.shape, "command not supported here", &reply);
   }

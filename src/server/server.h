@@ -27,6 +27,9 @@ namespace kvs {
 namespace uring {
 class Loop;
 }
+namespace raft {
+class RaftNode;
+}
 
 struct ServerConfig {
   Address addr;
@@ -48,6 +51,10 @@ struct ServerConfig {
   // alive (kvs-server sends systemd's WATCHDOG=1 from it). May be empty.
   std::function<void()> on_tick;
   proto::ProtoLimits limits;
+  // Cluster mode (docs/REPLICATION.md): writes are replicated through this node's Raft log
+  // and applied to the engine by it; reads wait for a Raft read fence unless stale. Null:
+  // a single server. Borrowed; must outlive the Server.
+  raft::RaftNode* cluster = nullptr;
 };
 
 class Server {

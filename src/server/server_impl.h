@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "raft/raft_node.h"
 #include "server/connection.h"
 #include "server/server.h"
 #include "store/engine.h"
@@ -26,6 +27,10 @@ using server_internal::CallClass;
 using server_internal::Classify;
 using server_internal::Clock;
 using server_internal::Connection;
+
+// The error reply for `status` in `shape`: a not-leader reply (with the leader's address)
+// for NotLeader, else the status's text.
+std::string StatusReply(proto::Shape shape, const Status& status);
 
 class Server::Impl {
  public:
@@ -97,9 +102,14 @@ class Server::Impl {
     Call call;
   };
   void StartRead(Connection& c, Call&& call);
-  // Hands this iteration's reads to the pool in a few tasks (one hand-off and one wake-up
-  // per task, not per read).
+  // Hands this iteration's reads to the pool — in cluster mode, after one Raft read fence
+  // for all of them, unless they may be stale — and CLUSTER commands to the Raft node.
   void DispatchReads();
+  // Runs `jobs` on the pool in a few tasks (one hand-off and one wake-up per task, not per
+  // read).
+  void RunReads(std::vector<ReadJob> jobs);
+  void StartClusterCommand(ReadJob&& job);
+  void FailReads(std::vector<ReadJob>& jobs, const Status& status);
   void OnReadDone(uint32_t id, uint32_t gen, uint64_t seq, std::string&& reply);
   std::string InfoText() const;
 
@@ -107,6 +117,7 @@ class Server::Impl {
   Engine* const engine_;
   LogStore* const log_store_;  // engine_ when it is a LogStore: the loop writes its log
   ThreadPool* const pool_;
+  raft::RaftNode* const cluster_;  // null unless in cluster mode
   uring::Loop* const loop_;
   int* const listen_fd_;
   const Clock::time_point started_ = Clock::now();

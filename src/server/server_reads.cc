@@ -12,6 +12,16 @@
 
 namespace kvs {
 
+std::string StatusReply(proto::Shape shape, const Status& status) {
+  std::string out;
+  if (status.IsNotLeader()) {
+    proto::EncodeNotLeader(shape, status.message(), &out);
+  } else {
+    proto::EncodeError(shape, status.ToString(), &out);
+  }
+  return out;
+}
+
 namespace {
 
 // Runs on a pool thread: touches only the engine.
@@ -58,17 +68,46 @@ std::string ExecuteRead(Engine* engine, Call& call) {
 void Server::Impl::StartRead(Connection& c, Call&& call) {
   ++c.reads_in_flight;
   ++reads_in_flight_;
+  call.stale = call.stale || c.stale_reads;
   reads_.push_back(ReadJob{c.id, c.gen, NewSlot(c), std::move(call)});
 }
 
 void Server::Impl::DispatchReads() {
   if (reads_.empty()) return;
-  // Enough tasks to keep every worker busy, each with enough reads to be worth a hand-off.
-  constexpr size_t kMinReadsPerTask = 8;
-  const size_t tasks = std::clamp<size_t>(reads_.size() / kMinReadsPerTask, 1, pool_->threads());
-  const size_t per_task = (reads_.size() + tasks - 1) / tasks;
   std::vector<ReadJob> all;
   all.swap(reads_);
+  std::vector<ReadJob> now;
+  std::vector<ReadJob> fenced;  // cluster mode: wait for a read fence first
+  for (ReadJob& job : all) {
+    if (job.call.command == proto::Command::kCluster) {
+      StartClusterCommand(std::move(job));
+    } else if (cluster_ == nullptr || job.call.stale) {
+      now.push_back(std::move(job));
+    } else {
+      fenced.push_back(std::move(job));
+    }
+  }
+  if (!now.empty()) RunReads(std::move(now));
+  if (fenced.empty()) return;
+  // One fence for the whole iteration's reads: once it is applied here, every write
+  // acknowledged before these reads arrived is in the engine (linearizable reads).
+  auto jobs = std::make_shared<std::vector<ReadJob>>(std::move(fenced));
+  cluster_->Barrier([this, jobs](Status fence) {
+    loop_->Post([this, jobs, fence = std::move(fence)] {
+      if (fence.ok()) {
+        RunReads(std::move(*jobs));
+      } else {
+        FailReads(*jobs, fence);
+      }
+    });
+  });
+}
+
+void Server::Impl::RunReads(std::vector<ReadJob> all) {
+  // Enough tasks to keep every worker busy, each with enough reads to be worth a hand-off.
+  constexpr size_t kMinReadsPerTask = 8;
+  const size_t tasks = std::clamp<size_t>(all.size() / kMinReadsPerTask, 1, pool_->threads());
+  const size_t per_task = (all.size() + tasks - 1) / tasks;
   for (size_t first = 0; first < all.size(); first += per_task) {
     const size_t last = std::min(all.size(), first + per_task);
     std::vector<ReadJob> jobs(std::make_move_iterator(all.begin() + first),
@@ -87,12 +126,16 @@ void Server::Impl::DispatchReads() {
     // A refused Spawn (the pool shut down) destroys the task: answer from `all`, whose
     // moved-from jobs still hold their ids, sequence numbers and shapes.
     if (Status spawned = pool_->Spawn(std::move(run)); !spawned.ok()) {
-      for (size_t i = first; i < last; ++i) {
-        std::string reply;
-        proto::EncodeError(all[i].call.shape, spawned.ToString(), &reply);
-        OnReadDone(all[i].conn_id, all[i].conn_gen, all[i].seq, std::move(reply));
-      }
+      std::vector<ReadJob> failed(std::make_move_iterator(all.begin() + first),
+                                  std::make_move_iterator(all.begin() + last));
+      FailReads(failed, spawned);
     }
+  }
+}
+
+void Server::Impl::FailReads(std::vector<ReadJob>& jobs, const Status& status) {
+  for (ReadJob& job : jobs) {
+    OnReadDone(job.conn_id, job.conn_gen, job.seq, StatusReply(job.call.shape, status));
   }
 }
 
@@ -140,6 +183,18 @@ std::string Server::Impl::InfoText() const {
   line("disk_bytes", s.disk_bytes);
   line("segments", s.segments);
   line("compactions", s.compactions);
+  if (cluster_ != nullptr) {
+    const raft::NodeInfo info = cluster_->CachedInfo();
+    out += "\r\n# Cluster\r\n";
+    line("cluster_node_id", info.id);
+    line("cluster_state", info.state);
+    line("cluster_leader_id", info.leader_id);
+    line("cluster_leader_addr", info.leader_client_addr);
+    line("cluster_term", info.term);
+    line("cluster_commit_index", info.commit_index);
+    line("cluster_last_applied", info.last_applied);
+    line("cluster_members", info.members.size());
+  }
   out += "\r\n# Keyspace\r\n";
   line("db0", fmt::format("keys={},expires=0,avg_ttl=0", s.keys));
   return out;

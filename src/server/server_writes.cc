@@ -2,7 +2,8 @@
 // iteration joins `pending_`; before the loop sleeps, if no batch is on disk already, the
 // pending batch becomes the one in flight: for the LogStore, one write of all its records
 // at the active segment's offset linked to one fdatasync, done by the loop itself; for
-// other engines, one Engine::Write on the pool. Replies go out only after it completed.
+// other engines, one Engine::Write on the pool; in cluster mode, one Raft log entry.
+// Replies go out only after it completed.
 // While a batch is in flight the next one collects, so the batch size follows the disk's
 // latency by itself.
 
@@ -42,6 +43,16 @@ void Server::Impl::MaybeStartBatch() {
     if (Connection* c = Find(id, gen)) Pump(*c);
   }
 
+  if (cluster_ != nullptr) {
+    // Cluster mode: the batch becomes one Raft log entry; the Raft node applies it to the
+    // engine once a majority has it on disk, then this completes.
+    cluster_->Propose(in_flight_.ops, [this](Status status, std::vector<Status> results) {
+      loop_->Post([this, status = std::move(status), results = std::move(results)] {
+        FinishBatch(status, results);
+      });
+    });
+    return;
+  }
   if (log_store_ == nullptr) {
     // RocksDB: its own sync write, on the pool so that the loop never blocks on a disk.
     Status spawned = pool_->Spawn([this] {
@@ -87,7 +98,7 @@ void Server::Impl::FinishBatch(const Status& batch_status, const std::vector<Sta
   in_flight_ = Batch{};
   batch_in_flight_ = false;
   if (!batch_status.ok()) {
-    if (batch_status.IsReadOnly()) {
+    if (batch_status.IsReadOnly() || batch_status.IsNotLeader()) {
       spdlog::debug("write batch of {} ops refused: {}", done.ops.size(), batch_status.ToString());
     } else {
       spdlog::error("write batch of {} ops failed: {}", done.ops.size(), batch_status.ToString());
@@ -104,18 +115,14 @@ void Server::Impl::FinishBatch(const Status& batch_status, const std::vector<Sta
 std::string Server::Impl::WriteReply(const PendingCall& call, const Status& batch_status,
                                      const std::vector<Status>& op_results) const {
   std::string out;
-  if (!batch_status.ok()) {
-    proto::EncodeError(call.shape, batch_status.ToString(), &out);
-    return out;
-  }
+  if (!batch_status.ok()) return StatusReply(call.shape, batch_status);
   int64_t removed = 0;
   for (size_t i = call.first_op; i < call.first_op + call.num_ops; ++i) {
     const Status& s = i < op_results.size() ? op_results[i] : batch_status;
     if (s.ok()) {
       ++removed;
     } else if (!(s.IsNotFound() && call.command == proto::Command::kRm)) {
-      proto::EncodeError(call.shape, s.ToString(), &out);
-      return out;
+      return StatusReply(call.shape, s);
     }
   }
   if (call.command == proto::Command::kSet) {

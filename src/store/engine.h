@@ -132,6 +132,14 @@ class Engine {
   virtual Status Sync() = 0;
 
   virtual EngineStats Stats() const = 0;
+
+  // Calls `fn(key, value)` for every key, in no particular order, and stops at (returning)
+  // the first non-OK status `fn` returns. Not a point-in-time view: a key written during the
+  // walk is seen with its old or its new value, or (if added) maybe not at all; a key not
+  // touched meanwhile is seen exactly once. The cluster's snapshots are built with it
+  // (docs/REPLICATION.md "Snapshots").
+  virtual Status ForEach(
+      const std::function<Status(std::string_view key, std::string_view value)>& fn) = 0;
 };
 
 // Opens (creating if needed) the data directory `options.data_dir` with engine `engine_name`

@@ -356,3 +356,27 @@ EngineStats LogStore::Stats() const {
 }
 
 }  // namespace kvs
+
+namespace kvs {
+
+Status LogStore::ForEach(
+    const std::function<Status(std::string_view key, std::string_view value)>& fn) {
+  // Copy the keys first: `fn` may write to this store, which must not happen under an
+  // index shard's lock.
+  std::vector<std::string> keys;
+  keys.reserve(index_.size());
+  index_.ForEach([&keys](std::string_view key, const IndexEntry& entry) {
+    if (!entry.tombstone()) keys.emplace_back(key);
+  });
+  for (const std::string& key : keys) {
+    Result<std::string> value = Get(key);
+    if (!value.ok()) {
+      if (value.status().IsNotFound()) continue;  // removed meanwhile
+      return value.status();
+    }
+    KVS_RETURN_IF_ERROR(fn(key, *value));
+  }
+  return Status::Ok();
+}
+
+}  // namespace kvs

@@ -48,6 +48,8 @@ class LogStore final : public Engine {
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;
+  Status ForEach(
+      const std::function<Status(std::string_view key, std::string_view value)>& fn) override;
 
   // ---- Group commit, for the io_uring loop -------------------------------------------
 

@@ -176,6 +176,17 @@ Result<std::string> RocksDbEngine::Get(std::string_view key) {
   return value;
 }
 
+Status RocksDbEngine::ForEach(
+    const std::function<Status(std::string_view key, std::string_view value)>& fn) {
+  // An implicit snapshot of the iterator's start: a point-in-time view (more than promised).
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    KVS_RETURN_IF_ERROR(fn(std::string_view(it->key().data(), it->key().size()),
+                           std::string_view(it->value().data(), it->value().size())));
+  }
+  return FromRocks(it->status(), "scan");
+}
+
 // ---- Writes ------------------------------------------------------------------------------
 
 Status RocksDbEngine::Write(const WriteBatch& batch, std::vector<Status>* op_results) {

@@ -53,6 +53,8 @@ class RocksDbEngine final : public Engine {
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;
+  Status ForEach(
+      const std::function<Status(std::string_view key, std::string_view value)>& fn) override;
 
  private:
   struct Counters;  // a rocksdb::EventListener counting flushes and compactions

@@ -1,0 +1,53 @@
+// What the cluster writes into Raft's log and snapshots (docs/REPLICATION.md "Formats").
+// Little-endian; every decoder checks lengths and answers Corruption, never reads past the
+// end. Each ends with zeros up to a multiple of 8 bytes, which libraft 0.15 requires.
+//
+// Log entry:  u8 type | u64 proposer node id | u64 proposer token | body
+//   kBatch:   u32 op count, then per op: u8 kind (1 put, 2 delete) | u32 key length |
+//             u32 value length | key | value
+//   kMember:  u64 node id | u16 address length | the node's client address (empty: forget)
+// Snapshot:   "KVSSNAP1" | u32 member count | members (u64 id | u16 length | client address)
+//             | u64 pair count | pairs (u32 key length | u32 value length | key | value)
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+#include "store/engine.h"
+
+namespace kvs::raft {
+
+enum class EntryType : uint8_t { kBatch = 1, kMember = 2 };
+
+struct Entry {
+  EntryType type = EntryType::kBatch;
+  uint64_t proposer = 0;  // node that proposed it: only that node has a client waiting
+  uint64_t token = 0;     // the proposer's request number
+  WriteBatch batch;       // kBatch
+  uint64_t member_id = 0;       // kMember
+  std::string member_address;   // kMember
+};
+
+std::string EncodeBatchEntry(uint64_t proposer, uint64_t token, const WriteBatch& batch);
+std::string EncodeMemberEntry(uint64_t proposer, uint64_t token, uint64_t member_id,
+                              std::string_view client_address);
+Result<Entry> DecodeEntry(std::string_view bytes);
+
+// Client addresses by node id: replicated, so that every node can tell a client where the
+// leader is, also for nodes added after start.
+using MemberAddresses = std::map<uint64_t, std::string>;
+
+// Builds a snapshot: the members, then every pair `for_each_pair` hands to its callback.
+Result<std::string> EncodeSnapshot(
+    const MemberAddresses& members,
+    const std::function<Status(const std::function<Status(std::string_view, std::string_view)>&)>&
+        for_each_pair);
+// Decodes a snapshot, calling `on_pair` for each pair (after filling `members`).
+Status DecodeSnapshot(std::string_view bytes, MemberAddresses* members,
+                      const std::function<Status(std::string_view, std::string_view)>& on_pair);
+
+}  // namespace kvs::raft

@@ -1,0 +1,92 @@
+// CLUSTER STATUS | ADD | REMOVE (docs/REPLICATION.md "Operations"): handed to the Raft node,
+// answered when it calls back, through the request's reply slot like a read.
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <iterator>
+
+#include "proto/reply.h"
+#include "raft/peers.h"
+#include "server/server_impl.h"
+
+namespace kvs {
+
+namespace {
+
+bool IsWord(std::string_view arg, std::string_view word) {
+  if (arg.size() != word.size()) return false;
+  for (size_t i = 0; i < arg.size(); ++i) {
+    if ((arg[i] | 0x20) != (word[i] | 0x20)) return false;
+  }
+  return true;
+}
+
+// "field:value" lines, like INFO; one "member:" line per node of the configuration.
+std::string ClusterStatusText(const raft::NodeInfo& info) {
+  std::string out;
+  auto line = [&out](std::string_view field, const auto& value) {
+    fmt::format_to(std::back_inserter(out), "{}:{}\r\n", field, value);
+  };
+  line("node_id", info.id);
+  line("state", info.state);
+  line("leader_id", info.leader_id);
+  line("leader_addr", info.leader_client_addr);
+  line("term", info.term);
+  line("commit_index", info.commit_index);
+  line("last_applied", info.last_applied);
+  line("last_index", info.last_index);
+  line("snapshots", info.snapshots);
+  for (const raft::MemberInfo& m : info.members) {
+    line("member", fmt::format("{} {} {} {}", m.id, m.role, m.client_addr.empty() ? "-" : m.client_addr,
+                               m.raft_addr));
+  }
+  return out;
+}
+
+}  // namespace
+
+void Server::Impl::StartClusterCommand(ReadJob&& job) {
+  const proto::Shape shape = job.call.shape;
+  // Answers on the loop thread, whichever thread `reply` is called from.
+  auto reply = [this, id = job.conn_id, gen = job.conn_gen, seq = job.seq](std::string bytes) {
+    loop_->Post([this, id, gen, seq, bytes = std::move(bytes)]() mutable {
+      OnReadDone(id, gen, seq, std::move(bytes));
+    });
+  };
+  auto done = [reply, shape](Status s) {
+    std::string out;
+    if (s.ok()) {
+      proto::EncodeSetReply(shape, &out);
+    } else {
+      out = StatusReply(shape, s);
+    }
+    reply(std::move(out));
+  };
+  const std::vector<std::string>& args = job.call.args;
+  if (cluster_ == nullptr) {
+    return done(Status::NotSupported(
+        "not a cluster node (start kvs-server with --node-id and --peers)"));
+  }
+  if (IsWord(args[0], "STATUS")) {
+    cluster_->Info([reply, shape](raft::NodeInfo info) {
+      std::string out;
+      proto::EncodeInfoReply(shape, ClusterStatusText(info), &out);
+      reply(std::move(out));
+    });
+  } else if (IsWord(args[0], "ADD")) {
+    Result<raft::Peer> peer = raft::ParsePeer(args[1]);
+    if (!peer.ok()) return done(peer.status());
+    cluster_->AddNode(*peer, done);
+  } else {  // REMOVE, the decoder let nothing else through
+    uint64_t id = 0;
+    const std::string& text = args[1];
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (ec != std::errc() || end != text.data() + text.size() || id == 0) {
+      return done(Status::InvalidArgument(fmt::format("not a node id: '{}'", text)));
+    }
+    cluster_->RemoveNode(id, done);
+  }
+}
+
+}  // namespace kvs
