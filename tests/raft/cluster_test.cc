@@ -1,0 +1,232 @@
+// Black-box tests of cluster mode (issue "Replication"): real kvs-server processes on
+// loopback ports, talking Raft through libraft's TCP transport.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fmt/format.h>
+#include <map>
+#include <thread>
+
+#include "raft/cluster_harness.h"
+
+namespace kvs::raft_test {
+namespace {
+
+// Short timeouts keep elections quick; a sanitizer build on 2 cores still keeps up.
+const std::vector<std::string> kFast = {"--raft-election-ms", "500", "--raft-heartbeat-ms",
+                                        "50"};
+
+std::vector<std::string> With(std::vector<std::string> args,
+                              const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// Node i's own copy of `key` (a stale read: no leader involved).
+std::optional<std::string> LocalValue(Cluster& c, int i, const std::string& key) {
+  e2e::Conn conn(c.ClientPort(i));
+  if (!conn.ok()) return std::nullopt;
+  conn.Send(GetJson(key, /*stale=*/true));
+  std::optional<std::string> reply = conn.ReadLine(10);
+  return reply ? ValueOf(*reply) : std::nullopt;
+}
+
+// Waits until node i's copy of `key` is `want` (replication is asynchronous to followers).
+bool EventuallyLocal(Cluster& c, int i, const std::string& key, const std::string& want,
+                     int timeout_s = 30) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (LocalValue(c, i, key) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST(ClusterTest, ServesReadsAndWritesAndRedirectsToTheLeader) {
+  Cluster c(3, kFast);
+  c.StartAll();
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int follower = (leader + 1) % 3;
+
+  // A follower refuses writes and linearizable reads, naming the leader.
+  e2e::Conn conn(c.ClientPort(follower));
+  conn.Send(SetJson("k", "v"));
+  EXPECT_EQ(conn.ReadLine(),
+            fmt::format(R"({{"ok":false,"error":"not leader","leader":"{}"}})",
+                        c.ClientAddr(leader)));
+  conn.Send(GetJson("k"));
+  EXPECT_EQ(conn.ReadLine(),
+            fmt::format(R"({{"ok":false,"error":"not leader","leader":"{}"}})",
+                        c.ClientAddr(leader)));
+  e2e::Conn resp_conn(c.ClientPort(follower));  // the protocol is fixed per connection
+  resp_conn.Send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+  EXPECT_EQ(resp_conn.ReadLine(),
+            fmt::format("-NOTLEADER not leader; the leader is {}\r", c.ClientAddr(leader)));
+
+  // Through the leader: writes are acknowledged once committed, reads see them.
+  for (int k = 0; k < 20; ++k) {
+    std::optional<std::string> r = c.Call(SetJson(fmt::format("key{}", k), fmt::format("v{}", k)));
+    ASSERT_TRUE(r && IsOk(*r)) << (r ? *r : "no reply");
+  }
+  ASSERT_EQ(ValueOf(*c.Call(GetJson("key7"), follower)), "v7");  // followed to the leader
+  ASSERT_EQ(*c.Call(RmJson("key7")), R"({"ok":true})");
+  ASSERT_EQ(*c.Call(RmJson("key7")), R"({"ok":false,"error":"Key not found"})");
+  ASSERT_EQ(*c.Call(GetJson("key7")), R"({"ok":true,"value":null})");
+
+  // Every node applies the same log: followers' own copies converge.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(EventuallyLocal(c, i, "key19", "v19")) << "node " << i + 1;
+  }
+  // RESP READONLY lets a follower answer from its copy.
+  e2e::Conn resp(c.ClientPort(follower));
+  resp.Send("*1\r\n$8\r\nREADONLY\r\n*2\r\n$3\r\nGET\r\n$5\r\nkey19\r\n");
+  EXPECT_EQ(resp.ReadLine(), "+OK\r");
+  EXPECT_EQ(resp.ReadLine(), "$3\r");
+  EXPECT_EQ(resp.ReadLine(), "v19\r");
+}
+
+TEST(ClusterTest, KillingTheLeaderElectsAnotherAndLosesNoAcknowledgedWrite) {
+  Cluster c(3, kFast);
+  c.StartAll();
+  std::map<std::string, std::string> acked;
+  int written = 0;
+  auto write_some = [&](int n) {
+    for (int k = 0; k < n; ++k, ++written) {
+      const std::string key = fmt::format("key{}", written % 37);
+      const std::string value = fmt::format("v{}", written);
+      std::optional<std::string> r = c.Call(SetJson(key, value));
+      if (r && IsOk(*r)) acked[key] = value;
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    const int leader = c.WaitForLeader();
+    ASSERT_GE(leader, 0);
+    write_some(40);
+    c.Kill(leader);
+    const int next = c.WaitForLeader();
+    ASSERT_GE(next, 0) << "no new leader after killing node " << leader + 1;
+    ASSERT_NE(next, leader);
+    write_some(20);
+    c.Start(leader);  // back as a follower, catching up
+  }
+  ASSERT_GE(c.WaitForLeader(), 0);
+  for (const auto& [key, value] : acked) {
+    std::optional<std::string> r = c.Call(GetJson(key));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(ValueOf(*r), value) << key;
+  }
+  EXPECT_EQ(acked.size(), 37u);
+}
+
+TEST(ClusterTest, AFollowerFarBehindCatchesUpThroughASnapshot) {
+  Cluster c(3, With(kFast, {"--raft-snapshot-threshold", "32", "--raft-snapshot-trailing", "8"}));
+  c.StartAll();
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int lagging = (leader + 2) % 3;
+  c.Stop(lagging);
+  // Far more entries than the leader keeps behind its snapshots.
+  for (int k = 0; k < 200; ++k) {
+    std::optional<std::string> r = c.Call(SetJson(fmt::format("key{}", k % 50), fmt::format("v{}", k)));
+    ASSERT_TRUE(r && IsOk(*r));
+  }
+  ASSERT_TRUE(IsOk(*c.Call(RmJson("key0"))));
+  c.Start(lagging);
+  EXPECT_TRUE(EventuallyLocal(c, lagging, "key49", "v199")) << c.Stderr(lagging);
+  EXPECT_EQ(LocalValue(c, lagging, "key0"), std::nullopt);
+  EXPECT_NE(c.Stderr(lagging).find("raft: restored a snapshot"), std::string::npos)
+      << c.Stderr(lagging);
+}
+
+TEST(ClusterTest, ARestartedWholeClusterKeepsEverything) {
+  Cluster c(3, With(kFast, {"--raft-snapshot-threshold", "64", "--raft-snapshot-trailing", "16"}));
+  c.StartAll();
+  ASSERT_GE(c.WaitForLeader(), 0);
+  for (int k = 0; k < 150; ++k) {
+    ASSERT_TRUE(IsOk(*c.Call(SetJson(fmt::format("key{}", k), fmt::format("v{}", k)))));
+  }
+  for (int k = 0; k < 150; k += 3) ASSERT_TRUE(IsOk(*c.Call(RmJson(fmt::format("key{}", k)))));
+  // Two nodes killed, one stopped cleanly: every way of going down at once.
+  c.Kill(0);
+  c.Kill(1);
+  c.Stop(2);
+  c.StartAll();
+  ASSERT_GE(c.WaitForLeader(), 0);
+  for (int k = 0; k < 150; ++k) {
+    std::optional<std::string> r = c.Call(GetJson(fmt::format("key{}", k)));
+    ASSERT_TRUE(r);
+    if (k % 3 == 0) {
+      EXPECT_EQ(*r, R"({"ok":true,"value":null})") << k;
+    } else {
+      EXPECT_EQ(ValueOf(*r), fmt::format("v{}", k)) << k;
+    }
+  }
+}
+
+TEST(ClusterTest, NodesAreAddedAndRemovedWithClusterCommands) {
+  Cluster c(4, kFast, /*initial=*/3);
+  c.StartAll();
+  ASSERT_GE(c.WaitForLeader(), 0);
+  ASSERT_TRUE(IsOk(*c.Call(SetJson("before", "1"))));
+  c.Start(3);  // --join: waits to be added
+
+  e2e::CommandResult add = e2e::RunCommand(
+      {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(0), "cluster", "add", c.PeerSpec(3)});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  ASSERT_TRUE(IsOk(*c.Call(SetJson("after", "2"))));
+  EXPECT_TRUE(EventuallyLocal(c, 3, "before", "1")) << c.Stderr(3);
+  EXPECT_TRUE(EventuallyLocal(c, 3, "after", "2")) << c.Stderr(3);
+
+  e2e::CommandResult status = e2e::RunCommand(
+      {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(3), "cluster", "status"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NE(status.out.find(c.ClientAddr(i)), std::string::npos) << status.out;
+  }
+  EXPECT_NE(status.out.find("leader"), std::string::npos) << status.out;
+
+  // Remove a follower: the configuration no longer lists it.
+  const int leader = c.WaitForLeader();
+  const int gone = (leader + 1) % 4;
+  e2e::CommandResult rm = e2e::RunCommand({e2e::BinPath("kvs-client"), "--addr",
+                                           c.ClientAddr(gone), "cluster", "remove",
+                                           std::to_string(gone + 1)});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  std::optional<std::string> s = c.Status(leader);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->find(fmt::format("member:{} ", gone + 1)), std::string::npos) << *s;
+  EXPECT_TRUE(IsOk(*c.Call(SetJson("after-remove", "3"), leader)));
+
+  // Bad requests get clear errors.
+  e2e::CommandResult bad = e2e::RunCommand(
+      {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(leader), "cluster", "add", "x=y"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("expected ID=CLIENT_ADDR/RAFT_ADDR"), std::string::npos) << bad.err;
+}
+
+TEST(ClusterTest, BadClusterFlagsFailFast) {
+  const std::string peers = "1=127.0.0.1:1/127.0.0.1:2";
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"--node-id", "1"}, "--node-id and --peers go together"},
+      {{"--node-id", "2", "--peers", peers}, "--node-id 2 is not one of the nodes in --peers"},
+      {{"--node-id", "1", "--peers", "1=127.0.0.1:1"}, "expected ID=CLIENT_ADDR/RAFT_ADDR"},
+      {{"--node-id", "1", "--peers", peers + ",1=127.0.0.1:3/127.0.0.1:4"}, "id 1 is given twice"},
+      {{"--join"}, "--join needs --node-id and --peers"},
+  };
+  for (const Case& tc : cases) {
+    std::vector<std::string> argv{e2e::BinPath("kvs-server"), "--data-dir", "/nonexistent/x"};
+    argv.insert(argv.end(), tc.args.begin(), tc.args.end());
+    e2e::CommandResult r = e2e::RunCommand(argv);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(tc.message), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace kvs::raft_test
