@@ -126,19 +126,22 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-bool WaitForPort(int port, int timeout_s) {
+bool WaitForPort(int port, int timeout_s, const std::string& host) {
   auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
   while (Clock::now() < deadline) {
-    Conn c(port);
+    Conn c(port, host);
     if (c.ok()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
 }
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args, const std::vector<std::string>& env_extra) {
+ServerProcess::ServerProcess(const std::vector<std::string>& args,
+                             const std::vector<std::string>& env_extra,
+                             const std::vector<std::string>& launcher) {
   err_path_ = TempPath("server");
-  std::vector<std::string> argv{BinPath("kvs-server")};
+  std::vector<std::string> argv = launcher;
+  argv.push_back(BinPath("kvs-server"));
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> env = Environment(env_extra);
   auto cargv = CStrings(argv);
@@ -191,11 +194,11 @@ int ServerProcess::Stop(int sig, int timeout_s) {
 
 std::string ServerProcess::Stderr() const { return ReadFileText(err_path_); }
 
-Conn::Conn(int port) {
+Conn::Conn(int port, const std::string& host) {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::inet_pton(AF_INET, host.c_str(), &a.sin_addr);
   a.sin_port = htons(static_cast<uint16_t>(port));
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     ::close(fd_);

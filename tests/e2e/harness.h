@@ -25,14 +25,16 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector
 // A loopback TCP port nobody listens on right now.
 int FreePort();
 
-// True once something accepts TCP connections on 127.0.0.1:port (polls up to timeout_s).
-bool WaitForPort(int port, int timeout_s = 20);
+// True once something accepts TCP connections on host:port (polls up to timeout_s).
+bool WaitForPort(int port, int timeout_s = 20, const std::string& host = "127.0.0.1");
 
 // A running kvs-server. Stopped (SIGTERM, then SIGKILL after a grace period) on destruction.
 class ServerProcess {
  public:
-  // Starts build/bin/kvs-server with `args` and stderr captured to a file.
-  ServerProcess(const std::vector<std::string>& args, const std::vector<std::string>& env_extra = {});
+  // Starts build/bin/kvs-server with `args` and stderr captured to a file; `launcher` (e.g.
+  // {"ip", "netns", "exec", "ns1"}) goes before it and must exec it in the same process.
+  ServerProcess(const std::vector<std::string>& args, const std::vector<std::string>& env_extra = {},
+                const std::vector<std::string>& launcher = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -54,7 +56,7 @@ class ServerProcess {
 // A blocking TCP client for protocol tests.
 class Conn {
  public:
-  explicit Conn(int port);
+  explicit Conn(int port, const std::string& host = "127.0.0.1");
   ~Conn();
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;

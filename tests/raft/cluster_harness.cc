@@ -55,12 +55,29 @@ Cluster::~Cluster() {
   std::filesystem::remove_all(root_, ec);
 }
 
+void Cluster::UseNetworkNamespaces(const std::vector<std::string>& netns,
+                                   const std::vector<std::string>& hosts) {
+  for (int i = 0; i < size(); ++i) {
+    nodes_[i].launcher = {"/usr/sbin/ip", "netns", "exec", netns[i]};
+    nodes_[i].host = hosts[i];
+  }
+}
+
 std::string Cluster::ClientAddr(int i) const {
-  return fmt::format("127.0.0.1:{}", nodes_[i].client_port);
+  return fmt::format("{}:{}", nodes_[i].host, nodes_[i].client_port);
 }
 
 std::string Cluster::PeerSpec(int i) const {
-  return fmt::format("{}={}/127.0.0.1:{}", i + 1, ClientAddr(i), nodes_[i].raft_port);
+  return fmt::format("{}={}/{}:{}", i + 1, ClientAddr(i), nodes_[i].host, nodes_[i].raft_port);
+}
+
+std::optional<std::string> Cluster::LocalValue(int i, const std::string& key) {
+  if (!Running(i) || nodes_[i].paused) return std::nullopt;
+  e2e::Conn conn(nodes_[i].client_port, nodes_[i].host);
+  if (!conn.ok()) return std::nullopt;
+  conn.Send(GetJson(key, /*stale=*/true));
+  std::optional<std::string> reply = conn.ReadLine(10);
+  return reply ? ValueOf(*reply) : std::nullopt;
 }
 
 std::vector<std::string> Cluster::ArgsFor(int i) const {
@@ -79,8 +96,9 @@ std::vector<std::string> Cluster::ArgsFor(int i) const {
 void Cluster::Start(int i) {
   nodes_[i].proc.reset();
   nodes_[i].paused = false;
-  nodes_[i].proc = std::make_unique<e2e::ServerProcess>(ArgsFor(i));
-  ASSERT_TRUE(e2e::WaitForPort(nodes_[i].client_port, 60)) << Stderr(i);
+  nodes_[i].proc =
+      std::make_unique<e2e::ServerProcess>(ArgsFor(i), std::vector<std::string>{}, nodes_[i].launcher);
+  ASSERT_TRUE(e2e::WaitForPort(nodes_[i].client_port, 60, nodes_[i].host)) << Stderr(i);
 }
 
 void Cluster::StartAll() {
@@ -119,7 +137,7 @@ std::string Cluster::Stderr(int i) const {
 
 std::optional<std::string> Cluster::Status(int i, int timeout_s) {
   if (!Running(i) || nodes_[i].paused) return std::nullopt;
-  e2e::Conn conn(nodes_[i].client_port);
+  e2e::Conn conn(nodes_[i].client_port, nodes_[i].host);
   if (!conn.ok()) return std::nullopt;
   conn.Send(RespCommand({"CLUSTER", "STATUS"}));
   std::optional<std::string> header = conn.ReadLine(timeout_s);
@@ -167,33 +185,32 @@ int Cluster::WaitForLeader(int timeout_s) {
 
 std::optional<std::string> Cluster::Call(const std::string& json, int start, int timeout_s) {
   const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
-  int port = nodes_[start].client_port;
+  int at = start;
   while (Clock::now() < deadline) {
-    e2e::Conn conn(port);
     std::optional<std::string> reply;
-    if (conn.ok()) {
-      conn.Send(json);
-      reply = conn.ReadLine(10);
+    if (Running(at) && !nodes_[at].paused) {
+      e2e::Conn conn(nodes_[at].client_port, nodes_[at].host);
+      if (conn.ok()) {
+        conn.Send(json);
+        reply = conn.ReadLine(10);
+      }
     }
     if (reply && reply->find("\"not leader\"") == std::string::npos &&
         reply->find("may or may not") == std::string::npos) {
       return reply;
     }
-    std::string hint = reply ? LeaderHint(*reply) : "";
-    if (!hint.empty()) {
-      port = std::stoi(hint.substr(hint.rfind(':') + 1));
+    const std::string hint = reply ? LeaderHint(*reply) : "";
+    int next = -1;
+    for (int j = 0; j < size() && !hint.empty(); ++j) {
+      if (ClientAddr(j) == hint) next = j;
+    }
+    if (next >= 0 && next != at) {
+      at = next;
       continue;
     }
-    // No answer or no leader known: try the next running node after a pause.
+    // No answer or no leader known: try the next node after a pause.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    for (int k = 1; k <= size(); ++k) {
-      const int j = (start + k) % size();
-      if (Running(j) && !nodes_[j].paused) {
-        start = j;
-        port = nodes_[j].client_port;
-        break;
-      }
-    }
+    at = (at + 1) % size();
   }
   return std::nullopt;
 }

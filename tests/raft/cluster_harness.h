@@ -21,6 +21,10 @@ class Cluster {
   Cluster& operator=(const Cluster&) = delete;
 
   int size() const { return static_cast<int>(nodes_.size()); }
+  // Runs node i inside network namespace `netns[i]`, reachable at `hosts[i]` (instead of
+  // 127.0.0.1), for partition tests. Before any Start.
+  void UseNetworkNamespaces(const std::vector<std::string>& netns,
+                            const std::vector<std::string>& hosts);
   void Start(int i);  // (re)starts node i with its data directory
   void StartAll();    // the initial nodes
   void Kill(int i);   // SIGKILL
@@ -31,6 +35,9 @@ class Cluster {
   bool Paused(int i) const { return nodes_[i].paused; }
 
   int ClientPort(int i) const { return nodes_[i].client_port; }
+  const std::string& Host(int i) const { return nodes_[i].host; }
+  // Node i's own copy of `key` (a stale read); nullopt if absent or no answer.
+  std::optional<std::string> LocalValue(int i, const std::string& key);
   std::string ClientAddr(int i) const;
   // "ID=CLIENT/RAFT" of node i (ids are i + 1).
   std::string PeerSpec(int i) const;
@@ -51,6 +58,8 @@ class Cluster {
     int client_port = 0;
     int raft_port = 0;
     std::string dir;
+    std::string host = "127.0.0.1";
+    std::vector<std::string> launcher;
     std::unique_ptr<e2e::ServerProcess> proc;
     bool paused = false;
   };

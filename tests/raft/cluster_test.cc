@@ -24,21 +24,12 @@ std::vector<std::string> With(std::vector<std::string> args,
   return args;
 }
 
-// Node i's own copy of `key` (a stale read: no leader involved).
-std::optional<std::string> LocalValue(Cluster& c, int i, const std::string& key) {
-  e2e::Conn conn(c.ClientPort(i));
-  if (!conn.ok()) return std::nullopt;
-  conn.Send(GetJson(key, /*stale=*/true));
-  std::optional<std::string> reply = conn.ReadLine(10);
-  return reply ? ValueOf(*reply) : std::nullopt;
-}
-
 // Waits until node i's copy of `key` is `want` (replication is asynchronous to followers).
 bool EventuallyLocal(Cluster& c, int i, const std::string& key, const std::string& want,
                      int timeout_s = 30) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (LocalValue(c, i, key) == want) return true;
+    if (c.LocalValue(i, key) == want) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return false;
@@ -136,7 +127,7 @@ TEST(ClusterTest, AFollowerFarBehindCatchesUpThroughASnapshot) {
   ASSERT_TRUE(IsOk(*c.Call(RmJson("key0"))));
   c.Start(lagging);
   EXPECT_TRUE(EventuallyLocal(c, lagging, "key49", "v199")) << c.Stderr(lagging);
-  EXPECT_EQ(LocalValue(c, lagging, "key0"), std::nullopt);
+  EXPECT_EQ(c.LocalValue(lagging, "key0"), std::nullopt);
   EXPECT_NE(c.Stderr(lagging).find("raft: restored a snapshot"), std::string::npos)
       << c.Stderr(lagging);
 }
