@@ -2,6 +2,7 @@
 #
 #   make build   install deps, configure and build (binaries in build/bin/)
 #   make test    build, then every test: unit + black-box under ASan/UBSan, concurrency under TSan
+#   make test-partition  only the cluster partition tests (root: network namespaces)
 #   make run     build and start kvs-server on 127.0.0.1:4000 with data in ./kvs-data
 #   make bench   build and run the benchmark suite
 #   make fuzz    build and run the libFuzzer targets (FUZZ_SECONDS each, default 300)
@@ -11,7 +12,7 @@ CMAKE_FLAGS  ?=
 FUZZ_SECONDS ?= 300
 CTEST        := ctest --output-on-failure -j $(JOBS) --no-tests=error
 
-.PHONY: all deps build build-asan build-tsan build-fuzz test test-unit test-tsan test-fuzz run bench fuzz format clean
+.PHONY: all deps build build-asan build-tsan build-fuzz test test-unit test-tsan test-fuzz test-partition run bench fuzz format clean
 
 all: build
 
@@ -43,6 +44,11 @@ test: test-unit test-tsan test-fuzz
 
 test-unit: build-asan
 	cd build-asan && $(CTEST) -LE fuzz
+
+# Cluster partitions in network namespaces (tests/raft/partition_test.cc): needs root; part
+# of test-unit too, where it skips itself without root.
+test-partition: build-asan
+	cd build-asan && $(CTEST) -L partition
 
 test-tsan: build-tsan
 	cd build-tsan && $(CTEST) -L tsan

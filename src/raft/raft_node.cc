@@ -7,6 +7,7 @@ extern "C" {  // libraft 0.15's headers have no C++ guards of their own
 #include <raft/uv.h>
 }
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <future>
@@ -41,19 +42,28 @@ std::string_view RoleName(int role) {
 }  // namespace
 
 struct RaftNode::Impl {
-  struct ApplyRequest {
+  // Every request handed to libraft is counted while alive: Close waits for them (see there).
+  struct Tracked {
+    explicit Tracked(Impl* i) : impl(i) { ++impl->live_requests; }
+    ~Tracked() { --impl->live_requests; }
+    Tracked(const Tracked&) = delete;
+    Tracked& operator=(const Tracked&) = delete;
+    Impl* const impl;
+  };
+  struct ApplyRequest : Tracked {
+    using Tracked::Tracked;
     struct raft_apply req {};
-    Impl* impl = nullptr;
     uint64_t token = 0;
     WriteDone done;
   };
-  struct BarrierRequest {
+  struct BarrierRequest : Tracked {
+    using Tracked::Tracked;
     struct raft_barrier req {};
     std::function<void(Status)> done;
   };
-  struct ChangeRequest {
+  struct ChangeRequest : Tracked {
+    using Tracked::Tracked;
     struct raft_change req {};
-    Impl* impl = nullptr;
     Peer peer;
     std::function<void(Status)> done;
   };
@@ -84,7 +94,10 @@ struct RaftNode::Impl {
   // Batches proposed here and not yet completed, by token: their op outcomes once applied.
   std::unordered_map<uint64_t, std::vector<Status>> results;
   uint64_t snapshots = 0;
-  bool closed = false;
+  bool closing = false;  // Close() began: new requests fail
+  bool closed = false;   // raft_close() called
+  size_t live_requests = 0;
+  std::chrono::steady_clock::time_point close_deadline;
   bool fatal = false;
   uint64_t last_leader = 0;
 
@@ -154,6 +167,10 @@ struct RaftNode::Impl {
   }
 
   void OnTick() {
+    if (closing) {
+      if (live_requests == 0 || std::chrono::steady_clock::now() >= close_deadline) CloseRaft();
+      return;
+    }
     NodeInfo info = MakeInfo();
     if (info.leader_id != last_leader) {
       last_leader = info.leader_id;
@@ -169,16 +186,15 @@ struct RaftNode::Impl {
 
   // ---- requests, on the Raft thread
   void ProposeBytes(std::string bytes, uint64_t token, WriteDone done) {
-    if (closed) return done(Status::Aborted("the cluster node is stopping"), {});
+    if (closing) return done(Status::Aborted("the cluster node is stopping"), {});
     if (raft_state(&raft) != RAFT_LEADER) return done(Status::NotLeader(LeaderClientAddr()), {});
     raft_buffer buf;
     buf.len = bytes.size();
     buf.base = raft_malloc(buf.len);
     if (buf.base == nullptr) return done(Status::IOError("raft: out of memory"), {});
     std::memcpy(buf.base, bytes.data(), bytes.size());
-    auto* r = new ApplyRequest;
+    auto* r = new ApplyRequest(this);
     r->req.data = r;
-    r->impl = this;
     r->token = token;
     r->done = std::move(done);
     results.emplace(token, std::vector<Status>());
@@ -206,9 +222,9 @@ struct RaftNode::Impl {
   }
 
   void BarrierNow(std::function<void(Status)> done) {
-    if (closed) return done(Status::Aborted("the cluster node is stopping"));
+    if (closing) return done(Status::Aborted("the cluster node is stopping"));
     if (raft_state(&raft) != RAFT_LEADER) return done(Status::NotLeader(LeaderClientAddr()));
-    auto* r = new BarrierRequest;
+    auto* r = new BarrierRequest(this);
     r->req.data = r;
     r->done = std::move(done);
     auto cb = [](struct raft_barrier* req, int status) {
@@ -228,14 +244,13 @@ struct RaftNode::Impl {
   // Membership: the member entry (client address) first, so that every node can point
   // clients at the new node once it leads; then raft_add (spare) and raft_assign (voter).
   void AddNow(const Peer& peer, std::function<void(Status)> done) {
-    if (closed) return done(Status::Aborted("the cluster node is stopping"));
+    if (closing) return done(Status::Aborted("the cluster node is stopping"));
     const uint64_t token = next_token.fetch_add(1);
     ProposeBytes(EncodeMemberEntry(options.id, token, peer.id, peer.client_addr), token,
                  [this, peer, done = std::move(done)](Status s, std::vector<Status>) mutable {
                    if (!s.ok()) return done(std::move(s));
-                   auto* r = new ChangeRequest;
+                   auto* r = new ChangeRequest(this);
                    r->req.data = r;
-                   r->impl = this;
                    r->peer = peer;
                    r->done = std::move(done);
                    if (int rv = raft_add(&raft, &r->req, peer.id, peer.raft_addr.c_str(),
@@ -268,10 +283,9 @@ struct RaftNode::Impl {
   }
 
   void RemoveNow(uint64_t id, std::function<void(Status)> done) {
-    if (closed) return done(Status::Aborted("the cluster node is stopping"));
-    auto* r = new ChangeRequest;
+    if (closing) return done(Status::Aborted("the cluster node is stopping"));
+    auto* r = new ChangeRequest(this);
     r->req.data = r;
-    r->impl = this;
     r->peer.id = id;
     r->done = [this, id, done = std::move(done)](Status s) mutable {
       if (!s.ok()) return done(std::move(s));
@@ -478,7 +492,22 @@ struct RaftNode::Impl {
     return Status::Ok();
   }
 
+  // libraft 0.15 crashes (a null dereference inside raft_close) when closed while entries
+  // it appended are still being written, so Close first lets the requests in flight finish:
+  // they commit, or fail when a leader without a majority steps down (one election
+  // timeout). New requests fail from now on; the wait is bounded all the same.
   void Close() {
+    if (closing) return;
+    closing = true;
+    close_deadline = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(3 * options.election_timeout_ms + 1000);
+    if (!raft_inited || live_requests == 0) return CloseRaft();
+    uv_timer_stop(&tick);
+    uv_timer_start(
+        &tick, [](uv_timer_t* h) { static_cast<Impl*>(h->data)->OnTick(); }, 10, 10);
+  }
+
+  void CloseRaft() {
     if (closed) return;
     closed = true;
     uv_timer_stop(&tick);
@@ -496,7 +525,7 @@ struct RaftNode::Impl {
       std::lock_guard lock(mu);
       accepting = false;
     }
-    Drain();  // whatever was queued meanwhile sees `closed` and fails
+    Drain();  // whatever was queued meanwhile sees `closing` and fails
     uv_close(reinterpret_cast<uv_handle_t*>(&wake), nullptr);
   }
 
