@@ -60,8 +60,8 @@ RequestTemplates::RequestTemplates(proto::Protocol protocol, size_t value_size, 
   const std::string key = KeyName(0);
   // The placeholder value is printable and holds no "key:", so finding the key is exact.
   const std::string value(value_size, 'v');
-  proto::Request set{shape, proto::Command::kSet, key, value, true, {}};
-  proto::Request get{shape, proto::Command::kGet, key, {}, false, {}};
+  proto::Request set{shape, proto::Command::kSet, key, value, true, {}, false};
+  proto::Request get{shape, proto::Command::kGet, key, {}, false, {}, false};
   proto::EncodeRequest(set, &set_);
   proto::EncodeRequest(get, &get_);
   set_key_at_ = set_.find(key) + kKeyPrefix.size();

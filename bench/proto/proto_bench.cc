@@ -26,7 +26,7 @@ std::string Pipeline(Shape shape, Command command, size_t value_bytes, bool esca
   for (size_t i = 0; i < n; ++i) {
     std::string key = "key:" + std::to_string(100000000000 + i);
     key.resize(kKeyBytes, 'k');
-    Request r{shape, command, key, value, command == Command::kSet, {}};
+    Request r{shape, command, key, value, command == Command::kSet, {}, false};
     EncodeRequest(r, &wire);
   }
   *count = n;

@@ -50,9 +50,9 @@ struct Request {
   std::string_view key;
   std::string_view value;
   bool has_value = false;  // value was given (SET always; PING <message>)
-  bool stale = false;      // JSON get with "stale":true: a follower may answer from its copy
   // RESP: the arguments after the command name (and after CONFIG's "GET"). JSON: empty.
   std::span<const std::string_view> args;
+  bool stale = false;  // JSON get with "stale":true: a cluster follower may answer from its copy
 
   Protocol protocol() const { return shape == Shape::kResp ? Protocol::kResp : Protocol::kJson; }
 };

@@ -45,6 +45,32 @@ TEST(DecoderTest, DetectsEachProtocol) {
   EXPECT_EQ(testing::DecodeOne("{\"Get\":{\"key\":\"k\"}}", /*eof=*/true), "legacy GET key=k");
 }
 
+TEST(DecoderTest, ClusterRequests) {
+  EXPECT_EQ(testing::DecodeOne("{\"op\":\"get\",\"key\":\"k\",\"stale\":true}\n"),
+            "json GET key=k stale");
+  EXPECT_EQ(testing::DecodeOne("{\"op\":\"get\",\"key\":\"k\",\"stale\":false}\n"),
+            "json GET key=k");
+  EXPECT_EQ(testing::DecodeOne("{\"op\":\"set\",\"key\":\"k\",\"value\":\"v\",\"stale\":true}\n"),
+            "json ERR field \"stale\" not allowed for op \"set\"");
+  EXPECT_EQ(testing::DecodeOne("{\"op\":\"get\",\"key\":\"k\",\"stale\":1}\n"),
+            "json ERR field \"stale\" must be true or false");
+  EXPECT_EQ(testing::DecodeOne("{\"op\":\"get\",\"key\":\"k\",\"stale\":true,\"stale\":true}\n"),
+            "json ERR duplicate field \"stale\"");
+  EXPECT_EQ(testing::DecodeOne("READONLY\r\n"), "resp READONLY");
+  EXPECT_EQ(testing::DecodeOne("readwrite\r\n"), "resp READWRITE");
+  EXPECT_EQ(testing::DecodeOne("READONLY x\r\n"),
+            "resp ERR wrong number of arguments for 'readonly' command");
+  EXPECT_EQ(testing::DecodeOne("CLUSTER STATUS\r\n"), "resp CLUSTER args=[STATUS]");
+  EXPECT_EQ(testing::DecodeOne("cluster add 4=a:1/b:2\r\n"), "resp CLUSTER args=[add,4=a:1/b:2]");
+  EXPECT_EQ(testing::DecodeOne("CLUSTER REMOVE 4\r\n"), "resp CLUSTER args=[REMOVE,4]");
+  EXPECT_EQ(testing::DecodeOne("CLUSTER\r\n"),
+            "resp ERR wrong number of arguments for 'cluster' command");
+  EXPECT_EQ(testing::DecodeOne("CLUSTER REMOVE\r\n"),
+            "resp ERR wrong number of arguments for 'cluster|remove' command");
+  EXPECT_EQ(testing::DecodeOne("CLUSTER NODES\r\n"),
+            "resp ERR unknown subcommand 'NODES'. Try CLUSTER STATUS, ADD or REMOVE.");
+}
+
 TEST(DecoderTest, ProtocolIsFixedForTheConnection) {
   // A JSON connection does not switch to RESP (and the other way round).
   auto events = FeedWhole("{\"op\":\"ping\"}\n*1\r\n$4\r\nPING\r\n");
@@ -138,26 +164,27 @@ std::vector<Request> EveryRequest() {
   static const std::string_view kSection[] = {"server"};
   std::vector<Request> all;
   for (Shape shape : {Shape::kJson, Shape::kJsonLegacy, Shape::kResp}) {
-    all.push_back({shape, Command::kSet, "key \"1\"\n", "val\\ue \xc3\xa9", true, {}});
-    all.push_back({shape, Command::kGet, "k", {}, false, {}});
-    all.push_back({shape, Command::kRm, "k", {}, false, {}});
-    if (shape != Shape::kJsonLegacy) all.push_back({shape, Command::kPing, {}, {}, false, {}});
+    all.push_back({shape, Command::kSet, "key \"1\"\n", "val\\ue \xc3\xa9", true, {}, false});
+    all.push_back({shape, Command::kGet, "k", {}, false, {}, false});
+    all.push_back({shape, Command::kRm, "k", {}, false, {}, false});
+    if (shape != Shape::kJsonLegacy) all.push_back({shape, Command::kPing, {}, {}, false, {}, false});
   }
   all.push_back({Shape::kResp,
                  Command::kSet,
                  std::string_view("\0\r\n\xff", 4),
                  std::string_view("\xfe\0", 2),
                  true,
-                 {}});
-  all.push_back({Shape::kResp, Command::kPing, {}, "hello", true, {}});
-  all.push_back({Shape::kResp, Command::kRm, "a", {}, false, kKeys});
-  all.push_back({Shape::kResp, Command::kExists, "a", {}, false, kKeys});
-  all.push_back({Shape::kResp, Command::kDbSize, {}, {}, false, {}});
-  all.push_back({Shape::kResp, Command::kInfo, {}, {}, false, {}});
-  all.push_back({Shape::kResp, Command::kInfo, {}, {}, false, kSection});
-  all.push_back({Shape::kResp, Command::kQuit, {}, {}, false, {}});
-  all.push_back({Shape::kResp, Command::kCommand, {}, {}, false, kDocs});
-  all.push_back({Shape::kResp, Command::kConfigGet, {}, {}, false, kConfig});
+                 {},
+                 false});
+  all.push_back({Shape::kResp, Command::kPing, {}, "hello", true, {}, false});
+  all.push_back({Shape::kResp, Command::kRm, "a", {}, false, kKeys, false});
+  all.push_back({Shape::kResp, Command::kExists, "a", {}, false, kKeys, false});
+  all.push_back({Shape::kResp, Command::kDbSize, {}, {}, false, {}, false});
+  all.push_back({Shape::kResp, Command::kInfo, {}, {}, false, {}, false});
+  all.push_back({Shape::kResp, Command::kInfo, {}, {}, false, kSection, false});
+  all.push_back({Shape::kResp, Command::kQuit, {}, {}, false, {}, false});
+  all.push_back({Shape::kResp, Command::kCommand, {}, {}, false, kDocs, false});
+  all.push_back({Shape::kResp, Command::kConfigGet, {}, {}, false, kConfig, false});
   return all;
 }
 

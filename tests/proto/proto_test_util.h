@@ -43,6 +43,7 @@ inline std::string Describe(const Decoded& d) {
   std::string s = ShapeName(r.shape) + " " + std::string(CommandName(r.command));
   if (!r.key.empty()) s += " key=" + Printable(r.key);
   if (r.has_value) s += " value=" + Printable(r.value);
+  if (r.stale) s += " stale";
   if (!r.args.empty()) {
     s += " args=[";
     for (size_t i = 0; i < r.args.size(); ++i) s += (i ? "," : "") + Printable(r.args[i]);

@@ -64,6 +64,20 @@ TEST(ReplyTest, Resp) {
   EXPECT_EQ(out, ":7\r\n$15\r\n# Server\r\nx:1\r\n\r\n");
 }
 
+TEST(ReplyTest, NotLeaderInEveryShape) {
+  auto encode = [](Shape shape, std::string_view leader) {
+    std::string out;
+    EncodeNotLeader(shape, leader, &out);
+    return out;
+  };
+  EXPECT_EQ(encode(Shape::kJson, "10.0.0.1:4000"),
+            "{\"ok\":false,\"error\":\"not leader\",\"leader\":\"10.0.0.1:4000\"}\n");
+  EXPECT_EQ(encode(Shape::kJson, ""), "{\"ok\":false,\"error\":\"not leader\",\"leader\":null}\n");
+  EXPECT_EQ(encode(Shape::kJsonLegacy, "h:1"), "{\"Err\":\"not leader; the leader is h:1\"}\n");
+  EXPECT_EQ(encode(Shape::kResp, "h:1"), "-NOTLEADER not leader; the leader is h:1\r\n");
+  EXPECT_EQ(encode(Shape::kResp, ""), "-NOTLEADER not leader; no leader is known yet\r\n");
+}
+
 TEST(ReplyTest, IntegerAndInfoInJsonShapes) {
   std::string out;
   EncodeIntegerReply(Shape::kJson, 7, &out);
@@ -137,10 +151,12 @@ std::string Local(Request r) {
 }
 
 TEST(LocalReplyTest, PingQuit) {
-  EXPECT_EQ(Local({Shape::kResp, Command::kPing, {}, {}, false, {}}), "+PONG\r\n");
-  EXPECT_EQ(Local({Shape::kResp, Command::kPing, {}, "hi", true, {}}), "$2\r\nhi\r\n");
-  EXPECT_EQ(Local({Shape::kJson, Command::kPing, {}, {}, false, {}}), "{\"ok\":true}\n");
-  EXPECT_EQ(Local({Shape::kResp, Command::kQuit, {}, {}, false, {}}), "+OK\r\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kPing, {}, {}, false, {}, false}), "+PONG\r\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kPing, {}, "hi", true, {}, false}), "$2\r\nhi\r\n");
+  EXPECT_EQ(Local({Shape::kJson, Command::kPing, {}, {}, false, {}, false}), "{\"ok\":true}\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kQuit, {}, {}, false, {}, false}), "+OK\r\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kReadOnly, {}, {}, false, {}, false}), "+OK\r\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kReadWrite, {}, {}, false, {}, false}), "+OK\r\n");
 }
 
 TEST(LocalReplyTest, CommandAndConfigGetForRedisTools) {
@@ -150,23 +166,23 @@ TEST(LocalReplyTest, CommandAndConfigGetForRedisTools) {
   static const std::string_view kAof[] = {"APPENDONLY"};
   static const std::string_view kStar[] = {"*"};
   static const std::string_view kOther[] = {"maxmemory"};
-  EXPECT_EQ(Local({Shape::kResp, Command::kCommand, {}, {}, false, {}}), "*0\r\n");
-  EXPECT_EQ(Local({Shape::kResp, Command::kCommand, {}, {}, false, kDocs}), "*0\r\n");
-  EXPECT_EQ(Local({Shape::kResp, Command::kCommand, {}, {}, false, kCount}), ":0\r\n");
-  EXPECT_EQ(Local({Shape::kResp, Command::kConfigGet, {}, {}, false, kSave}),
+  EXPECT_EQ(Local({Shape::kResp, Command::kCommand, {}, {}, false, {}, false}), "*0\r\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kCommand, {}, {}, false, kDocs, false}), "*0\r\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kCommand, {}, {}, false, kCount, false}), ":0\r\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kConfigGet, {}, {}, false, kSave, false}),
             "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
-  EXPECT_EQ(Local({Shape::kResp, Command::kConfigGet, {}, {}, false, kAof}),
+  EXPECT_EQ(Local({Shape::kResp, Command::kConfigGet, {}, {}, false, kAof, false}),
             "*2\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n");
-  EXPECT_EQ(Local({Shape::kResp, Command::kConfigGet, {}, {}, false, kStar}),
+  EXPECT_EQ(Local({Shape::kResp, Command::kConfigGet, {}, {}, false, kStar, false}),
             "*4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$3\r\nyes\r\n");
-  EXPECT_EQ(Local({Shape::kResp, Command::kConfigGet, {}, {}, false, kOther}), "*0\r\n");
+  EXPECT_EQ(Local({Shape::kResp, Command::kConfigGet, {}, {}, false, kOther, false}), "*0\r\n");
 }
 
 TEST(LocalReplyTest, StorageCommandsAreNotLocal) {
   std::string out;
   for (Command c : {Command::kGet, Command::kSet, Command::kRm, Command::kExists, Command::kDbSize,
                     Command::kInfo}) {
-    EXPECT_FALSE(EncodeLocalReply({Shape::kResp, c, "k", {}, false, {}}, &out));
+    EXPECT_FALSE(EncodeLocalReply({Shape::kResp, c, "k", {}, false, {}, false}, &out));
   }
   EXPECT_TRUE(out.empty());
 }
