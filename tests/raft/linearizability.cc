@@ -423,6 +423,21 @@ std::string KeySearch::Explain(int64_t origin_ns) const {
     out += "    " + DescribeOp(op(open[k]), ops_[open[k]], origin_ns) + "\n";
   }
   if (open.size() > kMaxOpen) out += fmt::format("    ... and {} more\n", open.size() - kMaxOpen);
+  // For a read that cannot be placed, where its value came from is the next question.
+  const Op& blocked = op(best_blocked_);
+  if (blocked.type == OpType::kGet && blocked.found) {
+    std::string writes;
+    size_t listed = 0;
+    for (uint32_t i = 0; i < ops_.size() && listed < kMaxOpen; ++i) {
+      if (op(i).type == OpType::kSet && op(i).value == blocked.value) {
+        writes += "    " + DescribeOp(op(i), ops_[i], origin_ns) + "\n";
+        ++listed;
+      }
+    }
+    out += writes.empty() ? fmt::format("  No set of this key wrote {}.\n", Quote(blocked.value))
+                          : fmt::format("  The sets of this key that wrote {}:\n{}",
+                                        Quote(blocked.value), writes);
+  }
   return out;
 }
 

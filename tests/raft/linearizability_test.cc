@@ -209,7 +209,8 @@ TEST(CheckLinearizable, NotFoundAfterCompletedWrite) {
 }
 
 TEST(CheckLinearizable, ReadOfValueNeverWritten) {
-  ExpectViolation({Set(1, "x", "a", 0, 10), Get(2, "x", "zzz", 20, 30)});
+  EXPECT_THAT(ExpectViolation({Set(1, "x", "a", 0, 10), Get(2, "x", "zzz", 20, 30)}),
+              HasSubstr("No set of this key wrote \"zzz\"."));
   // Written, but to another key.
   ExpectViolation({Set(1, "y", "a", 0, 10), Get(2, "x", "a", 20, 30)});
 }
@@ -267,6 +268,8 @@ TEST(CheckLinearizable, ExplanationListsTheOpsThatCannotBeOrdered) {
   EXPECT_THAT(why, HasSubstr("client 3   get -> \"v1\""));
   EXPECT_THAT(why, HasSubstr("[+0.040ms, +0.050ms]"));
   EXPECT_THAT(why, HasSubstr("[+0.025ms, no reply]"));
+  EXPECT_THAT(
+      why, HasSubstr("The sets of this key that wrote \"v1\":\n    #0     client 1   set \"v1\""));
 }
 
 TEST(CheckLinearizable, ExplanationEscapesAndShortensValues) {
