@@ -23,7 +23,8 @@ using lin::OpType;
 
 constexpr int kNodes = 3;
 constexpr int kClients = 5;
-constexpr int kOpsPerClient = 160;
+constexpr int kFaults = 8;  // the run lasts until the nemesis has injected this many
+constexpr auto kThinkTime = std::chrono::milliseconds(40);  // between a client's ops
 const std::vector<std::string> kKeys = {"a", "b", "c", "d"};
 
 // One client: a connection to the node it believes leads, moved on "not leader" hints and
@@ -33,8 +34,9 @@ class Client {
   Client(Cluster* cluster, lin::History* history, int id)
       : cluster_(cluster), history_(history), id_(id), node_(id % kNodes), rng_(id * 7919 + 1) {}
 
-  void Run(int ops) {
-    for (int n = 0; n < ops; ++n) {
+  void Run(const std::atomic<bool>& stop) {
+    for (int n = 0; !stop; ++n) {
+      std::this_thread::sleep_for(kThinkTime);
       const std::string& key = kKeys[rng_() % kKeys.size()];
       const int dice = static_cast<int>(rng_() % 10);
       if (dice < 4) {
@@ -52,6 +54,12 @@ class Client {
     const std::string json = type == OpType::kSet   ? SetJson(key, value)
                              : type == OpType::kGet ? GetJson(key)
                                                     : RmJson(key);
+    if (type == OpType::kGet) {
+      // Reads start at any node: followers must send them on (or, were they to answer
+      // from their own copy, the checker would catch the stale reads: tried, it does).
+      node_ = static_cast<int>(rng_() % kNodes);
+      conn_.reset();
+    }
     for (int attempt = 0; attempt < 50; ++attempt) {
       if (!conn_ || !conn_->ok()) {
         conn_ = std::make_unique<e2e::Conn>(cluster_->ClientPort(node_), cluster_->Host(node_));
@@ -127,7 +135,7 @@ TEST(ClusterLinearizabilityTest, HistoryUnderKillsPausesAndRestartsIsLinearizabl
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       Client client(&cluster, &history, c);
-      client.Run(kOpsPerClient);
+      client.Run(done);
     });
   }
 
@@ -136,9 +144,8 @@ TEST(ClusterLinearizabilityTest, HistoryUnderKillsPausesAndRestartsIsLinearizabl
   std::mt19937 rng(12345);
   std::vector<std::string> faults;
   std::thread nemesis([&] {
-    while (!done) {
+    while (faults.size() < kFaults) {
       std::this_thread::sleep_for(std::chrono::milliseconds(700));
-      if (done) break;
       const int victim = static_cast<int>(rng() % kNodes);
       switch (rng() % 3) {
         case 0:
@@ -165,9 +172,10 @@ TEST(ClusterLinearizabilityTest, HistoryUnderKillsPausesAndRestartsIsLinearizabl
       }
     }
   });
-  for (auto& t : clients) t.join();
-  done = true;
   nemesis.join();
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // some ops after the last fault
+  done = true;
+  for (auto& t : clients) t.join();
 
   std::vector<lin::Op> ops = history.ops();
   size_t completed = 0;
@@ -175,8 +183,7 @@ TEST(ClusterLinearizabilityTest, HistoryUnderKillsPausesAndRestartsIsLinearizabl
   std::string fault_list;
   for (const std::string& f : faults) fault_list += f + "; ";
   // The run must have done real work through real faults, or it proves nothing.
-  EXPECT_GE(faults.size(), 3u) << fault_list;
-  EXPECT_GE(completed, kClients * kOpsPerClient / 2) << "of " << ops.size() << " ops";
+  EXPECT_GE(completed, 200u) << "of " << ops.size() << " ops";
 
   lin::CheckResult result = lin::CheckLinearizable(ops);
   EXPECT_TRUE(result.ok) << (result.inconclusive ? "INCONCLUSIVE: " : "VIOLATION: ")
