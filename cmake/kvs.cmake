@@ -44,6 +44,9 @@ function(kvs_test name)
   # An empty LABELS value would be dropped on the way through gtest_discover_tests and shift
   # TIMEOUT into the label list: pass LABELS only when there are some.
   set(props TIMEOUT ${ARG_TIMEOUT})
+  if(KVS_SANITIZE STREQUAL "thread")
+    list(APPEND props ENVIRONMENT "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/tsan.supp")
+  endif()
   if(ARG_LABELS)
     list(APPEND props LABELS "${ARG_LABELS}")
   endif()
