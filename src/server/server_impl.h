@@ -108,6 +108,8 @@ class Server::Impl {
   // Runs `jobs` on the pool in a few tasks (one hand-off and one wake-up per task, not per
   // read).
   void RunReads(std::vector<ReadJob> jobs);
+  // Cluster mode: starts a read fence for the reads waiting for one, unless one is running.
+  void MaybeStartFence();
   void StartClusterCommand(ReadJob&& job);
   void FailReads(std::vector<ReadJob>& jobs, const Status& status);
   void OnReadDone(uint32_t id, uint32_t gen, uint64_t seq, std::string&& reply);
@@ -141,6 +143,8 @@ class Server::Impl {
   std::vector<std::pair<uint32_t, uint32_t>> batch_waiters_;  // parked: pending_ was full
 
   std::vector<ReadJob> reads_;  // reads of this iteration, not yet handed to the pool
+  std::vector<ReadJob> fence_waiting_;  // cluster reads waiting for the next read fence
+  bool fence_in_flight_ = false;
   size_t reads_in_flight_ = 0;  // reads whose reply has not come back yet
 
   bool shutting_down_ = false;

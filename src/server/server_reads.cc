@@ -77,28 +77,36 @@ void Server::Impl::DispatchReads() {
   std::vector<ReadJob> all;
   all.swap(reads_);
   std::vector<ReadJob> now;
-  std::vector<ReadJob> fenced;  // cluster mode: wait for a read fence first
   for (ReadJob& job : all) {
     if (job.call.command == proto::Command::kCluster) {
       StartClusterCommand(std::move(job));
     } else if (cluster_ == nullptr || job.call.stale) {
       now.push_back(std::move(job));
     } else {
-      fenced.push_back(std::move(job));
+      fence_waiting_.push_back(std::move(job));  // cluster mode: after a read fence
     }
   }
   if (!now.empty()) RunReads(std::move(now));
-  if (fenced.empty()) return;
-  // One fence for the whole iteration's reads: once it is applied here, every write
-  // acknowledged before these reads arrived is in the engine (linearizable reads).
-  auto jobs = std::make_shared<std::vector<ReadJob>>(std::move(fenced));
+  MaybeStartFence();
+}
+
+void Server::Impl::MaybeStartFence() {
+  // One read fence in flight at a time, like the group commit: reads arriving meanwhile
+  // wait for the next one, which starts after it (so it still covers every write
+  // acknowledged before they arrived) and serves them all with one replicated entry.
+  if (fence_in_flight_ || fence_waiting_.empty()) return;
+  fence_in_flight_ = true;
+  auto jobs = std::make_shared<std::vector<ReadJob>>(std::move(fence_waiting_));
+  fence_waiting_.clear();
   cluster_->Barrier([this, jobs](Status fence) {
     loop_->Post([this, jobs, fence = std::move(fence)] {
+      fence_in_flight_ = false;
       if (fence.ok()) {
         RunReads(std::move(*jobs));
       } else {
         FailReads(*jobs, fence);
       }
+      MaybeStartFence();
     });
   });
 }
