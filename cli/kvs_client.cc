@@ -22,13 +22,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <map>
-#include <sstream>
-#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -301,8 +301,8 @@ void PrintClusterStatus(const kvs::Address& addr) {
     auto get = [&view, up](const char* field) {
       return !up ? std::string("-") : view.count(field) ? view[field] : std::string("?");
     };
-    fmt::print("{:<6}{:<22}{:<22}{:<9}{:<13}{:<8}{:<10}{:<10}{}\n", m.id, m.client, m.raft,
-               m.role, up ? get("state") : "unreachable", get("term"), get("commit_index"),
+    fmt::print("{:<6}{:<22}{:<22}{:<9}{:<13}{:<8}{:<10}{:<10}{}\n", m.id, m.client, m.raft, m.role,
+               up ? get("state") : "unreachable", get("term"), get("commit_index"),
                get("last_applied"), get("leader_id"));
   }
 }

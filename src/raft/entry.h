@@ -25,11 +25,11 @@ enum class EntryType : uint8_t { kBatch = 1, kMember = 2 };
 
 struct Entry {
   EntryType type = EntryType::kBatch;
-  uint64_t proposer = 0;  // node that proposed it: only that node has a client waiting
-  uint64_t token = 0;     // the proposer's request number
-  WriteBatch batch;       // kBatch
-  uint64_t member_id = 0;       // kMember
-  std::string member_address;   // kMember
+  uint64_t proposer = 0;       // node that proposed it: only that node has a client waiting
+  uint64_t token = 0;          // the proposer's request number
+  WriteBatch batch;            // kBatch
+  uint64_t member_id = 0;      // kMember
+  std::string member_address;  // kMember
 };
 
 std::string EncodeBatchEntry(uint64_t proposer, uint64_t token, const WriteBatch& batch);

@@ -24,18 +24,25 @@ constexpr uint64_t kTickMs = 100;
 
 std::string_view StateName(int state) {
   switch (state) {
-    case RAFT_FOLLOWER: return "follower";
-    case RAFT_CANDIDATE: return "candidate";
-    case RAFT_LEADER: return "leader";
-    default: return "unavailable";
+    case RAFT_FOLLOWER:
+      return "follower";
+    case RAFT_CANDIDATE:
+      return "candidate";
+    case RAFT_LEADER:
+      return "leader";
+    default:
+      return "unavailable";
   }
 }
 
 std::string_view RoleName(int role) {
   switch (role) {
-    case RAFT_VOTER: return "voter";
-    case RAFT_STANDBY: return "standby";
-    default: return "spare";
+    case RAFT_VOTER:
+      return "voter";
+    case RAFT_STANDBY:
+      return "standby";
+    default:
+      return "spare";
   }
 }
 
@@ -124,13 +131,15 @@ struct RaftNode::Impl {
 
   Status FromRaft(int rv, std::string_view what) {
     switch (rv) {
-      case RAFT_NOTLEADER: return Status::NotLeader(LeaderClientAddr());
+      case RAFT_NOTLEADER:
+        return Status::NotLeader(LeaderClientAddr());
       case RAFT_LEADERSHIPLOST:
-        return Status::Aborted(
-            fmt::format("{}: leadership lost before the commit; it may or may not take effect",
-                        what));
-      case RAFT_SHUTDOWN: return Status::Aborted(fmt::format("{}: the node is stopping", what));
-      default: return Status::IOError(fmt::format("{}: {}", what, raft_strerror(rv)));
+        return Status::Aborted(fmt::format(
+            "{}: leadership lost before the commit; it may or may not take effect", what));
+      case RAFT_SHUTDOWN:
+        return Status::Aborted(fmt::format("{}: the node is stopping", what));
+      default:
+        return Status::IOError(fmt::format("{}: {}", what, raft_strerror(rv)));
     }
   }
 
@@ -174,11 +183,10 @@ struct RaftNode::Impl {
     NodeInfo info = MakeInfo();
     if (info.leader_id != last_leader) {
       last_leader = info.leader_id;
-      Info(info.leader_id == 0
-               ? fmt::format("raft: no leader known (term {})", info.term)
-               : fmt::format("raft: leader is node {} at {} (term {}){}", info.leader_id,
-                             info.leader_client_addr, info.term,
-                             info.leader_id == options.id ? ", this node" : ""));
+      Info(info.leader_id == 0 ? fmt::format("raft: no leader known (term {})", info.term)
+                               : fmt::format("raft: leader is node {} at {} (term {}){}",
+                                             info.leader_id, info.leader_client_addr, info.term,
+                                             info.leader_id == options.id ? ", this node" : ""));
     }
     std::lock_guard lock(mu);
     cached = std::move(info);
@@ -246,19 +254,19 @@ struct RaftNode::Impl {
   void AddNow(const Peer& peer, std::function<void(Status)> done) {
     if (closing) return done(Status::Aborted("the cluster node is stopping"));
     const uint64_t token = next_token.fetch_add(1);
-    ProposeBytes(EncodeMemberEntry(options.id, token, peer.id, peer.client_addr), token,
-                 [this, peer, done = std::move(done)](Status s, std::vector<Status>) mutable {
-                   if (!s.ok()) return done(std::move(s));
-                   auto* r = new ChangeRequest(this);
-                   r->req.data = r;
-                   r->peer = peer;
-                   r->done = std::move(done);
-                   if (int rv = raft_add(&raft, &r->req, peer.id, peer.raft_addr.c_str(),
-                                         &Impl::OnAdded);
-                       rv != 0) {
-                     FinishChange(r, rv, "add node");
-                   }
-                 });
+    ProposeBytes(
+        EncodeMemberEntry(options.id, token, peer.id, peer.client_addr), token,
+        [this, peer, done = std::move(done)](Status s, std::vector<Status>) mutable {
+          if (!s.ok()) return done(std::move(s));
+          auto* r = new ChangeRequest(this);
+          r->req.data = r;
+          r->peer = peer;
+          r->done = std::move(done);
+          if (int rv = raft_add(&raft, &r->req, peer.id, peer.raft_addr.c_str(), &Impl::OnAdded);
+              rv != 0) {
+            FinishChange(r, rv, "add node");
+          }
+        });
   }
   static void OnAdded(struct raft_change* req, int status) {
     auto* r = static_cast<ChangeRequest*>(req->data);
@@ -294,10 +302,11 @@ struct RaftNode::Impl {
       ProposeBytes(EncodeMemberEntry(options.id, token, id, ""), token,
                    [done = std::move(done)](Status, std::vector<Status>) { done(Status::Ok()); });
     };
-    if (int rv = raft_remove(&raft, &r->req, id, [](struct raft_change* req, int status) {
-          auto* cr = static_cast<ChangeRequest*>(req->data);
-          cr->impl->FinishChange(cr, status, "remove node");
-        });
+    if (int rv = raft_remove(&raft, &r->req, id,
+                             [](struct raft_change* req, int status) {
+                               auto* cr = static_cast<ChangeRequest*>(req->data);
+                               cr->impl->FinishChange(cr, status, "remove node");
+                             });
         rv != 0) {
       FinishChange(r, rv, "remove node");
     }
@@ -352,9 +361,8 @@ struct RaftNode::Impl {
   // (docs/REPLICATION.md "Snapshots").
   static int FsmSnapshot(struct raft_fsm* fsm, struct raft_buffer* bufs[], unsigned* n_bufs) {
     Impl* self = Self(fsm);
-    Result<std::string> data = EncodeSnapshot(self->members, [self](const auto& fn) {
-      return self->engine->ForEach(fn);
-    });
+    Result<std::string> data =
+        EncodeSnapshot(self->members, [self](const auto& fn) { return self->engine->ForEach(fn); });
     if (!data.ok()) {
       self->Info(fmt::format("raft: snapshot failed: {}", data.status().ToString()));
       return RAFT_IOERR;
@@ -416,13 +424,20 @@ struct RaftNode::Impl {
     };
     MemberAddresses restored;
     uint64_t pairs = 0;
-    KVS_RETURN_IF_ERROR(DecodeSnapshot(data, &restored, [&](std::string_view key,
-                                                           std::string_view value) -> Status {
-      stale.erase(std::string(key));
-      batch.Put(key, value);
-      ++pairs;
-      return batch.size() >= kRestoreBatchOps ? flush() : Status::Ok();
-    }));
+    uint64_t unchanged = 0;
+    KVS_RETURN_IF_ERROR(DecodeSnapshot(
+        data, &restored, [&](std::string_view key, std::string_view value) -> Status {
+          stale.erase(std::string(key));
+          ++pairs;
+          // At a restart the engine mostly holds these very pairs already: a read is cheaper
+          // than rewriting them (and leaving the old copies to compaction).
+          if (Result<std::string> have = engine->Get(key); have.ok() && *have == value) {
+            ++unchanged;
+            return Status::Ok();
+          }
+          batch.Put(key, value);
+          return batch.size() >= kRestoreBatchOps ? flush() : Status::Ok();
+        }));
     for (const std::string& key : stale) {
       batch.Delete(key);
       if (batch.size() >= kRestoreBatchOps) KVS_RETURN_IF_ERROR(flush());
@@ -430,8 +445,10 @@ struct RaftNode::Impl {
     KVS_RETURN_IF_ERROR(flush());
     // Addresses given on the command line stay known even if the snapshot predates them.
     for (auto& [id, address] : restored) members[id] = address;
-    Info(fmt::format("raft: restored a snapshot of {} keys ({} stale keys removed)", pairs,
-                     stale.size()));
+    Info(
+        fmt::format("raft: restored a snapshot of {} keys ({} already in place, {} stale keys "
+                    "removed)",
+                    pairs, unchanged, stale.size()));
     return Status::Ok();
   }
 

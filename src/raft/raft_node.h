@@ -53,7 +53,7 @@ struct MemberInfo {
 
 struct NodeInfo {
   uint64_t id = 0;
-  std::string state;  // "leader", "follower", "candidate", "unavailable"
+  std::string state;       // "leader", "follower", "candidate", "unavailable"
   uint64_t leader_id = 0;  // 0: none known
   std::string leader_client_addr;
   uint64_t term = 0;

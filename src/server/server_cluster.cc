@@ -1,5 +1,5 @@
-// CLUSTER STATUS | ADD | REMOVE (docs/REPLICATION.md "Operations"): handed to the Raft node,
-// answered when it calls back, through the request's reply slot like a read.
+// CLUSTER STATUS | ADD | REMOVE (docs/REPLICATION.md "Membership and status"): handed to
+// the Raft node, answered when it calls back, through the request's reply slot like a read.
 
 #include <fmt/format.h>
 
@@ -22,11 +22,12 @@ bool IsWord(std::string_view arg, std::string_view word) {
   return true;
 }
 
-// "field:value" lines, like INFO; one "member:" line per node of the configuration.
-std::string ClusterStatusText(const raft::NodeInfo& info) {
-  std::string out;
-  auto line = [&out](std::string_view field, const auto& value) {
-    fmt::format_to(std::back_inserter(out), "{}:{}\r\n", field, value);
+}  // namespace
+
+void AppendNodeInfo(const raft::NodeInfo& info, std::string_view prefix, bool members,
+                    std::string* out) {
+  auto line = [out, prefix](std::string_view field, const auto& value) {
+    fmt::format_to(std::back_inserter(*out), "{}{}:{}\r\n", prefix, field, value);
   };
   line("node_id", info.id);
   line("state", info.state);
@@ -37,14 +38,15 @@ std::string ClusterStatusText(const raft::NodeInfo& info) {
   line("last_applied", info.last_applied);
   line("last_index", info.last_index);
   line("snapshots", info.snapshots);
-  for (const raft::MemberInfo& m : info.members) {
-    line("member", fmt::format("{} {} {} {}", m.id, m.role, m.client_addr.empty() ? "-" : m.client_addr,
-                               m.raft_addr));
+  if (!members) {
+    line("members", info.members.size());
+    return;
   }
-  return out;
+  for (const raft::MemberInfo& m : info.members) {
+    line("member", fmt::format("{} {} {} {}", m.id, m.role,
+                               m.client_addr.empty() ? "-" : m.client_addr, m.raft_addr));
+  }
 }
-
-}  // namespace
 
 void Server::Impl::StartClusterCommand(ReadJob&& job) {
   const proto::Shape shape = job.call.shape;
@@ -65,13 +67,15 @@ void Server::Impl::StartClusterCommand(ReadJob&& job) {
   };
   const std::vector<std::string>& args = job.call.args;
   if (cluster_ == nullptr) {
-    return done(Status::NotSupported(
-        "not a cluster node (start kvs-server with --node-id and --peers)"));
+    return done(
+        Status::NotSupported("not a cluster node (start kvs-server with --node-id and --peers)"));
   }
   if (IsWord(args[0], "STATUS")) {
     cluster_->Info([reply, shape](raft::NodeInfo info) {
+      std::string text;
+      AppendNodeInfo(info, "", /*members=*/true, &text);
       std::string out;
-      proto::EncodeInfoReply(shape, ClusterStatusText(info), &out);
+      proto::EncodeInfoReply(shape, text, &out);
       reply(std::move(out));
     });
   } else if (IsWord(args[0], "ADD")) {

@@ -32,6 +32,11 @@ using server_internal::Connection;
 // for NotLeader, else the status's text.
 std::string StatusReply(proto::Shape shape, const Status& status);
 
+// A cluster node's view as "<prefix>field:value\r\n" lines (CLUSTER STATUS, INFO's
+// "# Cluster"): with one "member" line per node, or (members = false) their number.
+void AppendNodeInfo(const raft::NodeInfo& info, std::string_view prefix, bool members,
+                    std::string* out);
+
 class Server::Impl {
  public:
   Impl(const ServerConfig& config, Engine* engine, ThreadPool* pool, uring::Loop* loop,
@@ -142,7 +147,7 @@ class Server::Impl {
   std::optional<LogStore::PreparedBatch> prepared_;
   std::vector<std::pair<uint32_t, uint32_t>> batch_waiters_;  // parked: pending_ was full
 
-  std::vector<ReadJob> reads_;  // reads of this iteration, not yet handed to the pool
+  std::vector<ReadJob> reads_;          // reads of this iteration, not yet handed to the pool
   std::vector<ReadJob> fence_waiting_;  // cluster reads waiting for the next read fence
   bool fence_in_flight_ = false;
   size_t reads_in_flight_ = 0;  // reads whose reply has not come back yet

@@ -192,16 +192,8 @@ std::string Server::Impl::InfoText() const {
   line("segments", s.segments);
   line("compactions", s.compactions);
   if (cluster_ != nullptr) {
-    const raft::NodeInfo info = cluster_->CachedInfo();
     out += "\r\n# Cluster\r\n";
-    line("cluster_node_id", info.id);
-    line("cluster_state", info.state);
-    line("cluster_leader_id", info.leader_id);
-    line("cluster_leader_addr", info.leader_client_addr);
-    line("cluster_term", info.term);
-    line("cluster_commit_index", info.commit_index);
-    line("cluster_last_applied", info.last_applied);
-    line("cluster_members", info.members.size());
+    AppendNodeInfo(cluster_->CachedInfo(), "cluster_", /*members=*/false, &out);
   }
   out += "\r\n# Keyspace\r\n";
   line("db0", fmt::format("keys={},expires=0,avg_ttl=0", s.keys));

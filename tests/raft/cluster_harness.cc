@@ -85,9 +85,11 @@ std::vector<std::string> Cluster::ArgsFor(int i) const {
   const int known = i < initial_ ? initial_ : i + 1;
   std::string peers;
   for (int j = 0; j < known; ++j) peers += (j ? "," : "") + PeerSpec(j);
-  std::vector<std::string> args{"--addr",    ClientAddr(i), "--data-dir", nodes_[i].dir,
-                                "--node-id", std::to_string(i + 1), "--peers", peers,
-                                "--threads", "2"};
+  std::vector<std::string> args{"--addr",     ClientAddr(i),
+                                "--data-dir", nodes_[i].dir,
+                                "--node-id",  std::to_string(i + 1),
+                                "--peers",    peers,
+                                "--threads",  "2"};
   if (i >= initial_) args.push_back("--join");
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   return args;
@@ -96,8 +98,8 @@ std::vector<std::string> Cluster::ArgsFor(int i) const {
 void Cluster::Start(int i) {
   nodes_[i].proc.reset();
   nodes_[i].paused = false;
-  nodes_[i].proc =
-      std::make_unique<e2e::ServerProcess>(ArgsFor(i), std::vector<std::string>{}, nodes_[i].launcher);
+  nodes_[i].proc = std::make_unique<e2e::ServerProcess>(ArgsFor(i), std::vector<std::string>{},
+                                                        nodes_[i].launcher);
   ASSERT_TRUE(e2e::WaitForPort(nodes_[i].client_port, 60, nodes_[i].host)) << Stderr(i);
 }
 
@@ -219,8 +221,7 @@ std::string SetJson(const std::string& key, const std::string& value) {
   return fmt::format(R"({{"op":"set","key":"{}","value":"{}"}})", key, value) + "\n";
 }
 std::string GetJson(const std::string& key, bool stale) {
-  return fmt::format(R"({{"op":"get","key":"{}"{}}})", key, stale ? R"(,"stale":true)" : "") +
-         "\n";
+  return fmt::format(R"({{"op":"get","key":"{}"{}}})", key, stale ? R"(,"stale":true)" : "") + "\n";
 }
 std::string RmJson(const std::string& key) {
   return fmt::format(R"({{"op":"rm","key":"{}"}})", key) + "\n";

@@ -25,11 +25,11 @@ class Cluster {
   // 127.0.0.1), for partition tests. Before any Start.
   void UseNetworkNamespaces(const std::vector<std::string>& netns,
                             const std::vector<std::string>& hosts);
-  void Start(int i);  // (re)starts node i with its data directory
-  void StartAll();    // the initial nodes
-  void Kill(int i);   // SIGKILL
-  void Stop(int i);   // SIGTERM, waits for a clean exit; returns nothing, asserts exit 0
-  void Pause(int i);  // SIGSTOP
+  void Start(int i);   // (re)starts node i with its data directory
+  void StartAll();     // the initial nodes
+  void Kill(int i);    // SIGKILL
+  void Stop(int i);    // SIGTERM, waits for a clean exit; returns nothing, asserts exit 0
+  void Pause(int i);   // SIGSTOP
   void Resume(int i);  // SIGCONT
   bool Running(int i) const;
   bool Paused(int i) const { return nodes_[i].paused; }

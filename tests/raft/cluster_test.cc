@@ -1,11 +1,11 @@
 // Black-box tests of cluster mode (issue "Replication"): real kvs-server processes on
 // loopback ports, talking Raft through libraft's TCP transport.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <chrono>
-#include <fmt/format.h>
 #include <map>
 #include <thread>
 
@@ -15,11 +15,9 @@ namespace kvs::raft_test {
 namespace {
 
 // Short timeouts keep elections quick; a sanitizer build on 2 cores still keeps up.
-const std::vector<std::string> kFast = {"--raft-election-ms", "500", "--raft-heartbeat-ms",
-                                        "50"};
+const std::vector<std::string> kFast = {"--raft-election-ms", "500", "--raft-heartbeat-ms", "50"};
 
-std::vector<std::string> With(std::vector<std::string> args,
-                              const std::vector<std::string>& more) {
+std::vector<std::string> With(std::vector<std::string> args, const std::vector<std::string>& more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;
 }
@@ -45,13 +43,11 @@ TEST(ClusterTest, ServesReadsAndWritesAndRedirectsToTheLeader) {
   // A follower refuses writes and linearizable reads, naming the leader.
   e2e::Conn conn(c.ClientPort(follower));
   conn.Send(SetJson("k", "v"));
-  EXPECT_EQ(conn.ReadLine(),
-            fmt::format(R"({{"ok":false,"error":"not leader","leader":"{}"}})",
-                        c.ClientAddr(leader)));
+  EXPECT_EQ(conn.ReadLine(), fmt::format(R"({{"ok":false,"error":"not leader","leader":"{}"}})",
+                                         c.ClientAddr(leader)));
   conn.Send(GetJson("k"));
-  EXPECT_EQ(conn.ReadLine(),
-            fmt::format(R"({{"ok":false,"error":"not leader","leader":"{}"}})",
-                        c.ClientAddr(leader)));
+  EXPECT_EQ(conn.ReadLine(), fmt::format(R"({{"ok":false,"error":"not leader","leader":"{}"}})",
+                                         c.ClientAddr(leader)));
   e2e::Conn resp_conn(c.ClientPort(follower));  // the protocol is fixed per connection
   resp_conn.Send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
   EXPECT_EQ(resp_conn.ReadLine(),
@@ -71,6 +67,20 @@ TEST(ClusterTest, ServesReadsAndWritesAndRedirectsToTheLeader) {
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(EventuallyLocal(c, i, "key19", "v19")) << "node " << i + 1;
   }
+  // kvs-client follows the hint by itself, for writes, reads and membership alike.
+  e2e::CommandResult set = e2e::RunCommand(
+      {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(follower), "set", "cli", "yes"});
+  EXPECT_EQ(set.exit_code, 0) << set.err;
+  const int other = (leader + 2) % 3;
+  e2e::CommandResult get =
+      e2e::RunCommand({e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(other), "get", "cli"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "yes\n");
+  EXPECT_TRUE(EventuallyLocal(c, other, "cli", "yes"));
+  e2e::CommandResult stale = e2e::RunCommand(
+      {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(other), "get", "--stale", "cli"});
+  EXPECT_EQ(stale.out, "yes\n") << stale.err;
+
   // RESP READONLY lets a follower answer from its copy.
   e2e::Conn resp(c.ClientPort(follower));
   resp.Send("*1\r\n$8\r\nREADONLY\r\n*2\r\n$3\r\nGET\r\n$5\r\nkey19\r\n");
@@ -121,7 +131,8 @@ TEST(ClusterTest, AFollowerFarBehindCatchesUpThroughASnapshot) {
   c.Stop(lagging);
   // Far more entries than the leader keeps behind its snapshots.
   for (int k = 0; k < 200; ++k) {
-    std::optional<std::string> r = c.Call(SetJson(fmt::format("key{}", k % 50), fmt::format("v{}", k)));
+    std::optional<std::string> r =
+        c.Call(SetJson(fmt::format("key{}", k % 50), fmt::format("v{}", k)));
     ASSERT_TRUE(r && IsOk(*r));
   }
   ASSERT_TRUE(IsOk(*c.Call(RmJson("key0"))));
@@ -171,8 +182,8 @@ TEST(ClusterTest, NodesAreAddedAndRemovedWithClusterCommands) {
   EXPECT_TRUE(EventuallyLocal(c, 3, "before", "1")) << c.Stderr(3);
   EXPECT_TRUE(EventuallyLocal(c, 3, "after", "2")) << c.Stderr(3);
 
-  e2e::CommandResult status = e2e::RunCommand(
-      {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(3), "cluster", "status"});
+  e2e::CommandResult status =
+      e2e::RunCommand({e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(3), "cluster", "status"});
   ASSERT_EQ(status.exit_code, 0) << status.err;
   for (int i = 0; i < 4; ++i) {
     EXPECT_NE(status.out.find(c.ClientAddr(i)), std::string::npos) << status.out;
@@ -182,9 +193,8 @@ TEST(ClusterTest, NodesAreAddedAndRemovedWithClusterCommands) {
   // Remove a follower: the configuration no longer lists it.
   const int leader = c.WaitForLeader();
   const int gone = (leader + 1) % 4;
-  e2e::CommandResult rm = e2e::RunCommand({e2e::BinPath("kvs-client"), "--addr",
-                                           c.ClientAddr(gone), "cluster", "remove",
-                                           std::to_string(gone + 1)});
+  e2e::CommandResult rm = e2e::RunCommand({e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(gone),
+                                           "cluster", "remove", std::to_string(gone + 1)});
   ASSERT_EQ(rm.exit_code, 0) << rm.err;
   std::optional<std::string> s = c.Status(leader);
   ASSERT_TRUE(s);
@@ -196,6 +206,23 @@ TEST(ClusterTest, NodesAreAddedAndRemovedWithClusterCommands) {
       {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(leader), "cluster", "add", "x=y"});
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_NE(bad.err.find("expected ID=CLIENT_ADDR/RAFT_ADDR"), std::string::npos) << bad.err;
+}
+
+TEST(ClusterTest, RocksDbIsAStateMachineToo) {
+  Cluster c(3, With(kFast, {"--engine", "rocksdb"}));
+  c.StartAll();
+  int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  for (int k = 0; k < 30; ++k) {
+    ASSERT_TRUE(IsOk(*c.Call(SetJson(fmt::format("key{}", k), fmt::format("v{}", k)))));
+  }
+  ASSERT_TRUE(IsOk(*c.Call(RmJson("key3"))));
+  c.Kill(leader);
+  ASSERT_GE(c.WaitForLeader(), 0);
+  EXPECT_EQ(ValueOf(*c.Call(GetJson("key29"))), "v29");
+  EXPECT_EQ(*c.Call(GetJson("key3")), R"({"ok":true,"value":null})");
+  c.Start(leader);
+  EXPECT_TRUE(EventuallyLocal(c, leader, "key29", "v29")) << c.Stderr(leader);
 }
 
 TEST(ClusterTest, BadClusterFlagsFailFast) {

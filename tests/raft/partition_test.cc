@@ -168,7 +168,8 @@ TEST(PartitionTest, AFollowerCutOffCatchesUpWhenHealed) {
   // The remaining two are a majority: writes go on; the cut-off follower may campaign in
   // vain meanwhile (pre-vote keeps it from disturbing the leader once healed).
   for (int k = 0; k < 120; ++k) {
-    std::optional<std::string> r = c.Call(SetJson(fmt::format("key{}", k % 40), fmt::format("v{}", k)), leader);
+    std::optional<std::string> r =
+        c.Call(SetJson(fmt::format("key{}", k % 40), fmt::format("v{}", k)), leader);
     ASSERT_TRUE(r && IsOk(*r)) << (r ? *r : "no reply");
   }
   for (int j = 0; j < kNodes; ++j) {

@@ -133,10 +133,12 @@ TEST_F(RaftNodeTest, ARestartRestoresTheSnapshotAndReplaysTheLog) {
     ASSERT_TRUE(Write(batch).first.ok());
   }
   std::map<std::string, std::string> want;
-  ASSERT_TRUE(engine_->ForEach([&want](std::string_view k, std::string_view v) {
-                       want.emplace(k, v);
-                       return Status::Ok();
-                     }).ok());
+  ASSERT_TRUE(engine_
+                  ->ForEach([&want](std::string_view k, std::string_view v) {
+                    want.emplace(k, v);
+                    return Status::Ok();
+                  })
+                  .ok());
   EXPECT_GT(Info().snapshots, 0u);
 
   // A key the log never had: the restore must remove it (the engine is rebuilt to the
@@ -151,10 +153,12 @@ TEST_F(RaftNodeTest, ARestartRestoresTheSnapshotAndReplaysTheLog) {
   node_->Barrier([&fence](Status s) { fence.set_value(std::move(s)); });
   ASSERT_TRUE(fence.get_future().get().ok());
   std::map<std::string, std::string> got;
-  ASSERT_TRUE(engine_->ForEach([&got](std::string_view k, std::string_view v) {
-                       got.emplace(k, v);
-                       return Status::Ok();
-                     }).ok());
+  ASSERT_TRUE(engine_
+                  ->ForEach([&got](std::string_view k, std::string_view v) {
+                    got.emplace(k, v);
+                    return Status::Ok();
+                  })
+                  .ok());
   EXPECT_EQ(got, want);
 }
 
