@@ -128,7 +128,7 @@ TEST(ClusterTest, AFollowerFarBehindCatchesUpThroughASnapshot) {
   int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   const int lagging = (leader + 2) % 3;
-  c.Stop(lagging);
+  c.Kill(lagging);
   // Far more entries than the leader keeps behind its snapshots.
   for (int k = 0; k < 200; ++k) {
     std::optional<std::string> r =
