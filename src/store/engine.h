@@ -86,6 +86,11 @@ struct Options {
   uint32_t sync_interval_ms = 1000;           // kPeriodic only
   uint64_t segment_bytes = 64 * 1024 * 1024;  // LogStore: roll to a new segment past this
   bool repair = false;                        // drop damaged records instead of refusing to open
+  // LogStore: keep this many bytes ahead of the active segment's write offset written with
+  // zeros, from a background thread (0: off). A record appended into blocks written once
+  // costs its fdatasync no journal commit, unlike one into blocks only fallocate'd
+  // (docs/PERFORMANCE.md "fdatasync into written blocks").
+  uint64_t zero_fill_ahead_bytes = 8 * 1024 * 1024;
   // LogStore compaction (docs/COMPACTION.md); RocksDbEngine ignores these.
   // Default true: a background thread compacts when both thresholds below are passed.
   // False: only explicit LogStore::Compact() calls compact (tests run it inline this way).

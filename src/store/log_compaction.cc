@@ -88,6 +88,12 @@ Status LogStore::CompactLocked() {
   {
     std::unique_lock lock(write_mu_);
     batch_done_.wait(lock, [&] { return !batch_outstanding_; });
+    // The active segment is about to be closed: the zero-filler must be out of it. The
+    // writer's slot is held meanwhile, so no batch reserves or rolls under us.
+    batch_outstanding_ = true;
+    AwaitZeroFillLocked(lock, UINT64_MAX);
+    batch_outstanding_ = false;
+    batch_done_.notify_all();
     if (failed_) return ReadOnlyError();
     uint64_t total = 0;
     {

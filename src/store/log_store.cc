@@ -3,9 +3,15 @@
 
 #include "store/log_store.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <unordered_map>
+#include <vector>
 
 #include "base/failpoint.h"
 #include "store/record.h"
@@ -38,6 +44,9 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const Options& options, Env* en
   if (options.fsync == FsyncPolicy::kPeriodic) {
     store->sync_thread_ = std::thread([s = store.get()] { s->PeriodicSyncLoop(); });
   }
+  if (options.zero_fill_ahead_bytes > 0) {
+    store->zero_thread_ = std::thread([s = store.get()] { s->ZeroFillLoop(); });
+  }
   if (options.background_compaction) {
     store->compactor_thread_ = std::thread([s = store.get()] { s->CompactionLoop(); });
     store->MaybeWakeCompactor();  // the recovered segments may be due already
@@ -47,6 +56,14 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const Options& options, Env* en
 
 LogStore::~LogStore() {
   shutting_down_.store(true);
+  if (zero_thread_.joinable()) {
+    {
+      std::lock_guard lock(write_mu_);
+      zero_fill_stopping_ = true;
+    }
+    zero_cv_.notify_all();
+    zero_thread_.join();
+  }
   if (compactor_thread_.joinable()) {
     {
       std::lock_guard lock(compactor_mu_);
@@ -180,7 +197,14 @@ Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) 
   }
 
   if (!writing.empty()) {
-    if (write_offset_ > 0 && write_offset_ + total > options_.segment_bytes) {
+    const bool roll = write_offset_ > 0 && write_offset_ + total > options_.segment_bytes;
+    // Records never land where the zero-filler is writing, and a segment is not closed
+    // under it. The writer's slot is taken meanwhile: nobody else reserves or rolls.
+    batch_outstanding_ = true;
+    AwaitZeroFillLocked(lock, roll ? UINT64_MAX : write_offset_ + total);
+    batch_outstanding_ = false;
+    batch_done_.notify_all();
+    if (roll) {
       if (Status s = RollSegmentLocked(); !s.ok()) {
         Fail(s);
         return s;
@@ -208,6 +232,7 @@ Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) 
     write_offset_ += total;
     active_->bytes.store(write_offset_, std::memory_order_relaxed);
     disk_bytes_.fetch_add(total, std::memory_order_relaxed);
+    zero_cv_.notify_all();  // the filler keeps its distance
   }
   batch_outstanding_ = true;
   return p;
@@ -294,6 +319,76 @@ std::string LogStore::HintPath(uint32_t id) const {
   return dir_->File(fmt::format("{}{}", id, log_format::kHintSuffix));
 }
 
+void LogStore::AwaitZeroFillLocked(std::unique_lock<std::mutex>& lock, uint64_t end) {
+  zero_cv_.wait(lock, [&] { return !zero_claimed_ || end <= zero_claim_begin_; });
+}
+
+void LogStore::ZeroFillLoop() {
+  constexpr uint64_t kChunk = 1 << 20;
+  constexpr uint64_t kBlock = 4096;
+  static const std::vector<char> kZeros(kChunk, 0);
+  // The filler has a descriptor of its own for the active segment: the kernel reports a
+  // writeback error to every open file description once, so the fdatasyncs here can never
+  // swallow an error that the writer's own fdatasync must see.
+  std::shared_ptr<Segment> open_seg;
+  int fd = -1;
+  auto close_fd = [&fd] {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  };
+  std::unique_lock lock(write_mu_);
+  // The next range: from the first whole block past the reserved bytes (the block holding
+  // write_offset_ is written already) up to the distance kept ahead.
+  auto next_begin = [&] {
+    return std::max(zeroed_until_, (write_offset_ + kBlock - 1) / kBlock * kBlock);
+  };
+  auto target = [&] {
+    return std::min(write_offset_ + options_.zero_fill_ahead_bytes, options_.segment_bytes);
+  };
+  for (;;) {
+    zero_cv_.wait(lock, [&] {
+      return zero_fill_stopping_ || (!failed_ && active_ != nullptr && next_begin() < target());
+    });
+    if (zero_fill_stopping_) break;
+    const uint64_t begin = next_begin();
+    const uint64_t end = std::min(begin + kChunk, options_.segment_bytes);
+    const std::shared_ptr<Segment> seg = active_;
+    zero_claimed_ = true;
+    zero_claim_begin_ = begin;
+    zero_claim_end_ = end;
+    lock.unlock();
+    if (seg != open_seg) {
+      close_fd();
+      open_seg = seg;
+      fd = ::open(seg->file->path().c_str(), O_WRONLY | O_CLOEXEC);
+    }
+    int err = fd < 0 ? errno : 0;
+    for (uint64_t at = begin; at < end && err == 0;) {
+      const ssize_t n = ::pwrite(fd, kZeros.data(), end - at, static_cast<off_t>(at));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        err = n < 0 ? errno : EIO;
+      } else {
+        at += static_cast<uint64_t>(n);
+      }
+    }
+    if (err == 0 && ::fdatasync(fd) != 0) err = errno;
+    lock.lock();
+    zero_claimed_ = false;
+    zero_cv_.notify_all();
+    if (err != 0) {
+      // Only an optimisation: the blocks stay merely fallocate'd. A failing disk fails the
+      // writer's own writes and fdatasyncs too, and they report it.
+      Warn(fmt::format("zero-filling {} ahead of the log failed ({}); continuing without",
+                       seg->file->path(), std::strerror(err)));
+      break;
+    }
+    if (active_ == seg) zeroed_until_ = end;
+  }
+  lock.unlock();
+  close_fd();
+}
+
 void LogStore::Preallocate(File& file, uint64_t from) {
   // Zeroed blocks reserved up front: an append then changes no file size, so its fdatasync
   // need not journal metadata. Recovery reads the zeros as the clean end of the log.
@@ -320,7 +415,9 @@ Status LogStore::CreateSegmentLocked(uint32_t id) {
   }
   active_ = std::move(seg);
   write_offset_ = 0;
+  zeroed_until_ = 0;
   next_segment_id_ = id + 1;
+  zero_cv_.notify_all();
   return Status::Ok();
 }
 

@@ -177,6 +177,12 @@ class LogStore final : public Engine {
   Status ReadOnlyError() const;  // REQUIRES: write_mu_ held
   void Fail(const Status& why);  // REQUIRES: write_mu_ held
   void PeriodicSyncLoop();
+  // The zero-filler (Options::zero_fill_ahead_bytes): writes zeros, a chunk at a time, just
+  // ahead of write_offset_ in the active segment, with its own fdatasync.
+  void ZeroFillLoop();
+  // Waits until the zero-filler writes nothing in the active segment at or below `end`
+  // (end = UINT64_MAX: nothing at all, before the segment is truncated or replaced).
+  void AwaitZeroFillLocked(std::unique_lock<std::mutex>& lock, uint64_t end);
 
   const Options options_;
   Env* const env_;
@@ -197,6 +203,16 @@ class LogStore final : public Engine {
   uint64_t next_seq_ = 1;
   uint32_t next_segment_id_ = 1;  // ids are never reused (compaction reserves ranges)
   bool failed_ = false;
+  // Zero-filling, also guarded by write_mu_: [write_offset_, zeroed_until_) of the active
+  // segment holds written zeros; while zero_claimed_, the filler writes
+  // [zero_claim_begin_, zero_claim_end_) without the lock, and records never go there.
+  uint64_t zeroed_until_ = 0;
+  bool zero_claimed_ = false;
+  uint64_t zero_claim_begin_ = 0;
+  uint64_t zero_claim_end_ = 0;
+  bool zero_fill_stopping_ = false;
+  std::condition_variable zero_cv_;  // the filler's work, and the end of its claims
+  std::thread zero_thread_;
 
   mutable std::mutex failure_mu_;
   std::string failure_;  // why the store is read-only; guarded by failure_mu_
