@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
   uint64_t segment_bytes = 64ull << 20;
   uint64_t compact_min_dead_bytes = kvs::Options{}.compaction_min_dead_bytes;
   double compact_dead_ratio = kvs::Options{}.compaction_dead_ratio;
+  uint64_t zero_fill_ahead = kvs::Options{}.zero_fill_ahead_bytes;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::string pool_text = "stealing";
   size_t max_clients = 10000;
@@ -231,6 +232,12 @@ int main(int argc, char** argv) {
                  "...and this fraction of their size is dead")
       ->envname("KVS_COMPACT_DEAD_RATIO")
       ->check(CLI::Range(0.01, 1.0))
+      ->capture_default_str();
+  app.add_option("--zero-fill-ahead", zero_fill_ahead,
+                 "kvs engine: bytes kept written (zeros) ahead of the log's end, so that "
+                 "appends' fdatasyncs commit no metadata (0: off)")
+      ->envname("KVS_ZERO_FILL_AHEAD")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32))
       ->capture_default_str();
   app.add_option("--threads", threads, "lookup threads (default: number of cores)")
       ->envname("KVS_THREADS")
@@ -332,6 +339,7 @@ int main(int argc, char** argv) {
   options.repair = repair;
   options.compaction_min_dead_bytes = compact_min_dead_bytes;
   options.compaction_dead_ratio = compact_dead_ratio;
+  options.zero_fill_ahead_bytes = zero_fill_ahead;
   options.on_warning = [](std::string_view w) { spdlog::warn("{}", w); };
   if (cluster_mode) {
     // Raft's log, fsynced by libraft before a write counts, is the write-ahead log; the
