@@ -344,6 +344,11 @@ int main(int argc, char** argv) {
   if (cluster_mode) {
     // Raft's log, fsynced by libraft before a write counts, is the write-ahead log; the
     // engine is rebuilt from it (and its snapshots) after a crash, so it need not sync.
+    if (*fsync != kvs::FsyncPolicy::kAlways) {
+      spdlog::warn("--fsync {} does not apply in cluster mode: a write counts once a majority "
+                   "has it fsynced in the Raft log",
+                   fsync_text);
+    }
     options.fsync = kvs::FsyncPolicy::kNever;
   }
 
