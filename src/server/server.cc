@@ -477,7 +477,8 @@ void Server::Impl::BeginShutdown() {
 
 void Server::Impl::MaybeFinishShutdown() {
   if (!shutting_down_ || stopped_) return;
-  if (clients_ + rejected_ > 0 || batch_in_flight_ || !pending_.empty() || reads_in_flight_ > 0) {
+  if (clients_ + rejected_ > 0 || !in_flight_.empty() || !pending_.empty() ||
+      reads_in_flight_ > 0) {
     return;
   }
   stopped_ = true;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,6 +63,12 @@ class Server::Impl {
     WriteBatch ops;
     std::vector<PendingCall> calls;
     size_t bytes = 0;
+    // Once submitted: its number, and its fate once known (batches can complete out of
+    // order; their replies never do).
+    uint64_t id = 0;
+    bool done = false;
+    Status status;
+    std::vector<Status> op_results;
     bool empty() const { return calls.empty(); }
   };
 
@@ -94,7 +101,10 @@ class Server::Impl {
   // ---- writes (server_writes.cc)
   void StartWrite(Connection& c, Call&& call);
   void MaybeStartBatch();
-  void FinishBatch(const Status& batch_status, const std::vector<Status>& op_results);
+  // Records the fate of in-flight batch `id`, then answers every batch at the front of
+  // in_flight_ whose fate is known, in order.
+  void CompleteBatch(uint64_t id, Status status, std::vector<Status> op_results);
+  void FinishBatch(Batch& done);
   std::string WriteReply(const PendingCall& call, const Status& batch_status,
                          const std::vector<Status>& op_results) const;
 
@@ -139,11 +149,14 @@ class Server::Impl {
   uring::OpId accept_op_ = 0;
   bool accepting_ = false;
 
-  // Group commit: `pending_` collects this iteration's writes; `in_flight_` is the batch
-  // being written (at most one), with `prepared_` its LogStore half.
+  // Group commit: `pending_` collects this iteration's writes; `in_flight_` holds the
+  // batches being written, oldest first: at most one for an engine (the LogStore's with
+  // `prepared_` its LogStore half), up to kClusterBatchesInFlight Raft entries in cluster
+  // mode, where replication pipelines them.
+  static constexpr size_t kClusterBatchesInFlight = 4;
   Batch pending_;
-  Batch in_flight_;
-  bool batch_in_flight_ = false;
+  std::deque<Batch> in_flight_;
+  uint64_t next_batch_id_ = 1;
   std::optional<LogStore::PreparedBatch> prepared_;
   std::vector<std::pair<uint32_t, uint32_t>> batch_waiters_;  // parked: pending_ was full
 

@@ -2,10 +2,10 @@
 // iteration joins `pending_`; before the loop sleeps, if no batch is on disk already, the
 // pending batch becomes the one in flight: for the LogStore, one write of all its records
 // at the active segment's offset linked to one fdatasync, done by the loop itself; for
-// other engines, one Engine::Write on the pool; in cluster mode, one Raft log entry.
-// Replies go out only after it completed.
-// While a batch is in flight the next one collects, so the batch size follows the disk's
-// latency by itself.
+// other engines, one Engine::Write on the pool; in cluster mode, one Raft log entry, with
+// up to kClusterBatchesInFlight entries replicating at once. Replies go out only after it
+// completed, batch after batch in order. While a batch is in flight the next one collects,
+// so the batch size follows the disk's (or the replication's) latency by itself.
 
 #include <spdlog/spdlog.h>
 
@@ -32,47 +32,52 @@ void Server::Impl::StartWrite(Connection& c, Call&& call) {
 }
 
 void Server::Impl::MaybeStartBatch() {
-  if (batch_in_flight_ || pending_.empty()) return;
-  in_flight_ = std::move(pending_);
+  const size_t max_in_flight = cluster_ != nullptr ? kClusterBatchesInFlight : 1;
+  if (in_flight_.size() >= max_in_flight || pending_.empty()) return;
+  in_flight_.push_back(std::move(pending_));
   pending_ = Batch{};
-  batch_in_flight_ = true;
+  Batch& batch = in_flight_.back();  // deque: stays put while others come and go
+  batch.id = next_batch_id_++;
+  const uint64_t id = batch.id;
   // Writers that waited for room in the pending batch may go on.
   std::vector<std::pair<uint32_t, uint32_t>> waiters;
   waiters.swap(batch_waiters_);
-  for (auto [id, gen] : waiters) {
-    if (Connection* c = Find(id, gen)) Pump(*c);
+  for (auto [conn_id, gen] : waiters) {
+    if (Connection* c = Find(conn_id, gen)) Pump(*c);
   }
 
   if (cluster_ != nullptr) {
     // Cluster mode: the batch becomes one Raft log entry; the Raft node applies it to the
     // engine once a majority has it on disk, then this completes.
-    cluster_->Propose(in_flight_.ops, [this](Status status, std::vector<Status> results) {
-      loop_->Post([this, status = std::move(status), results = std::move(results)] {
-        FinishBatch(status, results);
+    cluster_->Propose(batch.ops, [this, id](Status status, std::vector<Status> results) {
+      loop_->Post([this, id, status = std::move(status), results = std::move(results)]() mutable {
+        CompleteBatch(id, std::move(status), std::move(results));
       });
     });
     return;
   }
   if (log_store_ == nullptr) {
     // RocksDB: its own sync write, on the pool so that the loop never blocks on a disk.
-    Status spawned = pool_->Spawn([this] {
+    Status spawned = pool_->Spawn([this, id, ops = &batch.ops] {
       std::vector<Status> results;
-      Status status = engine_->Write(in_flight_.ops, &results);
-      loop_->Post([this, status, results] { FinishBatch(status, results); });
+      Status status = engine_->Write(*ops, &results);
+      loop_->Post([this, id, status = std::move(status), results = std::move(results)]() mutable {
+        CompleteBatch(id, std::move(status), std::move(results));
+      });
     });
-    if (!spawned.ok()) FinishBatch(spawned, {});
+    if (!spawned.ok()) CompleteBatch(id, spawned, {});
     return;
   }
 
-  Result<LogStore::PreparedBatch> prepared = log_store_->PrepareBatch(in_flight_.ops);
+  Result<LogStore::PreparedBatch> prepared = log_store_->PrepareBatch(batch.ops);
   if (!prepared.ok()) {
-    FinishBatch(prepared.status(), {});
+    CompleteBatch(id, prepared.status(), {});
     return;
   }
   if (prepared->bytes.empty()) {  // only deletes of absent keys: nothing to write
     std::vector<Status> results = prepared->op_results;
     Status status = log_store_->CommitBatch(std::move(*prepared), Status::Ok());
-    FinishBatch(status, results);
+    CompleteBatch(id, std::move(status), std::move(results));
     return;
   }
   const int fd = prepared->fd;
@@ -81,7 +86,7 @@ void Server::Impl::MaybeStartBatch() {
   std::string bytes = std::move(prepared->bytes);
   prepared_ = std::move(*prepared);
   KVS_FAILPOINT("loop.before_log_write");
-  loop_->WriteAt(fd, std::move(bytes), offset, datasync, [this](int res) {
+  loop_->WriteAt(fd, std::move(bytes), offset, datasync, [this, id](int res) {
     KVS_FAILPOINT("loop.after_log_write");  // written (and synced), not yet acknowledged
     // A failed write or fdatasync fails the whole batch and turns the store read-only
     // (CommitBatch): the fsync is never retried as if the data were safe.
@@ -89,14 +94,27 @@ void Server::Impl::MaybeStartBatch() {
     std::vector<Status> results = std::move(prepared_->op_results);
     Status status = log_store_->CommitBatch(std::move(*prepared_), io);
     prepared_.reset();
-    FinishBatch(status, results);
+    CompleteBatch(id, std::move(status), std::move(results));
   });
 }
 
-void Server::Impl::FinishBatch(const Status& batch_status, const std::vector<Status>& op_results) {
-  Batch done = std::move(in_flight_);
-  in_flight_ = Batch{};
-  batch_in_flight_ = false;
+void Server::Impl::CompleteBatch(uint64_t id, Status status, std::vector<Status> op_results) {
+  for (Batch& b : in_flight_) {
+    if (b.id != id) continue;
+    b.done = true;
+    b.status = std::move(status);
+    b.op_results = std::move(op_results);
+    break;
+  }
+  while (!in_flight_.empty() && in_flight_.front().done) {
+    Batch done = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    FinishBatch(done);
+  }
+}
+
+void Server::Impl::FinishBatch(Batch& done) {
+  const Status& batch_status = done.status;
   if (!batch_status.ok()) {
     if (batch_status.IsReadOnly() || batch_status.IsNotLeader()) {
       spdlog::debug("write batch of {} ops refused: {}", done.ops.size(), batch_status.ToString());
@@ -107,7 +125,7 @@ void Server::Impl::FinishBatch(const Status& batch_status, const std::vector<Sta
   for (const PendingCall& pc : done.calls) {
     Connection* c = Find(pc.conn_id, pc.conn_gen);
     if (c == nullptr) continue;  // closed meanwhile; its writes are done all the same
-    FillSlot(*c, pc.seq, WriteReply(pc, batch_status, op_results));
+    FillSlot(*c, pc.seq, WriteReply(pc, batch_status, done.op_results));
     if (--c->writes_in_flight == 0 && c->parked) Pump(*c);
   }
 }
