@@ -1,10 +1,10 @@
 // Index: the in-memory hash index of LogStore, key -> where its newest record lives.
 //
-// Sharded by key hash; each shard is a hash map behind its own reader-writer lock, so
-// concurrent lookups of different keys never contend and lookups of the same shard only
-// share a lock. Values never live here: an entry is 24 bytes plus the key, ~113 bytes of heap
-// per 16-byte key in all (docs/FORMAT.md "The index in memory"). All methods are
-// thread-safe.
+// Sharded by key hash; each shard is a KeyTable (an open-addressing table with short keys
+// stored inline) behind its own reader-writer lock, so concurrent lookups of different keys
+// never contend and lookups of the same shard only share a lock. Values never live here:
+// ~58 bytes per key of up to 20 bytes (docs/FORMAT.md "The index in memory"). All methods
+// are thread-safe.
 #pragma once
 
 #include <array>
@@ -13,21 +13,12 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
-#include <string>
 #include <string_view>
-#include <unordered_map>
+
+#include "store/index_entry.h"
+#include "store/key_table.h"
 
 namespace kvs {
-
-struct IndexEntry {
-  uint64_t seq = 0;         // sequence number of the record; the higher one wins
-  uint64_t offset = 0;      // byte offset of the record in its segment
-  uint32_t segment = 0;     // segment id: the file is <segment>.log
-  uint32_t value_len = 0;   // kTombstoneLen marks a tombstone (only during recovery)
-
-  static constexpr uint32_t kTombstoneLen = UINT32_MAX;
-  bool tombstone() const { return value_len == kTombstoneLen; }
-};
 
 class Index {
  public:
@@ -55,28 +46,26 @@ class Index {
   // Calls `fn(key, entry)` for every entry, one shard at a time under its shared lock.
   void ForEach(const std::function<void(std::string_view, const IndexEntry&)>& fn) const;
 
+  // Makes room for about `keys` keys in all (spread over the shards as hashing spreads
+  // them), so that recovery inserts them without growing a table.
+  void Reserve(size_t keys);
+
   size_t size() const;
+  // Bytes allocated by the tables; for tests and benchmarks.
+  size_t MemoryBytes() const;
 
  private:
-  static constexpr size_t kShards = 64;
-
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Map = std::unordered_map<std::string, IndexEntry, Hash, std::equal_to<>>;
+  static constexpr size_t kShardBits = 6;
+  static constexpr size_t kShards = size_t{1} << kShardBits;
 
   struct alignas(64) Shard {  // one cache line apart: no false sharing between shard locks
     mutable std::shared_mutex mu;
-    Map map;  // guarded by mu
+    KeyTable table;  // guarded by mu
   };
 
-  Shard& ShardFor(std::string_view key) { return shards_[ShardIndex(key)]; }
-  const Shard& ShardFor(std::string_view key) const { return shards_[ShardIndex(key)]; }
-  static size_t ShardIndex(std::string_view key) {
-    // High bits: the map itself uses the low bits for its buckets.
-    return (Hash{}(key) >> 58) % kShards;
-  }
+  static uint64_t Hash(std::string_view key) { return KeyTable::DefaultHash(key); }
+  // High bits: the table itself uses the low 32 bits for its slots.
+  static size_t ShardIndex(uint64_t hash) { return hash >> (64 - kShardBits); }
 
   std::array<Shard, kShards> shards_;
 };
