@@ -2,10 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <utility>
+#include <vector>
+
 #include "store/coding.h"
 #include "store/crc32c.h"
 #include "store/engine.h"
 #include "store/record.h"
+#include "store/segment_reader.h"
 
 namespace kvs {
 
@@ -56,6 +60,47 @@ Status HintWriter::Finish(uint64_t segment_size) {
   written_ += buf_.size();
   buf_.clear();
   return file_->Sync();
+}
+
+Status WriteSegmentHint(const File& segment, std::unique_ptr<File> out) {
+  KVS_ASSIGN_OR_RETURN(uint64_t size, segment.Size());
+  SegmentReader reader(segment, size);
+  HintWriter writer(std::move(out));
+  auto bad = [&](uint64_t offset, std::string_view why) {
+    return Status::Corruption(fmt::format("{}: {} at offset {}", segment.path(), why, offset));
+  };
+  // Entries of the batch being read: a hint lists complete batches only, as a scan would.
+  std::vector<std::pair<std::string, HintEntry>> batch;
+  uint64_t off = 0;
+  while (true) {
+    KVS_ASSIGN_OR_RETURN(SegmentReader::Item item, reader.ReadAt(off));
+    if (item.outcome == SegmentReader::Outcome::kEnd) break;
+    if (item.outcome == SegmentReader::Outcome::kZeroTail) {
+      return bad(off, "zeros after the records");
+    }
+    if (item.outcome == SegmentReader::Outcome::kBad) return bad(off, item.reason);
+    const RecordHeader& h = item.record.header;
+    if (h.kind() == log_format::Kind::kMeta) {
+      // A compaction output's first record, a batch of its own; not an entry.
+      if (off != 0 || !h.batch_start() || !h.batch_end()) {
+        return bad(off, "compaction meta record out of place");
+      }
+      off += h.record_size();
+      continue;
+    }
+    if (h.batch_start() != batch.empty()) return bad(off, "write batch not well formed");
+    batch.emplace_back(std::string(item.record.key),
+                       HintEntry{{}, h.kind(), h.seq, off, h.value_len});
+    off += h.record_size();
+    if (!h.batch_end()) continue;
+    for (auto& [key, entry] : batch) {
+      entry.key = key;
+      KVS_RETURN_IF_ERROR(writer.Add(entry));
+    }
+    batch.clear();
+  }
+  if (!batch.empty()) return bad(off, "write batch cut short");
+  return writer.Finish(size);
 }
 
 Status ReadHintFile(const File& file, uint64_t segment_size,

@@ -1,9 +1,10 @@
-// Hint files: `<n>.hint` lists the records of compacted segment `<n>.log` without their
-// values (layout in store/log_format.h, prose in docs/FORMAT.md), so that recovery rebuilds
-// the index from a sequential read of small files instead of every value.
+// Hint files: `<n>.hint` lists the records of closed segment `<n>.log` without their values
+// (layout in store/log_format.h, prose in docs/FORMAT.md), so that recovery rebuilds the
+// index from a sequential read of small files instead of every value.
 //
 // HintWriter appends entries to a file it owns and seals it with a checksummed trailer;
-// ReadHintFile verifies a whole file before handing out any entry. Single-threaded.
+// WriteSegmentHint builds one from a closed segment; ReadHintFile verifies a whole file
+// before handing out any entry. Single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,12 @@ class HintWriter {
   uint32_t crc_ = 0;      // CRC32C of the bytes before buf_
   uint64_t count_ = 0;
 };
+
+// Writes to `out` (an empty file, which it takes) the hint of the closed segment `segment`,
+// reading and checking every record, then fsyncs it. Corruption (naming the segment and
+// offset) if the segment holds anything but complete write batches up to its last byte:
+// such a segment is left to recovery's scan, which reports or repairs it.
+Status WriteSegmentHint(const File& segment, std::unique_ptr<File> out);
 
 // Reads the hint file `file`, which must describe a segment of `segment_size` bytes, and
 // calls `fn` for each entry in order. Corruption (naming the file) if the file is short,

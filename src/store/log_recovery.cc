@@ -208,6 +208,11 @@ Status LogStore::RepairSegment(uint32_t id) {
   KVS_RETURN_IF_ERROR(out->Sync());
   out.reset();
   in.reset();
+  // A hint of the segment (it was unusable, or the segment would not be scanned) describes
+  // the old contents: it goes first.
+  if (Result<bool> hint = env_->Exists(HintPath(id)); hint.ok() && *hint) {
+    KVS_RETURN_IF_ERROR(env_->Remove(HintPath(id)));
+  }
   KVS_RETURN_IF_ERROR(env_->Rename(tmp_path, path));
   KVS_RETURN_IF_ERROR(env_->SyncDir(dir_->path()));
   Warn(fmt::format("repair: {}: kept {} records, dropped {} damaged region(s), {} bytes", path,
@@ -325,8 +330,9 @@ Status LogStore::Recover() {
   std::vector<uint32_t> hints;
   bool changed = false;
   for (const std::string& name : names) {
-    if (name.ends_with(kRepairSuffix) || name.ends_with(log_format::kCompactingSuffix)) {
-      // An interrupted repair or compaction: the segments it read are still in place.
+    if (name.ends_with(kRepairSuffix) || name.ends_with(log_format::kCompactingSuffix) ||
+        name.ends_with(log_format::kHintTempSuffix)) {
+      // An interrupted repair, compaction or hint: the segments it read are still in place.
       KVS_RETURN_IF_ERROR(env_->Remove(dir_->File(name)));
       changed = true;
       continue;
@@ -337,9 +343,15 @@ Status LogStore::Recover() {
   std::sort(ids.begin(), ids.end());
   std::map<uint32_t, uint64_t> outputs;
   KVS_RETURN_IF_ERROR(RecoverCompactions(&ids, &outputs, &changed));
+  // The active segment is the highest one, the only one whose tail may be torn. Compaction
+  // outputs always sit below it (docs/COMPACTION.md), but should the highest be one, it is
+  // left closed and a fresh active segment is made above it.
+  const bool output_on_top = !ids.empty() && outputs.count(ids.back()) > 0;
+  const uint32_t active_id = ids.empty() || output_on_top ? 0 : ids.back();
   for (uint32_t id : hints) {
-    // A hint whose segment is gone: left by an unlink cut short.
-    if (!std::binary_search(ids.begin(), ids.end(), id)) {
+    // A hint whose segment is gone: left by an unlink cut short. A hint of the active
+    // segment: it is about to change, so no hint can describe it.
+    if (!std::binary_search(ids.begin(), ids.end(), id) || id == active_id) {
       KVS_RETURN_IF_ERROR(env_->Remove(HintPath(id)));
       changed = true;
     }
@@ -349,18 +361,15 @@ Status LogStore::Recover() {
   std::lock_guard lock(write_mu_);
   if (ids.empty()) return CreateSegmentLocked(1);
 
-  // The active segment is the highest one, the only one whose tail may be torn. Compaction
-  // outputs always sit below it (docs/COMPACTION.md), but should the highest be one, it is
-  // left closed and a fresh active segment is made above it.
-  const bool output_on_top = outputs.count(ids.back()) > 0;
   uint64_t active_end = 0;
   for (uint32_t id : ids) {
-    const bool active = id == ids.back() && !output_on_top;
+    const bool active = id == active_id;
     auto out = outputs.find(id);
     if (!active) {
       KVS_ASSIGN_OR_RETURN(bool from_hint,
                            RecoverFromHint(id, out == outputs.end() ? 0 : out->second));
       if (from_hint) continue;
+      QueueHint(id, /*rolled=*/false);  // a closed segment without a usable hint gets one
     }
     KVS_ASSIGN_OR_RETURN(uint64_t end, RecoverSegment(id, active));
     if (active) active_end = end;

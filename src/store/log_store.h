@@ -13,7 +13,8 @@
 //
 // Compaction (docs/COMPACTION.md): a background thread, or Compact() called inline, copies
 // the live records of the closed segments into new segments with hint files and swaps them
-// in crash-safely; readers hold segments by reference, so a swap never fails a read.
+// in crash-safely; readers hold segments by reference, so a swap never fails a read. The
+// same thread writes the hint file of every segment the writer closes (WriteHints()).
 #pragma once
 
 #include <atomic>
@@ -100,6 +101,14 @@ class LogStore final : public Engine {
   // Options::compaction_min_dead_bytes and Options::compaction_dead_ratio of all segments.
   bool CompactionWanted() const;
 
+  // Writes, on the calling thread, the hint files still missing: of the segments closed
+  // since Open and of the closed segments Open had to scan (docs/FORMAT.md "Hint files").
+  // The background thread (Options::background_compaction) does this by itself after each
+  // roll; a clean shutdown writes those of rolled segments that it has not reached. Serialised
+  // with compactions. Each failure is also passed to Options::on_warning; the first one is
+  // returned, and that segment stays without a hint (recovery scans it).
+  Status WriteHints();
+
   // How the last Open rebuilt the index: for tests and the restart benchmark.
   struct RecoveryStats {
     uint64_t segments_from_hints = 0;   // closed segments loaded from their hint file
@@ -126,7 +135,7 @@ class LogStore final : public Engine {
     const std::unique_ptr<File> file;
     std::atomic<uint64_t> bytes{0};  // bytes of records (the active one: reserved so far)
     uint64_t meta_bytes = 0;         // its kMeta record, for a compaction output
-    std::string hint_path;           // its hint file, if it has one
+    std::string hint_path;           // its hint file, if it has one; set under compact_mu_
     std::atomic<bool> obsolete{false};
   };
 
@@ -158,6 +167,13 @@ class LogStore final : public Engine {
                       const std::map<uint32_t, std::shared_ptr<Segment>>& inputs);
   void RemoveOutputFiles(uint32_t first, size_t count);
   void CompactionLoop();
+
+  // ---- Hint files of closed segments (log_hints.cc)
+  // Queues closed segment `id` for a hint; `rolled`: closed by the writer in this run (a
+  // clean shutdown writes those that are still queued).
+  void QueueHint(uint32_t id, bool rolled);
+  Status WritePendingHints(bool rolled_only);
+  Status WriteHintLocked(uint32_t id);  // REQUIRES: compact_mu_ held
   void MaybeWakeCompactor();
   uint64_t DeadBytes() const;
 
@@ -223,6 +239,11 @@ class LogStore final : public Engine {
   std::condition_variable compactor_cv_;
   bool compactor_wake_ = false;             // guarded by compactor_mu_
   bool compactor_stopping_ = false;         // guarded by compactor_mu_
+  struct PendingHint {
+    uint32_t id;
+    bool rolled;
+  };
+  std::vector<PendingHint> pending_hints_;  // guarded by compactor_mu_
   uint64_t retry_dead_bytes_ = 0;           // guarded by compactor_mu_: back-off after a failure
   std::atomic<bool> shutting_down_{false};  // makes a running compaction give up
   std::thread compactor_thread_;
