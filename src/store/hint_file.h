@@ -64,4 +64,8 @@ Status WriteSegmentHint(const File& segment, std::unique_ptr<File> out);
 Status ReadHintFile(const File& file, uint64_t segment_size,
                     const std::function<void(const HintEntry&)>& fn);
 
+// The entry count a hint file's trailer claims, unverified (bounded by what the file can
+// hold; 0 if it is too short): to size the index before the hints are read.
+Result<uint64_t> HintEntryCount(const File& file);
+
 }  // namespace kvs

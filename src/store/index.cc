@@ -1,5 +1,7 @@
 #include "store/index.h"
 
+#include <algorithm>
+
 namespace kvs {
 
 std::optional<IndexEntry> Index::Find(std::string_view key) const {
@@ -11,12 +13,9 @@ std::optional<IndexEntry> Index::Find(std::string_view key) const {
   return *e;
 }
 
-bool Index::Upsert(std::string_view key, const IndexEntry& entry,
-                   std::optional<IndexEntry>* replaced) {
-  const uint64_t hash = Hash(key);
-  Shard& s = shards_[ShardIndex(hash)];
-  std::unique_lock lock(s.mu);
-  auto [e, inserted] = s.table.Emplace(key, hash, entry);
+bool Index::UpsertLocked(KeyTable& table, std::string_view key, uint64_t hash,
+                         const IndexEntry& entry, std::optional<IndexEntry>* replaced) {
+  auto [e, inserted] = table.Emplace(key, hash, entry);
   if (inserted) {
     if (replaced != nullptr) replaced->reset();
     return true;
@@ -25,6 +24,14 @@ bool Index::Upsert(std::string_view key, const IndexEntry& entry,
   if (replaced != nullptr) *replaced = *e;
   *e = entry;
   return true;
+}
+
+bool Index::Upsert(std::string_view key, const IndexEntry& entry,
+                   std::optional<IndexEntry>* replaced) {
+  const uint64_t hash = Hash(key);
+  Shard& s = shards_[ShardIndex(hash)];
+  std::unique_lock lock(s.mu);
+  return UpsertLocked(s.table, key, hash, entry, replaced);
 }
 
 std::optional<IndexEntry> Index::Erase(std::string_view key, uint64_t seq) {
@@ -92,6 +99,44 @@ size_t Index::MemoryBytes() const {
     n += s.table.MemoryBytes();
   }
   return n;
+}
+
+void Index::Loader::Upsert(std::string_view key, const IndexEntry& entry) {
+  const uint64_t hash = Hash(key);
+  const size_t shard = ShardIndex(hash);
+  Queue& q = queues_[shard];
+  q.items.push_back(Pending{hash, entry, static_cast<uint32_t>(q.keys.size()),
+                            static_cast<uint32_t>(key.size())});
+  q.keys.append(key);
+  if (q.items.size() >= kBatch) Apply(shard);
+}
+
+void Index::Loader::Flush() {
+  for (size_t i = 0; i < kShards; ++i) {
+    if (!queues_[i].items.empty()) Apply(i);
+  }
+}
+
+void Index::Loader::Apply(size_t shard) {
+  Queue& q = queues_[shard];
+  Shard& s = index_->shards_[shard];
+  // Far enough ahead for a miss to resolve while the keys before it are inserted.
+  constexpr size_t kAhead = 8;
+  const size_t n = q.items.size();
+  {
+    std::unique_lock lock(s.mu);
+    for (size_t i = 0; i < std::min(kAhead, n); ++i) s.table.Prefetch(q.items[i].hash);
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) s.table.Prefetch(q.items[i + kAhead].hash);
+      const Pending& p = q.items[i];
+      const std::string_view key(q.keys.data() + p.key_offset, p.key_len);
+      if (UpsertLocked(s.table, key, p.hash, p.entry, nullptr) && p.entry.tombstone()) {
+        ++stored_tombstones_;
+      }
+    }
+  }
+  q.items.clear();
+  q.keys.clear();
 }
 
 }  // namespace kvs

@@ -13,7 +13,9 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "store/index_entry.h"
 #include "store/key_table.h"
@@ -54,6 +56,42 @@ class Index {
   // Bytes allocated by the tables; for tests and benchmarks.
   size_t MemoryBytes() const;
 
+  // Recovery's bulk path: queues upserts per shard and applies a shard's queue under one
+  // acquisition of its lock, each slot prefetched a few keys ahead, so that threads loading
+  // segments side by side neither pass shard locks back and forth nor wait for every cache
+  // miss in turn. Same rules as Upsert(); an entry is visible once its queue is applied (at
+  // the latest by Flush()). One Loader per thread; the Index must outlive it.
+  class Loader {
+   public:
+    explicit Loader(Index* index) : index_(index) {}
+    Loader(const Loader&) = delete;
+    Loader& operator=(const Loader&) = delete;
+    ~Loader() { Flush(); }
+
+    void Upsert(std::string_view key, const IndexEntry& entry);
+    void Flush();
+    // Tombstone entries that Upsert rules stored so far (applied queues only).
+    uint64_t stored_tombstones() const { return stored_tombstones_; }
+
+   private:
+    struct Pending {
+      uint64_t hash;
+      IndexEntry entry;
+      uint32_t key_offset;  // in the queue's `keys`
+      uint32_t key_len;
+    };
+    struct Queue {
+      std::vector<Pending> items;
+      std::string keys;
+    };
+    static constexpr size_t kBatch = 512;
+    void Apply(size_t shard);
+
+    Index* const index_;
+    std::vector<Queue> queues_{kShards};
+    uint64_t stored_tombstones_ = 0;
+  };
+
  private:
   static constexpr size_t kShardBits = 6;
   static constexpr size_t kShards = size_t{1} << kShardBits;
@@ -64,6 +102,9 @@ class Index {
   };
 
   static uint64_t Hash(std::string_view key) { return KeyTable::DefaultHash(key); }
+  // Upsert's rule on one table. REQUIRES: its shard locked exclusively.
+  static bool UpsertLocked(KeyTable& table, std::string_view key, uint64_t hash,
+                           const IndexEntry& entry, std::optional<IndexEntry>* replaced);
   // High bits: the table itself uses the low 32 bits for its slots.
   static size_t ShardIndex(uint64_t hash) { return hash >> (64 - kShardBits); }
 

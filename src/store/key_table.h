@@ -52,6 +52,15 @@ class KeyTable {
 
   void ForEach(const std::function<void(std::string_view, const IndexEntry&)>& fn) const;
 
+  // Starts loading the slot where a lookup of `hash` begins, and the place a few inserts
+  // ahead in the entry array: hints for bulk loads, which insert many keys in a row.
+  void Prefetch(uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[Home(static_cast<uint32_t>(hash))], 1);
+    if (entries_.size() + kAppendAhead < entries_.capacity()) {
+      __builtin_prefetch(entries_.data() + entries_.size() + kAppendAhead, 1);
+    }
+  }
+
   // Makes room for `keys` keys in all, so that inserting up to that many allocates nothing.
   void Reserve(size_t keys);
 
@@ -75,6 +84,7 @@ class KeyTable {
   // Slots may hold at most this fraction of entries: linear probing stays short below it.
   static constexpr size_t kMaxLoadNum = 4, kMaxLoadDen = 5;
   static constexpr size_t kMinSlots = 8;
+  static constexpr size_t kAppendAhead = 4;
 
   size_t Home(uint32_t hash) const {
     // Multiply-shift maps the hash onto any table size, not only powers of two, so Reserve

@@ -142,18 +142,26 @@ class LogStore final : public Engine {
   LogStore(const Options& options, Env* env, std::unique_ptr<DataDir> dir);
 
   struct SegmentScan;
+  struct RecoveryTally;
   struct LiveRecord;
   struct OutputPlan;
 
   // ---- Recovery (log_recovery.cc)
   Status Recover();
+  // Loads every segment of `ids` (sorted; `active_id` is the active one, 0 if none) into the
+  // index and the segment map, several segments at a time; `outputs`: compaction outputs
+  // (id -> meta record size). Sets *active_end to where the active segment's data ends.
+  Status RecoverSegments(const std::vector<uint32_t>& ids, uint32_t active_id,
+                         const std::map<uint32_t, uint64_t>& outputs, uint64_t* active_end);
+  // The per-segment steps below may run on several threads at once, one segment each; what
+  // they find (warnings included) goes to `tally`, merged by RecoverSegments.
   // Rebuilds the index entries of one segment; returns where its valid data ends.
-  Result<uint64_t> RecoverSegment(uint32_t id, bool active);
+  Result<uint64_t> RecoverSegment(uint32_t id, bool active, RecoveryTally* tally);
   Result<SegmentScan> ScanSegment(const File& file, bool active);
-  Status RepairSegment(uint32_t id);
-  // Loads closed segment `id`'s index entries from its hint file. False (after a warning)
+  Status RepairSegment(uint32_t id, RecoveryTally* tally);
+  // Loads closed segment `id`'s index entries from its hint file. False (with a warning)
   // when the hint is missing or unusable and the segment must be scanned instead.
-  Result<bool> RecoverFromHint(uint32_t id, uint64_t meta_bytes);
+  Result<bool> RecoverFromHint(uint32_t id, uint64_t meta_bytes, RecoveryTally* tally);
   // Finishes compactions whose outputs are all in place (removes the segments they
   // replace) and undoes the others (removes their outputs). `ids` (sorted) is updated to
   // the segments that stay; `outputs` receives the compaction outputs among them (id ->

@@ -137,6 +137,54 @@ TEST(IndexConcurrencyTest, WritersErasersAndScansTogether) {
   index.ForEach([](std::string_view, const IndexEntry& e) { EXPECT_EQ(e.seq % 2, 1u); });
 }
 
+TEST(IndexTest, LoaderFollowsUpsertRules) {
+  Index index;
+  index.Upsert("kept", At(50, 1, 1));
+  uint64_t tombstones = 0;
+  {
+    Index::Loader loader(&index);
+    loader.Upsert("kept", At(40, 2, 2));  // older than what the index has: ignored
+    loader.Upsert("later", At(5, 2, 5));
+    loader.Upsert("later", At(7, 3, 7));  // the newer of two in one queue wins
+    loader.Upsert("later", At(6, 4, 6));
+    loader.Upsert("dead", IndexEntry{9, 0, 2, IndexEntry::kTombstoneLen});
+    for (int i = 0; i < 5000; ++i) loader.Upsert("bulk" + std::to_string(i), At(100 + i));
+    loader.Flush();
+    tombstones = loader.stored_tombstones();
+  }
+  EXPECT_EQ(tombstones, 1u);
+  EXPECT_EQ(index.Find("kept")->segment, 1u);
+  EXPECT_EQ(index.Find("later")->seq, 7u);
+  EXPECT_TRUE(index.Find("dead")->tombstone());
+  EXPECT_EQ(index.size(), 5003u);
+  EXPECT_EQ(index.Find("bulk4999")->seq, 5099u);
+}
+
+TEST(IndexConcurrencyTest, LoadersOnSeveralThreadsAgreeWithOneThread) {
+  // Each key written by every thread, with thread-specific sequence numbers: whatever the
+  // interleaving, the highest one wins, as with sequential Upserts.
+  Index index;
+  constexpr int kThreads = 4, kKeys = 3000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Index::Loader loader(&index);
+      for (int i = 0; i < kKeys; ++i) {
+        loader.Upsert("key" + std::to_string(i), At(static_cast<uint64_t>(i * kThreads + t + 1)));
+        if (i % 1000 == 0) {
+          EXPECT_LE(index.size(), static_cast<size_t>(kKeys));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(index.size(), static_cast<size_t>(kKeys));
+  for (int i = 0; i < kKeys; ++i) {
+    EXPECT_EQ(index.Find("key" + std::to_string(i))->seq,
+              static_cast<uint64_t>(i * kThreads + kThreads));
+  }
+}
+
 TEST(IndexConcurrencyTest, ManyWritersAndReaders) {
   Index index;
   constexpr int kThreads = 8, kKeys = 2000;

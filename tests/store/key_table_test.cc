@@ -1,10 +1,10 @@
 #include "store/key_table.h"
 
+#include <gtest/gtest.h>
+
 #include <map>
 #include <random>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace kvs {
 namespace {
@@ -50,10 +50,15 @@ class Model {
 // Short (inline), exactly inline-sized and long keys, some with NUL bytes.
 std::string KeyFor(uint32_t n) {
   switch (n % 4) {
-    case 0: return "k" + std::to_string(n);
-    case 1: return std::string(KeyTable::kInlineKeyBytes - 6, 'i') + std::to_string(100000 + n);
-    case 2: return std::string("l\0ng", 4) + std::string(40 + n % 50, 'x') + std::to_string(n);
-    default: return std::string(KeyTable::kInlineKeyBytes, 'e').replace(0, 8, std::to_string(10000000 + n));
+    case 0:
+      return "k" + std::to_string(n);
+    case 1:
+      return std::string(KeyTable::kInlineKeyBytes - 6, 'i') + std::to_string(100000 + n);
+    case 2:
+      return std::string("l\0ng", 4) + std::string(40 + n % 50, 'x') + std::to_string(n);
+    default:
+      return std::string(KeyTable::kInlineKeyBytes, 'e')
+          .replace(0, 8, std::to_string(10000000 + n));
   }
 }
 
@@ -135,8 +140,7 @@ TEST(KeyTableTest, ChurnDoesNotGrowTheTable) {
 TEST(KeyTableTest, EraseIfRemovesWhatThePredicateSelects) {
   KeyTable t(&FewHashes);
   for (uint32_t i = 0; i < 1000; ++i) t.Emplace(KeyFor(i), FewHashes(KeyFor(i)), At(i + 1));
-  EXPECT_EQ(t.EraseIf([](std::string_view, const IndexEntry& e) { return e.seq % 2 == 0; }),
-            500u);
+  EXPECT_EQ(t.EraseIf([](std::string_view, const IndexEntry& e) { return e.seq % 2 == 0; }), 500u);
   EXPECT_EQ(t.size(), 500u);
   for (uint32_t i = 0; i < 1000; ++i) {
     const IndexEntry* e = t.Find(KeyFor(i), FewHashes(KeyFor(i)));
