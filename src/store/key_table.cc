@@ -113,19 +113,19 @@ std::pair<IndexEntry*, bool> KeyTable::Emplace(std::string_view key, uint64_t ha
   }
   size_t i = Home(h);
   while (slots_[i].ref != 0) i = Next(i);
-  Entry& e = entries_.emplace_back();
+  Entry e;
   e.value = entry;
   StoreKey(e, key);
+  entries_.push_back(e);
   slots_[i] = Slot{h, static_cast<uint32_t>(entries_.size())};
-  return {&e.value, true};
+  return {&entries_[entries_.size() - 1].value, true};
 }
 
 void KeyTable::Rehash(size_t slot_count) {
-  std::vector<Slot> old;
-  old.reserve(slot_count);
+  // calloc'd: fresh pages are zero (empty slots) without being written.
+  PodArray<Slot> old = PodArray<Slot>::Zeroed(slot_count);
   Populate(old.data(), slot_count * sizeof(Slot));
-  old.resize(slot_count);
-  old.swap(slots_);
+  std::swap(old, slots_);
   // Slots carry their hash: moving them never touches the entries or hashes a key again.
   for (const Slot& s : old) {
     if (s.ref == 0) continue;

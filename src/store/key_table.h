@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "store/index_entry.h"
+#include "store/pod_array.h"
 
 namespace kvs {
 
@@ -69,7 +70,7 @@ class KeyTable {
   size_t MemoryBytes() const;
 
  private:
-  struct Slot {
+  struct Slot {         // all zero bytes: empty
     uint32_t hash = 0;  // low 32 bits of the key's hash
     uint32_t ref = 0;   // 1 + index into entries_; 0: empty
   };
@@ -102,8 +103,8 @@ class KeyTable {
   void ReleaseKey(const Entry& e);
 
   const HashFn hash_;
-  std::vector<Slot> slots_;
-  std::vector<Entry> entries_;
+  PodArray<Slot> slots_;
+  PodArray<Entry> entries_;
   std::vector<std::string> long_keys_;
   std::vector<uint32_t> free_long_keys_;  // places in long_keys_ to reuse
 };

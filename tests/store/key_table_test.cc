@@ -168,5 +168,23 @@ TEST(KeyTableTest, ReserveAvoidsGrowth) {
   EXPECT_LE(reserved, 10000u * (48 + 11));
 }
 
+TEST(PodArrayTest, ZeroedReserveAppendAndMove) {
+  PodArray<uint64_t> zeros = PodArray<uint64_t>::Zeroed(5000);
+  ASSERT_EQ(zeros.size(), 5000u);
+  for (uint64_t v : zeros) EXPECT_EQ(v, 0u);
+  PodArray<uint64_t> a;
+  for (uint64_t i = 0; i < 100; ++i) {
+    if (a.size() == a.capacity()) a.reserve(a.size() + 7);
+    a.push_back(i * 3);
+  }
+  a.pop_back();
+  ASSERT_EQ(a.size(), 99u);
+  EXPECT_EQ(a[98], 294u);
+  PodArray<uint64_t> b = std::move(a);
+  EXPECT_EQ(a.size(), 0u);  // NOLINT(bugprone-use-after-move): moved-from is empty
+  EXPECT_EQ(b.size(), 99u);
+  EXPECT_EQ(b[10], 30u);
+}
+
 }  // namespace
 }  // namespace kvs
