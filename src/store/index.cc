@@ -71,15 +71,31 @@ void Index::ForEach(const std::function<void(std::string_view, const IndexEntry&
   }
 }
 
-void Index::Reserve(size_t keys) {
-  if (keys == 0) return;
+size_t Index::ReservePerShard(size_t keys) {
   // Hashing spreads keys binomially: a few standard deviations above the mean per shard
   // covers every shard but rarely, and a shard that still overflows just grows.
   const size_t mean = keys / kShards;
-  const size_t per_shard = mean + mean / 32 + 64;
-  for (Shard& s : shards_) {
-    std::unique_lock lock(s.mu);
-    s.table.Reserve(per_shard);
+  return mean + mean / 32 + 64;
+}
+
+void Index::Reserve(size_t keys) {
+  if (keys == 0) return;
+  const size_t per_shard = ReservePerShard(keys);
+  bool empty = reserved_.data() == nullptr;
+  for (const Shard& s : shards_) {
+    std::shared_lock lock(s.mu);
+    empty = empty && s.table.size() == 0;
+  }
+  // An empty index (a start) gets all its arrays in one block of huge pages.
+  const size_t bytes = KeyTable::ReserveBytes(per_shard);
+  if (empty) reserved_ = HugeBlock::Map(bytes * kShards);
+  for (size_t i = 0; i < kShards; ++i) {
+    std::unique_lock lock(shards_[i].mu);
+    if (reserved_.data() != nullptr && empty) {
+      shards_[i].table.Reserve(per_shard, reserved_.data() + i * bytes);
+    } else {
+      shards_[i].table.Reserve(per_shard);
+    }
   }
 }
 

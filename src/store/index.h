@@ -102,12 +102,15 @@ class Index {
   };
 
   static uint64_t Hash(std::string_view key) { return KeyTable::DefaultHash(key); }
+  static size_t ReservePerShard(size_t keys);
   // Upsert's rule on one table. REQUIRES: its shard locked exclusively.
   static bool UpsertLocked(KeyTable& table, std::string_view key, uint64_t hash,
                            const IndexEntry& entry, std::optional<IndexEntry>* replaced);
   // High bits: the table itself uses the low 32 bits for its slots.
   static size_t ShardIndex(uint64_t hash) { return hash >> (64 - kShardBits); }
 
+  // Reserve's memory for every shard's arrays; declared first, so it outlives the shards.
+  HugeBlock reserved_;
   std::array<Shard, kShards> shards_;
 };
 

@@ -187,8 +187,24 @@ void KeyTable::Reserve(size_t keys) {
   // Reserved for keys about to come: their pages may as well be in place now.
   Populate(entries_.data() + entries_.size(),
            (entries_.capacity() - entries_.size()) * sizeof(Entry));
-  const size_t slots = keys * kMaxLoadDen / kMaxLoadNum + 1;
-  if (slots > slots_.size()) Rehash(std::max(kMinSlots, slots));
+  const size_t slots = SlotsFor(keys);
+  if (slots > slots_.size()) Rehash(slots);
+}
+
+namespace {
+size_t RoundUp64(size_t n) { return (n + 63) / 64 * 64; }
+}  // namespace
+
+size_t KeyTable::ReserveBytes(size_t keys) {
+  return RoundUp64(SlotsFor(keys) * sizeof(Slot)) + RoundUp64(keys * sizeof(Entry));
+}
+
+void KeyTable::Reserve(size_t keys, char* storage) {
+  if (!entries_.empty() || !slots_.empty()) return Reserve(keys);
+  const size_t slots = SlotsFor(keys);
+  slots_ = PodArray<Slot>::Borrowed(reinterpret_cast<Slot*>(storage), slots, slots);
+  entries_ = PodArray<Entry>::Borrowed(
+      reinterpret_cast<Entry*>(storage + RoundUp64(slots * sizeof(Slot))), 0, keys);
 }
 
 size_t KeyTable::MemoryBytes() const {

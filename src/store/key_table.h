@@ -9,6 +9,7 @@
 // inserts and churn never grows the table. Not thread-safe: Index locks each shard.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -64,6 +65,11 @@ class KeyTable {
 
   // Makes room for `keys` keys in all, so that inserting up to that many allocates nothing.
   void Reserve(size_t keys);
+  // The same for an empty table, placing its arrays in `storage`: ReserveBytes(keys) zero
+  // bytes, 64-byte aligned, that outlive the table (Index::Reserve maps one block of huge
+  // pages for every shard). The table moves to memory of its own if it outgrows them.
+  static size_t ReserveBytes(size_t keys);
+  void Reserve(size_t keys, char* storage);
 
   size_t size() const { return entries_.size(); }
   // Bytes allocated by the table (its arrays and long keys), for tests and benchmarks.
@@ -87,6 +93,10 @@ class KeyTable {
   static constexpr size_t kMinSlots = 8;
   static constexpr size_t kAppendAhead = 4;
 
+  // Slots for `keys` keys at the load bound.
+  static size_t SlotsFor(size_t keys) {
+    return std::max(kMinSlots, keys * kMaxLoadDen / kMaxLoadNum + 1);
+  }
   size_t Home(uint32_t hash) const {
     // Multiply-shift maps the hash onto any table size, not only powers of two, so Reserve
     // can size the table to the key count.

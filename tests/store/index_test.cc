@@ -87,6 +87,19 @@ TEST(IndexTest, ReserveThenFillStaysCompact) {
   EXPECT_LE(index.MemoryBytes() / kKeys, 64u);
 }
 
+TEST(IndexTest, OutgrowingTheReservedBlockKeepsEveryKey) {
+  Index index;
+  index.Reserve(1000);  // an empty index: one block for every shard
+  for (int i = 0; i < 20000; ++i) ASSERT_TRUE(index.Upsert("k" + std::to_string(i), At(i + 1)));
+  for (int i = 0; i < 20000; i += 2) ASSERT_TRUE(index.Erase("k" + std::to_string(i), UINT64_MAX));
+  EXPECT_EQ(index.size(), 10000u);
+  for (int i = 0; i < 20000; ++i) {
+    EXPECT_EQ(index.Find("k" + std::to_string(i)).has_value(), i % 2 == 1) << i;
+  }
+  index.Reserve(50000);  // not empty any more: each shard grows on its own
+  EXPECT_EQ(index.Find("k19999")->seq, 20000u);
+}
+
 TEST(IndexTest, LongKeysAndChurn) {
   Index index;
   const std::string long_prefix(300, 'p');

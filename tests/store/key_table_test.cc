@@ -168,6 +168,17 @@ TEST(KeyTableTest, ReserveAvoidsGrowth) {
   EXPECT_LE(reserved, 10000u * (48 + 11));
 }
 
+TEST(KeyTableTest, ReserveInBorrowedStorageThenMoveOut) {
+  HugeBlock block = HugeBlock::Map(KeyTable::ReserveBytes(100));
+  ASSERT_NE(block.data(), nullptr);
+  Model m(&KeyTable::DefaultHash);
+  m.table().Reserve(100, block.data());
+  for (uint32_t i = 0; i < 100; ++i) m.Put(KeyFor(i), i + 1);
+  m.Check();
+  for (uint32_t i = 100; i < 1000; ++i) m.Put(KeyFor(i), i + 1);  // outgrows the block
+  m.Check();
+}
+
 TEST(PodArrayTest, ZeroedReserveAppendAndMove) {
   PodArray<uint64_t> zeros = PodArray<uint64_t>::Zeroed(5000);
   ASSERT_EQ(zeros.size(), 5000u);
