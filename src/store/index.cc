@@ -80,6 +80,7 @@ size_t Index::ReservePerShard(size_t keys) {
 
 void Index::Reserve(size_t keys) {
   if (keys == 0) return;
+  std::lock_guard reserving(reserve_mu_);
   const size_t per_shard = ReservePerShard(keys);
   bool empty = reserved_.data() == nullptr;
   for (const Shard& s : shards_) {

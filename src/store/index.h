@@ -3,7 +3,7 @@
 // Sharded by key hash; each shard is a KeyTable (an open-addressing table with short keys
 // stored inline) behind its own reader-writer lock, so concurrent lookups of different keys
 // never contend and lookups of the same shard only share a lock. Values never live here:
-// ~58 bytes per key of up to 20 bytes (docs/FORMAT.md "The index in memory"). All methods
+// ~60 bytes per key of up to 20 bytes (docs/FORMAT.md "The index in memory"). All methods
 // are thread-safe.
 #pragma once
 
@@ -49,7 +49,8 @@ class Index {
   void ForEach(const std::function<void(std::string_view, const IndexEntry&)>& fn) const;
 
   // Makes room for about `keys` keys in all (spread over the shards as hashing spreads
-  // them), so that recovery inserts them without growing a table.
+  // them), so that recovery inserts them without growing a table. On an empty index every
+  // shard's arrays go into one block of huge pages, unmapped with the Index.
   void Reserve(size_t keys);
 
   size_t size() const;
@@ -110,7 +111,8 @@ class Index {
   static size_t ShardIndex(uint64_t hash) { return hash >> (64 - kShardBits); }
 
   // Reserve's memory for every shard's arrays; declared first, so it outlives the shards.
-  HugeBlock reserved_;
+  std::mutex reserve_mu_;
+  HugeBlock reserved_;  // guarded by reserve_mu_
   std::array<Shard, kShards> shards_;
 };
 
