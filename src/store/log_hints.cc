@@ -35,6 +35,12 @@ Status LogStore::WritePendingHints(bool rolled_only) {
   std::lock_guard compacting(compact_mu_);
   Status first_error;
   while (true) {
+    // A closing store leaves the background's queue (which, after a start on an old data
+    // directory, can hold every segment) and writes only the hints of rolled segments.
+    if (!rolled_only && shutting_down_.load(std::memory_order_relaxed)) break;
+    // A store that failed a write touches the disk no more (its writes and syncs cannot be
+    // trusted); hints are optional.
+    if (read_only_.load(std::memory_order_acquire)) break;
     uint32_t id = 0;
     {
       std::lock_guard lock(compactor_mu_);

@@ -253,7 +253,8 @@ class LogStore final : public Engine {
   };
   std::vector<PendingHint> pending_hints_;  // guarded by compactor_mu_
   uint64_t retry_dead_bytes_ = 0;           // guarded by compactor_mu_: back-off after a failure
-  std::atomic<bool> shutting_down_{false};  // makes a running compaction give up
+  std::atomic<bool> shutting_down_{false};  // makes a running compaction, and the queue of
+                                            // hints of scanned segments, give up
   std::thread compactor_thread_;
 };
 
