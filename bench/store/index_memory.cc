@@ -2,6 +2,7 @@
 //
 //   index_memory index [N [K]]     inserts N (default 1,000,000) K-byte (default 16) keys
 //                                  into a bare Index
+//   index_memory reserved [N [K]]  the same after Index::Reserve(N), as recovery does
 //   index_memory logstore [N [K]]  Sets N K-byte keys (8-byte values, fsync never) in a LogStore
 //
 // Prints the growth of the resident set (/proc/self/statm) and of the heap in use
@@ -61,14 +62,18 @@ int main(int argc, char** argv) {
   const uint64_t n = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1'000'000;
   if (argc > 3) key_bytes = std::max<size_t>(10, std::strtoull(argv[3], nullptr, 10));
 
-  if (mode == "index") {
+  if (mode == "index" || mode == "reserved") {
     kvs::Index index;
     const Memory before = Measure();
+    if (mode == "reserved") index.Reserve(n);
     for (uint64_t i = 0; i < n; ++i) {
       index.Upsert(Key(i), kvs::IndexEntry{i + 1, i * 64, 1, 8});
     }
     const Memory after = Measure();
-    Report("Index", n, before, after, index.size());
+    Report(mode == "index" ? "Index" : "Index after Reserve", n, before, after, index.size());
+    fmt::print("  tables:      {:.1f} MiB = {:.1f} bytes/key allocated\n",
+               static_cast<double>(index.MemoryBytes()) / (1 << 20),
+               static_cast<double>(index.MemoryBytes()) / static_cast<double>(n));
     return 0;
   }
   if (mode == "logstore") {
@@ -101,6 +106,6 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(tmpl);
     return 0;
   }
-  fmt::print(stderr, "usage: index_memory index|logstore [N]\n");
+  fmt::print(stderr, "usage: index_memory index|reserved|logstore [N [K]]\n");
   return 2;
 }

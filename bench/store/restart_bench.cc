@@ -1,14 +1,18 @@
-// kvs-restart-bench: how long LogStore::Open takes to rebuild the index of a compacted store
-// from its hint files, and from its segments alone (hints removed). Numbers and the command
-// line: docs/perf-compaction.md.
+// kvs-restart-bench: how long LogStore::Open takes to rebuild the index from the hint files,
+// and from the segments alone (hints removed), and the CPU time it spends (all recovery
+// threads). Numbers and the command line: docs/perf-compaction.md, docs/PERFORMANCE.md.
 //
 //   kvs-restart-bench [--keys N] [--value-bytes V] [--runs R] [--dir DIR] [--cold 0|1]
+//                     [--compact 0|1]
 //
+// --compact 1 (the default) compacts after the fill, so the hints are the compaction's;
+// --compact 0 does not: the hints are those of the segments the writer closed.
 // --cold 1 (the default) evicts the data directory's files from the page cache before each
 // start (posix_fadvise DONTNEED on those files only: no root needed, nobody else's cache
 // touched), as after a reboot; --cold 0 keeps them cached.
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -41,6 +45,13 @@ kvs::Options BenchOptions(const std::string& dir) {
 
 bool cold = true;
 
+double CpuMs() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
+}
+
 // Drops the (clean, synced) pages of every file in `dir` from the page cache.
 void Evict(const std::string& dir) {
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -52,20 +63,28 @@ void Evict(const std::string& dir) {
   }
 }
 
-// Opens the store `runs` times; returns the median time in milliseconds.
-double TimeOpen(const std::string& dir, int runs, kvs::LogStore::RecoveryStats* stats) {
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    if (cold) Evict(dir);
-    const auto start = Clock::now();
-    auto store = kvs::LogStore::Open(BenchOptions(dir));
-    const auto end = Clock::now();
-    if (!store.ok()) Die(store.status());
-    *stats = (*store)->recovery_stats();
-    ms.push_back(std::chrono::duration<double, std::milli>(end - start).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
+struct Timing {
+  double wall_ms = 0;
+  double cpu_ms = 0;  // of every thread of the process
+};
+
+// Opens the store once: how long it took, and the statistics.
+Timing TimeOpen(const std::string& dir, kvs::LogStore::RecoveryStats* stats) {
+  if (cold) Evict(dir);
+  const double cpu = CpuMs();
+  const auto start = Clock::now();
+  auto store = kvs::LogStore::Open(BenchOptions(dir));
+  const auto end = Clock::now();
+  Timing t{std::chrono::duration<double, std::milli>(end - start).count(), CpuMs() - cpu};
+  if (!store.ok()) Die(store.status());
+  *stats = (*store)->recovery_stats();
+  return t;
+}
+
+Timing Median(std::vector<Timing> v) {
+  std::sort(v.begin(), v.end(),
+            [](const Timing& a, const Timing& b) { return a.wall_ms < b.wall_ms; });
+  return v[v.size() / 2];
 }
 
 uint64_t FilesBytes(const std::string& dir, std::string_view suffix) {
@@ -81,6 +100,7 @@ uint64_t FilesBytes(const std::string& dir, std::string_view suffix) {
 int main(int argc, char** argv) {
   uint64_t keys = 1000000, value_bytes = 100;
   int runs = 5;
+  bool compact = true;
   std::string dir = (fs::temp_directory_path() / "kvs-restart-bench").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
@@ -92,6 +112,8 @@ int main(int argc, char** argv) {
       runs = std::stoi(value);
     } else if (flag == "--cold") {
       cold = value != "0";
+    } else if (flag == "--compact") {
+      compact = value != "0";
     } else if (flag == "--dir") {
       dir = value;
     } else {
@@ -114,8 +136,10 @@ int main(int argc, char** argv) {
         batch.Clear();
       }
     }
-    if (kvs::Status s = store->Compact(); !s.ok()) Die(s);
-  }
+    if (compact) {
+      if (kvs::Status s = store->Compact(); !s.ok()) Die(s);
+    }
+  }  // a clean close writes the hints of the segments closed by the fill
   // Alternate the two cases, so that neither always runs first (a cold allocator, the
   // writeback of the data just written): hints are moved aside and back.
   const std::string aside = dir + ".hints";
@@ -127,26 +151,29 @@ int main(int argc, char** argv) {
     }
   };
   kvs::LogStore::RecoveryStats with_stats, without_stats;
-  std::vector<double> with_ms, without_ms;
+  std::vector<Timing> with_runs, without_runs;
   for (int round = 0; round < runs; ++round) {
     move_hints(dir, aside);
-    without_ms.push_back(TimeOpen(dir, 1, &without_stats));
+    without_runs.push_back(TimeOpen(dir, &without_stats));
     move_hints(aside, dir);
-    with_ms.push_back(TimeOpen(dir, 1, &with_stats));
+    with_runs.push_back(TimeOpen(dir, &with_stats));
   }
-  std::sort(with_ms.begin(), with_ms.end());
-  std::sort(without_ms.begin(), without_ms.end());
-  const double with_hints = with_ms[with_ms.size() / 2];
-  const double without_hints = without_ms[without_ms.size() / 2];
+  const Timing with_hints = Median(with_runs), without_hints = Median(without_runs);
   fs::remove_all(aside);
-  fmt::print("keys {} value_bytes {} segments {:.1f} MiB hints {:.1f} MiB page cache {}\n", keys,
-             value_bytes, log_bytes / 1048576.0, hint_bytes / 1048576.0, cold ? "cold" : "warm");
-  fmt::print("open with hints:    {:8.1f} ms (median of {}; {} segments from hints, {} scanned)\n",
-             with_hints, runs, with_stats.segments_from_hints, with_stats.segments_scanned);
-  fmt::print("open without hints: {:8.1f} ms (median of {}; {} segments from hints, {} scanned)\n",
-             without_hints, runs, without_stats.segments_from_hints,
-             without_stats.segments_scanned);
-  fmt::print("speed-up: {:.2f}x\n", without_hints / with_hints);
+  fmt::print("keys {} value_bytes {} segments {:.1f} MiB hints {:.1f} MiB page cache {} {}\n", keys,
+             value_bytes, log_bytes / 1048576.0, hint_bytes / 1048576.0, cold ? "cold" : "warm",
+             compact ? "compacted" : "not compacted");
+  fmt::print(
+      "open with hints:    {:8.1f} ms, cpu {:8.1f} ms (median of {}; {} segments from hints, {} "
+      "scanned)\n",
+      with_hints.wall_ms, with_hints.cpu_ms, runs, with_stats.segments_from_hints,
+      with_stats.segments_scanned);
+  fmt::print(
+      "open without hints: {:8.1f} ms, cpu {:8.1f} ms (median of {}; {} segments from hints, {} "
+      "scanned)\n",
+      without_hints.wall_ms, without_hints.cpu_ms, runs, without_stats.segments_from_hints,
+      without_stats.segments_scanned);
+  fmt::print("speed-up: {:.2f}x\n", without_hints.wall_ms / with_hints.wall_ms);
   fs::remove_all(dir);
   return 0;
 }

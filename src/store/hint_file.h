@@ -1,9 +1,10 @@
-// Hint files: `<n>.hint` lists the records of compacted segment `<n>.log` without their
-// values (layout in store/log_format.h, prose in docs/FORMAT.md), so that recovery rebuilds
-// the index from a sequential read of small files instead of every value.
+// Hint files: `<n>.hint` lists the records of closed segment `<n>.log` without their values
+// (layout in store/log_format.h, prose in docs/FORMAT.md), so that recovery rebuilds the
+// index from a sequential read of small files instead of every value.
 //
 // HintWriter appends entries to a file it owns and seals it with a checksummed trailer;
-// ReadHintFile verifies a whole file before handing out any entry. Single-threaded.
+// WriteSegmentHint builds one from a closed segment; ReadHintFile verifies a whole file
+// before handing out any entry. Single-threaded.
 #pragma once
 
 #include <cstdint>
@@ -50,11 +51,21 @@ class HintWriter {
   uint64_t count_ = 0;
 };
 
+// Writes to `out` (an empty file, which it takes) the hint of the closed segment `segment`,
+// reading and checking every record, then fsyncs it. Corruption (naming the segment and
+// offset) if the segment holds anything but complete write batches up to its last byte:
+// such a segment is left to recovery's scan, which reports or repairs it.
+Status WriteSegmentHint(const File& segment, std::unique_ptr<File> out);
+
 // Reads the hint file `file`, which must describe a segment of `segment_size` bytes, and
 // calls `fn` for each entry in order. Corruption (naming the file) if the file is short,
 // its checksum fails, its trailer disagrees with its entries or with `segment_size`, or an
 // entry is malformed; `fn` is not called at all then.
 Status ReadHintFile(const File& file, uint64_t segment_size,
                     const std::function<void(const HintEntry&)>& fn);
+
+// The entry count a hint file's trailer claims, unverified (bounded by what the file can
+// hold; 0 if it is too short): to size the index before the hints are read.
+Result<uint64_t> HintEntryCount(const File& file);
 
 }  // namespace kvs

@@ -1,50 +1,57 @@
 #include "store/index.h"
 
+#include <algorithm>
+
 namespace kvs {
 
 std::optional<IndexEntry> Index::Find(std::string_view key) const {
-  const Shard& s = ShardFor(key);
+  const uint64_t hash = Hash(key);
+  const Shard& s = shards_[ShardIndex(hash)];
   std::shared_lock lock(s.mu);
-  auto it = s.map.find(key);
-  if (it == s.map.end()) return std::nullopt;
-  return it->second;
+  const IndexEntry* e = s.table.Find(key, hash);
+  if (e == nullptr) return std::nullopt;
+  return *e;
+}
+
+bool Index::UpsertLocked(KeyTable& table, std::string_view key, uint64_t hash,
+                         const IndexEntry& entry, std::optional<IndexEntry>* replaced) {
+  auto [e, inserted] = table.Emplace(key, hash, entry);
+  if (inserted) {
+    if (replaced != nullptr) replaced->reset();
+    return true;
+  }
+  if (e->seq >= entry.seq) return false;
+  if (replaced != nullptr) *replaced = *e;
+  *e = entry;
+  return true;
 }
 
 bool Index::Upsert(std::string_view key, const IndexEntry& entry,
                    std::optional<IndexEntry>* replaced) {
-  Shard& s = ShardFor(key);
+  const uint64_t hash = Hash(key);
+  Shard& s = shards_[ShardIndex(hash)];
   std::unique_lock lock(s.mu);
-  auto it = s.map.find(key);
-  if (it == s.map.end()) {
-    s.map.emplace(std::string(key), entry);
-    if (replaced != nullptr) replaced->reset();
-    return true;
-  }
-  if (it->second.seq >= entry.seq) return false;
-  if (replaced != nullptr) *replaced = it->second;
-  it->second = entry;
-  return true;
+  return UpsertLocked(s.table, key, hash, entry, replaced);
 }
 
 std::optional<IndexEntry> Index::Erase(std::string_view key, uint64_t seq) {
-  Shard& s = ShardFor(key);
+  const uint64_t hash = Hash(key);
+  Shard& s = shards_[ShardIndex(hash)];
   std::unique_lock lock(s.mu);
-  auto it = s.map.find(key);
-  if (it == s.map.end() || it->second.seq >= seq) return std::nullopt;
-  IndexEntry old = it->second;
-  s.map.erase(it);
+  const IndexEntry* e = s.table.Find(key, hash);
+  if (e == nullptr || e->seq >= seq) return std::nullopt;
+  const IndexEntry old = *e;
+  s.table.Erase(key, hash);
   return old;
 }
 
 bool Index::ReplaceIf(std::string_view key, const IndexEntry& from, const IndexEntry& to) {
-  Shard& s = ShardFor(key);
+  const uint64_t hash = Hash(key);
+  Shard& s = shards_[ShardIndex(hash)];
   std::unique_lock lock(s.mu);
-  auto it = s.map.find(key);
-  if (it == s.map.end() || it->second.segment != from.segment ||
-      it->second.offset != from.offset) {
-    return false;
-  }
-  it->second = to;
+  IndexEntry* e = s.table.Find(key, hash);
+  if (e == nullptr || e->segment != from.segment || e->offset != from.offset) return false;
+  *e = to;
   return true;
 }
 
@@ -52,7 +59,7 @@ size_t Index::EraseIf(const std::function<bool(std::string_view, const IndexEntr
   size_t n = 0;
   for (Shard& s : shards_) {
     std::unique_lock lock(s.mu);
-    n += std::erase_if(s.map, [&](const auto& kv) { return pred(kv.first, kv.second); });
+    n += s.table.EraseIf(pred);
   }
   return n;
 }
@@ -60,7 +67,36 @@ size_t Index::EraseIf(const std::function<bool(std::string_view, const IndexEntr
 void Index::ForEach(const std::function<void(std::string_view, const IndexEntry&)>& fn) const {
   for (const Shard& s : shards_) {
     std::shared_lock lock(s.mu);
-    for (const auto& [k, e] : s.map) fn(k, e);
+    s.table.ForEach(fn);
+  }
+}
+
+size_t Index::ReservePerShard(size_t keys) {
+  // Hashing spreads keys binomially: a few standard deviations above the mean per shard
+  // covers every shard but rarely, and a shard that still overflows just grows.
+  const size_t mean = keys / kShards;
+  return mean + mean / 32 + 64;
+}
+
+void Index::Reserve(size_t keys) {
+  if (keys == 0) return;
+  std::lock_guard reserving(reserve_mu_);
+  const size_t per_shard = ReservePerShard(keys);
+  bool empty = reserved_.data() == nullptr;
+  for (const Shard& s : shards_) {
+    std::shared_lock lock(s.mu);
+    empty = empty && s.table.size() == 0;
+  }
+  // An empty index (a start) gets all its arrays in one block of huge pages.
+  const size_t bytes = KeyTable::ReserveBytes(per_shard);
+  if (empty) reserved_ = HugeBlock::Map(bytes * kShards);
+  for (size_t i = 0; i < kShards; ++i) {
+    std::unique_lock lock(shards_[i].mu);
+    if (reserved_.data() != nullptr && empty) {
+      shards_[i].table.Reserve(per_shard, reserved_.data() + i * bytes);
+    } else {
+      shards_[i].table.Reserve(per_shard);
+    }
   }
 }
 
@@ -68,9 +104,56 @@ size_t Index::size() const {
   size_t n = 0;
   for (const Shard& s : shards_) {
     std::shared_lock lock(s.mu);
-    n += s.map.size();
+    n += s.table.size();
   }
   return n;
+}
+
+size_t Index::MemoryBytes() const {
+  size_t n = 0;
+  for (const Shard& s : shards_) {
+    std::shared_lock lock(s.mu);
+    n += s.table.MemoryBytes();
+  }
+  return n;
+}
+
+void Index::Loader::Upsert(std::string_view key, const IndexEntry& entry) {
+  const uint64_t hash = Hash(key);
+  const size_t shard = ShardIndex(hash);
+  Queue& q = queues_[shard];
+  q.items.push_back(Pending{hash, entry, static_cast<uint32_t>(q.keys.size()),
+                            static_cast<uint32_t>(key.size())});
+  q.keys.append(key);
+  if (q.items.size() >= kBatch) Apply(shard);
+}
+
+void Index::Loader::Flush() {
+  for (size_t i = 0; i < kShards; ++i) {
+    if (!queues_[i].items.empty()) Apply(i);
+  }
+}
+
+void Index::Loader::Apply(size_t shard) {
+  Queue& q = queues_[shard];
+  Shard& s = index_->shards_[shard];
+  // Far enough ahead for a miss to resolve while the keys before it are inserted.
+  constexpr size_t kAhead = 8;
+  const size_t n = q.items.size();
+  {
+    std::unique_lock lock(s.mu);
+    for (size_t i = 0; i < std::min(kAhead, n); ++i) s.table.Prefetch(q.items[i].hash);
+    for (size_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) s.table.Prefetch(q.items[i + kAhead].hash);
+      const Pending& p = q.items[i];
+      const std::string_view key(q.keys.data() + p.key_offset, p.key_len);
+      if (UpsertLocked(s.table, key, p.hash, p.entry, nullptr) && p.entry.tombstone()) {
+        ++stored_tombstones_;
+      }
+    }
+  }
+  q.items.clear();
+  q.keys.clear();
 }
 
 }  // namespace kvs

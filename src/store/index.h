@@ -1,10 +1,10 @@
 // Index: the in-memory hash index of LogStore, key -> where its newest record lives.
 //
-// Sharded by key hash; each shard is a hash map behind its own reader-writer lock, so
-// concurrent lookups of different keys never contend and lookups of the same shard only
-// share a lock. Values never live here: an entry is 24 bytes plus the key, ~113 bytes of heap
-// per 16-byte key in all (docs/FORMAT.md "The index in memory"). All methods are
-// thread-safe.
+// Sharded by key hash; each shard is a KeyTable (an open-addressing table with short keys
+// stored inline) behind its own reader-writer lock, so concurrent lookups of different keys
+// never contend and lookups of the same shard only share a lock. Values never live here:
+// ~60 bytes per key of up to 20 bytes (docs/FORMAT.md "The index in memory"). All methods
+// are thread-safe.
 #pragma once
 
 #include <array>
@@ -15,19 +15,12 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
+
+#include "store/index_entry.h"
+#include "store/key_table.h"
 
 namespace kvs {
-
-struct IndexEntry {
-  uint64_t seq = 0;         // sequence number of the record; the higher one wins
-  uint64_t offset = 0;      // byte offset of the record in its segment
-  uint32_t segment = 0;     // segment id: the file is <segment>.log
-  uint32_t value_len = 0;   // kTombstoneLen marks a tombstone (only during recovery)
-
-  static constexpr uint32_t kTombstoneLen = UINT32_MAX;
-  bool tombstone() const { return value_len == kTombstoneLen; }
-};
 
 class Index {
  public:
@@ -55,29 +48,71 @@ class Index {
   // Calls `fn(key, entry)` for every entry, one shard at a time under its shared lock.
   void ForEach(const std::function<void(std::string_view, const IndexEntry&)>& fn) const;
 
+  // Makes room for about `keys` keys in all (spread over the shards as hashing spreads
+  // them), so that recovery inserts them without growing a table. On an empty index every
+  // shard's arrays go into one block of huge pages, unmapped with the Index.
+  void Reserve(size_t keys);
+
   size_t size() const;
+  // Bytes allocated by the tables; for tests and benchmarks.
+  size_t MemoryBytes() const;
+
+  // Recovery's bulk path: queues upserts per shard and applies a shard's queue under one
+  // acquisition of its lock, each slot prefetched a few keys ahead, so that threads loading
+  // segments side by side neither pass shard locks back and forth nor wait for every cache
+  // miss in turn. Same rules as Upsert(); an entry is visible once its queue is applied (at
+  // the latest by Flush()). One Loader per thread; the Index must outlive it.
+  class Loader {
+   public:
+    explicit Loader(Index* index) : index_(index) {}
+    Loader(const Loader&) = delete;
+    Loader& operator=(const Loader&) = delete;
+    ~Loader() { Flush(); }
+
+    void Upsert(std::string_view key, const IndexEntry& entry);
+    void Flush();
+    // Tombstone entries that Upsert rules stored so far (applied queues only).
+    uint64_t stored_tombstones() const { return stored_tombstones_; }
+
+   private:
+    struct Pending {
+      uint64_t hash;
+      IndexEntry entry;
+      uint32_t key_offset;  // in the queue's `keys`
+      uint32_t key_len;
+    };
+    struct Queue {
+      std::vector<Pending> items;
+      std::string keys;
+    };
+    static constexpr size_t kBatch = 512;
+    void Apply(size_t shard);
+
+    Index* const index_;
+    std::vector<Queue> queues_{kShards};
+    uint64_t stored_tombstones_ = 0;
+  };
 
  private:
-  static constexpr size_t kShards = 64;
-
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Map = std::unordered_map<std::string, IndexEntry, Hash, std::equal_to<>>;
+  static constexpr size_t kShardBits = 6;
+  static constexpr size_t kShards = size_t{1} << kShardBits;
 
   struct alignas(64) Shard {  // one cache line apart: no false sharing between shard locks
     mutable std::shared_mutex mu;
-    Map map;  // guarded by mu
+    KeyTable table;  // guarded by mu
   };
 
-  Shard& ShardFor(std::string_view key) { return shards_[ShardIndex(key)]; }
-  const Shard& ShardFor(std::string_view key) const { return shards_[ShardIndex(key)]; }
-  static size_t ShardIndex(std::string_view key) {
-    // High bits: the map itself uses the low bits for its buckets.
-    return (Hash{}(key) >> 58) % kShards;
-  }
+  static uint64_t Hash(std::string_view key) { return KeyTable::DefaultHash(key); }
+  static size_t ReservePerShard(size_t keys);
+  // Upsert's rule on one table. REQUIRES: its shard locked exclusively.
+  static bool UpsertLocked(KeyTable& table, std::string_view key, uint64_t hash,
+                           const IndexEntry& entry, std::optional<IndexEntry>* replaced);
+  // High bits: the table itself uses the low 32 bits for its slots.
+  static size_t ShardIndex(uint64_t hash) { return hash >> (64 - kShardBits); }
 
+  // Reserve's memory for every shard's arrays; declared first, so it outlives the shards.
+  std::mutex reserve_mu_;
+  HugeBlock reserved_;  // guarded by reserve_mu_
   std::array<Shard, kShards> shards_;
 };
 

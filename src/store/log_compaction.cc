@@ -329,8 +329,15 @@ void LogStore::MaybeWakeCompactor() {
 void LogStore::CompactionLoop() {
   std::unique_lock lock(compactor_mu_);
   while (true) {
-    compactor_cv_.wait(lock, [&] { return compactor_stopping_ || compactor_wake_; });
+    compactor_cv_.wait(
+        lock, [&] { return compactor_stopping_ || compactor_wake_ || !pending_hints_.empty(); });
     if (compactor_stopping_) return;
+    if (!pending_hints_.empty()) {
+      lock.unlock();
+      (void)WriteHints();  // each failure is warned about, and not retried
+      lock.lock();
+      continue;
+    }
     compactor_wake_ = false;
     if (DeadBytes() < retry_dead_bytes_ || !CompactionWanted()) continue;
     lock.unlock();

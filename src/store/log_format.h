@@ -54,6 +54,9 @@ inline constexpr std::string_view kSegmentSuffix = ".log";
 inline constexpr std::string_view kHintSuffix = ".hint";
 // Compaction writes its outputs under temporary names ending in this; a start removes them.
 inline constexpr std::string_view kCompactingSuffix = ".compacting";
+// The hint of a closed segment is written as `<n>.hint.writing`, then renamed; a start
+// removes leftovers.
+inline constexpr std::string_view kHintTempSuffix = ".writing";
 
 // ---- The kMeta record --------------------------------------------------------------------
 inline constexpr std::string_view kMetaKey = "kvs.compaction";

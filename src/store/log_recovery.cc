@@ -10,7 +10,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <thread>
 
 #include "store/hint_file.h"
 #include "store/log_store.h"
@@ -36,6 +38,17 @@ struct LogStore::SegmentScan {
   bool corrupt = false;   // damage that is not a torn tail
   uint64_t bad_offset = 0;
   std::string reason;  // why the bytes at bad_offset are not a valid batch
+};
+
+// What recovering one segment found; filled on a recovery thread, merged in id order.
+struct LogStore::RecoveryTally {
+  Index::Loader* loader = nullptr;  // the recovery thread's: entries go to the index through it
+  uint64_t max_seq = 0;
+  bool from_hint = false;
+  uint64_t end = 0;         // where its valid records end
+  uint64_t torn_bytes = 0;  // the active segment: bytes of a torn write after `end`
+  std::string torn_reason;
+  std::vector<std::string> warnings;
 };
 
 namespace {
@@ -125,7 +138,7 @@ Result<LogStore::SegmentScan> LogStore::ScanSegment(const File& file, bool activ
   return scan;
 }
 
-Result<uint64_t> LogStore::RecoverSegment(uint32_t id, bool active) {
+Result<uint64_t> LogStore::RecoverSegment(uint32_t id, bool active, RecoveryTally* tally) {
   const std::string path = SegmentPath(id);
   KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
                        env_->Open(path, active ? OpenMode::kReadWrite : OpenMode::kRead));
@@ -137,34 +150,31 @@ Result<uint64_t> LogStore::RecoverSegment(uint32_t id, bool active) {
                       scan.reason, scan.bad_offset));
     }
     file.reset();
-    KVS_RETURN_IF_ERROR(RepairSegment(id));
-    return RecoverSegment(id, active);
+    KVS_RETURN_IF_ERROR(RepairSegment(id, tally));
+    return RecoverSegment(id, active, tally);
   }
   if (!scan.clean_end) {
-    // A torn final write: never acknowledged (its sync never finished), so cut it off. The
-    // cut must be durable before new records are written over that range.
-    Warn(fmt::format("{}: discarding {} bytes of an incomplete write at offset {} ({})", path,
-                     scan.file_size - scan.valid_end, scan.valid_end, scan.reason));
-    KVS_RETURN_IF_ERROR(file->Truncate(scan.valid_end));
-    KVS_RETURN_IF_ERROR(file->Sync());
+    // A torn final write: never acknowledged (its sync never finished), so it is cut off
+    // (RecoverSegments), once every other segment has been read without error.
+    tally->torn_bytes = scan.file_size - scan.valid_end;
+    tally->torn_reason = std::move(scan.reason);
   }
   for (SegmentScan::Scanned& r : scan.records) {
     r.entry.segment = id;
     // Sequence numbers decide, whatever the file order; tombstones stay in the index until
     // every segment is read, so that an older put read later cannot resurrect the key.
-    if (index_.Upsert(r.key, r.entry) && r.entry.tombstone()) ++recovered_tombstones_;
-    next_seq_ = std::max(next_seq_, r.entry.seq + 1);
+    tally->loader->Upsert(r.key, r.entry);
+    tally->max_seq = std::max(tally->max_seq, r.entry.seq);
   }
   auto seg = std::make_shared<Segment>(env_, id, std::move(file));
   seg->bytes.store(scan.valid_end, std::memory_order_relaxed);
   seg->meta_bytes = scan.meta_bytes;
-  ++recovery_stats_.segments_scanned;
   std::unique_lock lock(segments_mu_);
   segments_[id] = std::move(seg);
   return scan.valid_end;
 }
 
-Status LogStore::RepairSegment(uint32_t id) {
+Status LogStore::RepairSegment(uint32_t id, RecoveryTally* tally) {
   const std::string path = SegmentPath(id);
   const std::string tmp_path = path + std::string(kRepairSuffix);
   KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> in, env_->Open(path, OpenMode::kRead));
@@ -208,14 +218,20 @@ Status LogStore::RepairSegment(uint32_t id) {
   KVS_RETURN_IF_ERROR(out->Sync());
   out.reset();
   in.reset();
+  // A hint of the segment (it was unusable, or the segment would not be scanned) describes
+  // the old contents: it goes first.
+  if (Result<bool> hint = env_->Exists(HintPath(id)); hint.ok() && *hint) {
+    KVS_RETURN_IF_ERROR(env_->Remove(HintPath(id)));
+  }
   KVS_RETURN_IF_ERROR(env_->Rename(tmp_path, path));
   KVS_RETURN_IF_ERROR(env_->SyncDir(dir_->path()));
-  Warn(fmt::format("repair: {}: kept {} records, dropped {} damaged region(s), {} bytes", path,
-                   kept, regions, dropped_bytes));
+  tally->warnings.push_back(
+      fmt::format("repair: {}: kept {} records, dropped {} damaged region(s), {} bytes", path, kept,
+                  regions, dropped_bytes));
   return Status::Ok();
 }
 
-Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes) {
+Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes, RecoveryTally* tally) {
   const std::string hint_path = HintPath(id);
   KVS_ASSIGN_OR_RETURN(bool exists, env_->Exists(hint_path));
   if (!exists) return false;
@@ -226,23 +242,119 @@ Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes) {
   Status s = ReadHintFile(*hint, size, [&](const HintEntry& e) {
     IndexEntry entry{e.seq, e.offset, id,
                      e.kind == Kind::kTombstone ? IndexEntry::kTombstoneLen : e.value_len};
-    if (index_.Upsert(e.key, entry) && entry.tombstone()) ++recovered_tombstones_;
-    next_seq_ = std::max(next_seq_, e.seq + 1);
+    tally->loader->Upsert(e.key, entry);
+    tally->max_seq = std::max(tally->max_seq, e.seq);
   });
   if (!s.ok()) {
     if (!s.IsCorruption()) return s;
-    Warn(fmt::format("ignoring damaged hint file ({}); reading {} instead", s.message(),
-                     file->path()));
+    tally->warnings.push_back(fmt::format("ignoring damaged hint file ({}); reading {} instead",
+                                          s.message(), file->path()));
     return false;
   }
   auto seg = std::make_shared<Segment>(env_, id, std::move(file));
   seg->bytes.store(size, std::memory_order_relaxed);
   seg->meta_bytes = meta_bytes;
   seg->hint_path = hint_path;
-  ++recovery_stats_.segments_from_hints;
   std::unique_lock lock(segments_mu_);
   segments_[id] = std::move(seg);
   return true;
+}
+
+Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t active_id,
+                                 const std::map<uint32_t, uint64_t>& outputs,
+                                 uint64_t* active_end) {
+  // Sized up front, so that no shard grows (and rehashes) while loading: the hint trailers
+  // count the entries of hinted segments, and the others are assumed to hold as many
+  // records per byte. Keys overwritten in several segments are counted more than once.
+  uint64_t hinted_entries = 0, hinted_bytes = 0, other_bytes = 0;
+  for (uint32_t id : ids) {
+    KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> segment,
+                         env_->Open(SegmentPath(id), OpenMode::kRead));
+    KVS_ASSIGN_OR_RETURN(uint64_t bytes, segment->Size());
+    KVS_ASSIGN_OR_RETURN(bool hinted, env_->Exists(HintPath(id)));
+    if (!hinted || id == active_id) {
+      other_bytes += bytes;
+      continue;
+    }
+    KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> hint, env_->Open(HintPath(id), OpenMode::kRead));
+    KVS_ASSIGN_OR_RETURN(uint64_t count, HintEntryCount(*hint));
+    hinted_entries += count;
+    hinted_bytes += bytes;
+  }
+  if (hinted_bytes > 0) {
+    const double per_byte = static_cast<double>(hinted_entries) / static_cast<double>(hinted_bytes);
+    index_.Reserve(hinted_entries +
+                   static_cast<uint64_t>(per_byte * static_cast<double>(other_bytes)));
+  }
+
+  // Segments load in parallel: the index is thread-safe and the sequence numbers decide
+  // between records of a key whatever the order they arrive in, as they do in one thread.
+  struct Task {
+    uint32_t id;
+    bool active;
+    RecoveryTally tally;
+    Status status;
+  };
+  std::vector<Task> tasks;
+  for (uint32_t id : ids) tasks.push_back(Task{id, id == active_id, {}, {}});
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> tombstones{0};  // that entered the index
+  auto work = [&] {
+    Index::Loader loader(&index_);
+    for (size_t i; (i = next.fetch_add(1)) < tasks.size();) {
+      Task& t = tasks[i];
+      t.tally.loader = &loader;
+      if (!t.active) {
+        auto out = outputs.find(t.id);
+        Result<bool> from_hint =
+            RecoverFromHint(t.id, out == outputs.end() ? 0 : out->second, &t.tally);
+        if (!from_hint.ok() || *from_hint) {
+          t.status = from_hint.status();
+          t.tally.from_hint = from_hint.ok();
+          continue;
+        }
+      }
+      Result<uint64_t> end = RecoverSegment(t.id, t.active, &t.tally);
+      t.status = end.status();
+      if (end.ok()) t.tally.end = *end;
+    }
+    loader.Flush();
+    tombstones.fetch_add(loader.stored_tombstones());
+  };
+  {
+    const size_t threads =
+        std::min<size_t>(tasks.size(), std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::jthread> helpers;
+    for (size_t i = 1; i < threads; ++i) helpers.emplace_back(work);
+    work();
+  }  // joined
+  recovered_tombstones_ = tombstones.load();
+
+  // In id order, as one thread would have met them: warnings, then the first error.
+  for (Task& t : tasks) {
+    for (const std::string& w : t.tally.warnings) Warn(w);
+    KVS_RETURN_IF_ERROR(t.status);
+    next_seq_ = std::max(next_seq_, t.tally.max_seq + 1);
+    if (t.tally.from_hint) {
+      ++recovery_stats_.segments_from_hints;
+      continue;
+    }
+    ++recovery_stats_.segments_scanned;
+    if (!t.active) {
+      QueueHint(t.id, /*rolled=*/false);  // a closed segment without a usable hint gets one
+      continue;
+    }
+    *active_end = t.tally.end;
+    if (t.tally.torn_bytes > 0) {
+      // Cut before new records are written over that range, and durably so.
+      const std::shared_ptr<Segment> seg = FindSegment(t.id);
+      Warn(fmt::format("{}: discarding {} bytes of an incomplete write at offset {} ({})",
+                       seg->file->path(), t.tally.torn_bytes, t.tally.end, t.tally.torn_reason));
+      KVS_RETURN_IF_ERROR(seg->file->Truncate(t.tally.end));
+      KVS_RETURN_IF_ERROR(seg->file->Sync());
+    }
+  }
+  return Status::Ok();
 }
 
 Status LogStore::RecoverCompactions(std::vector<uint32_t>* ids,
@@ -325,8 +437,9 @@ Status LogStore::Recover() {
   std::vector<uint32_t> hints;
   bool changed = false;
   for (const std::string& name : names) {
-    if (name.ends_with(kRepairSuffix) || name.ends_with(log_format::kCompactingSuffix)) {
-      // An interrupted repair or compaction: the segments it read are still in place.
+    if (name.ends_with(kRepairSuffix) || name.ends_with(log_format::kCompactingSuffix) ||
+        name.ends_with(log_format::kHintTempSuffix)) {
+      // An interrupted repair, compaction or hint: the segments it read are still in place.
       KVS_RETURN_IF_ERROR(env_->Remove(dir_->File(name)));
       changed = true;
       continue;
@@ -337,9 +450,15 @@ Status LogStore::Recover() {
   std::sort(ids.begin(), ids.end());
   std::map<uint32_t, uint64_t> outputs;
   KVS_RETURN_IF_ERROR(RecoverCompactions(&ids, &outputs, &changed));
+  // The active segment is the highest one, the only one whose tail may be torn. Compaction
+  // outputs always sit below it (docs/COMPACTION.md), but should the highest be one, it is
+  // left closed and a fresh active segment is made above it.
+  const bool output_on_top = !ids.empty() && outputs.count(ids.back()) > 0;
+  const uint32_t active_id = ids.empty() || output_on_top ? 0 : ids.back();
   for (uint32_t id : hints) {
-    // A hint whose segment is gone: left by an unlink cut short.
-    if (!std::binary_search(ids.begin(), ids.end(), id)) {
+    // A hint whose segment is gone: left by an unlink cut short. A hint of the active
+    // segment: it is about to change, so no hint can describe it.
+    if (!std::binary_search(ids.begin(), ids.end(), id) || id == active_id) {
       KVS_RETURN_IF_ERROR(env_->Remove(HintPath(id)));
       changed = true;
     }
@@ -349,22 +468,8 @@ Status LogStore::Recover() {
   std::lock_guard lock(write_mu_);
   if (ids.empty()) return CreateSegmentLocked(1);
 
-  // The active segment is the highest one, the only one whose tail may be torn. Compaction
-  // outputs always sit below it (docs/COMPACTION.md), but should the highest be one, it is
-  // left closed and a fresh active segment is made above it.
-  const bool output_on_top = outputs.count(ids.back()) > 0;
   uint64_t active_end = 0;
-  for (uint32_t id : ids) {
-    const bool active = id == ids.back() && !output_on_top;
-    auto out = outputs.find(id);
-    if (!active) {
-      KVS_ASSIGN_OR_RETURN(bool from_hint,
-                           RecoverFromHint(id, out == outputs.end() ? 0 : out->second));
-      if (from_hint) continue;
-    }
-    KVS_ASSIGN_OR_RETURN(uint64_t end, RecoverSegment(id, active));
-    if (active) active_end = end;
-  }
+  KVS_RETURN_IF_ERROR(RecoverSegments(ids, active_id, outputs, &active_end));
   // Every segment is read: tombstones have done their job in the index.
   if (recovered_tombstones_ > 0) {
     index_.EraseIf([](std::string_view, const IndexEntry& e) { return e.tombstone(); });

@@ -72,6 +72,9 @@ LogStore::~LogStore() {
     compactor_cv_.notify_all();
     compactor_thread_.join();
   }
+  // The segments closed lately would otherwise be scanned at the next start. Failures were
+  // passed to on_warning; recovery copes without the hints.
+  (void)WritePendingHints(/*rolled_only=*/true);
   if (sync_thread_.joinable()) {
     {
       std::lock_guard lock(sync_mu_);
@@ -205,10 +208,12 @@ Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) 
     batch_outstanding_ = false;
     batch_done_.notify_all();
     if (roll) {
+      const uint32_t closed = active_->id;
       if (Status s = RollSegmentLocked(); !s.ok()) {
         Fail(s);
         return s;
       }
+      QueueHint(closed, /*rolled=*/true);  // written off this path, by the background thread
     }
     p.bytes.reserve(total);
     p.placed.reserve(writing.size());

@@ -13,7 +13,8 @@
 //
 // Compaction (docs/COMPACTION.md): a background thread, or Compact() called inline, copies
 // the live records of the closed segments into new segments with hint files and swaps them
-// in crash-safely; readers hold segments by reference, so a swap never fails a read.
+// in crash-safely; readers hold segments by reference, so a swap never fails a read. The
+// same thread writes the hint file of every segment the writer closes (WriteHints()).
 #pragma once
 
 #include <atomic>
@@ -102,6 +103,14 @@ class LogStore final : public Engine {
   // Options::compaction_min_dead_bytes and Options::compaction_dead_ratio of all segments.
   bool CompactionWanted() const;
 
+  // Writes, on the calling thread, the hint files still missing: of the segments closed
+  // since Open and of the closed segments Open had to scan (docs/FORMAT.md "Hint files").
+  // The background thread (Options::background_compaction) does this by itself after each
+  // roll; a clean shutdown writes those of rolled segments that it has not reached. Serialised
+  // with compactions. Each failure is also passed to Options::on_warning; the first one is
+  // returned, and that segment stays without a hint (recovery scans it).
+  Status WriteHints();
+
   // How the last Open rebuilt the index: for tests and the restart benchmark.
   struct RecoveryStats {
     uint64_t segments_from_hints = 0;   // closed segments loaded from their hint file
@@ -128,25 +137,33 @@ class LogStore final : public Engine {
     const std::unique_ptr<File> file;
     std::atomic<uint64_t> bytes{0};  // bytes of records (the active one: reserved so far)
     uint64_t meta_bytes = 0;         // its kMeta record, for a compaction output
-    std::string hint_path;           // its hint file, if it has one
+    std::string hint_path;           // its hint file, if it has one; set under compact_mu_
     std::atomic<bool> obsolete{false};
   };
 
   LogStore(const Options& options, Env* env, std::unique_ptr<DataDir> dir);
 
   struct SegmentScan;
+  struct RecoveryTally;
   struct LiveRecord;
   struct OutputPlan;
 
   // ---- Recovery (log_recovery.cc)
   Status Recover();
+  // Loads every segment of `ids` (sorted; `active_id` is the active one, 0 if none) into the
+  // index and the segment map, several segments at a time; `outputs`: compaction outputs
+  // (id -> meta record size). Sets *active_end to where the active segment's data ends.
+  Status RecoverSegments(const std::vector<uint32_t>& ids, uint32_t active_id,
+                         const std::map<uint32_t, uint64_t>& outputs, uint64_t* active_end);
+  // The per-segment steps below may run on several threads at once, one segment each; what
+  // they find (warnings included) goes to `tally`, merged by RecoverSegments.
   // Rebuilds the index entries of one segment; returns where its valid data ends.
-  Result<uint64_t> RecoverSegment(uint32_t id, bool active);
+  Result<uint64_t> RecoverSegment(uint32_t id, bool active, RecoveryTally* tally);
   Result<SegmentScan> ScanSegment(const File& file, bool active);
-  Status RepairSegment(uint32_t id);
-  // Loads closed segment `id`'s index entries from its hint file. False (after a warning)
+  Status RepairSegment(uint32_t id, RecoveryTally* tally);
+  // Loads closed segment `id`'s index entries from its hint file. False (with a warning)
   // when the hint is missing or unusable and the segment must be scanned instead.
-  Result<bool> RecoverFromHint(uint32_t id, uint64_t meta_bytes);
+  Result<bool> RecoverFromHint(uint32_t id, uint64_t meta_bytes, RecoveryTally* tally);
   // Finishes compactions whose outputs are all in place (removes the segments they
   // replace) and undoes the others (removes their outputs). `ids` (sorted) is updated to
   // the segments that stay; `outputs` receives the compaction outputs among them (id ->
@@ -160,6 +177,13 @@ class LogStore final : public Engine {
                       const std::map<uint32_t, std::shared_ptr<Segment>>& inputs);
   void RemoveOutputFiles(uint32_t first, size_t count);
   void CompactionLoop();
+
+  // ---- Hint files of closed segments (log_hints.cc)
+  // Queues closed segment `id` for a hint; `rolled`: closed by the writer in this run (a
+  // clean shutdown writes those that are still queued).
+  void QueueHint(uint32_t id, bool rolled);
+  Status WritePendingHints(bool rolled_only);
+  Status WriteHintLocked(uint32_t id);  // REQUIRES: compact_mu_ held
   void MaybeWakeCompactor();
   uint64_t DeadBytes() const;
 
@@ -241,8 +265,14 @@ class LogStore final : public Engine {
   std::condition_variable compactor_cv_;
   bool compactor_wake_ = false;             // guarded by compactor_mu_
   bool compactor_stopping_ = false;         // guarded by compactor_mu_
+  struct PendingHint {
+    uint32_t id;
+    bool rolled;
+  };
+  std::vector<PendingHint> pending_hints_;  // guarded by compactor_mu_
   uint64_t retry_dead_bytes_ = 0;           // guarded by compactor_mu_: back-off after a failure
-  std::atomic<bool> shutting_down_{false};  // makes a running compaction give up
+  std::atomic<bool> shutting_down_{false};  // makes a running compaction, and the queue of
+                                            // hints of scanned segments, give up
   std::thread compactor_thread_;
 };
 

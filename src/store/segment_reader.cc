@@ -8,20 +8,6 @@ namespace kvs {
 
 using log_format::kHeaderSize;
 
-Result<std::string_view> SegmentReader::Fetch(uint64_t offset, uint64_t n) {
-  if (offset >= size_) return std::string_view();
-  n = std::min(n, size_ - offset);
-  if (offset >= buf_offset_ && offset + n <= buf_offset_ + buf_.size()) {
-    return std::string_view(buf_).substr(offset - buf_offset_, n);
-  }
-  const uint64_t want = std::min(std::max(n, kChunk), size_ - offset);
-  buf_.resize(want);
-  KVS_ASSIGN_OR_RETURN(size_t got, file_.PRead(offset, buf_));
-  buf_.resize(got);
-  buf_offset_ = offset;
-  return std::string_view(buf_).substr(0, std::min<uint64_t>(n, got));
-}
-
 Result<SegmentReader::Item> SegmentReader::ReadAt(uint64_t offset) {
   Item item;
   item.offset = offset;
@@ -29,7 +15,7 @@ Result<SegmentReader::Item> SegmentReader::ReadAt(uint64_t offset) {
     item.outcome = Outcome::kEnd;
     return item;
   }
-  KVS_ASSIGN_OR_RETURN(std::string_view head, Fetch(offset, kHeaderSize));
+  KVS_ASSIGN_OR_RETURN(std::string_view head, chunks_.Fetch(offset, kHeaderSize));
   RecordHeader header;
   if (head.size() < kHeaderSize) {
     KVS_ASSIGN_OR_RETURN(bool zeros, AllZeroFrom(offset));
@@ -59,7 +45,7 @@ Result<SegmentReader::Item> SegmentReader::ReadAt(uint64_t offset) {
                               header.record_size(), size_);
     return item;
   }
-  KVS_ASSIGN_OR_RETURN(std::string_view bytes, Fetch(offset, header.record_size()));
+  KVS_ASSIGN_OR_RETURN(std::string_view bytes, chunks_.Fetch(offset, header.record_size()));
   if (!VerifyRecord(bytes, header, &item.record)) {
     item.outcome = Outcome::kBad;
     item.reason = "checksum mismatch";
@@ -72,13 +58,13 @@ Result<SegmentReader::Item> SegmentReader::ReadAt(uint64_t offset) {
 Result<std::optional<uint64_t>> SegmentReader::FindNextValid(uint64_t from,
                                                              bool require_batch_start) {
   for (uint64_t off = from; off + kHeaderSize <= size_; ++off) {
-    KVS_ASSIGN_OR_RETURN(std::string_view head, Fetch(off, kHeaderSize));
+    KVS_ASSIGN_OR_RETURN(std::string_view head, chunks_.Fetch(off, kHeaderSize));
     RecordHeader header;
     // Cheap plausibility first: random bytes almost never pass it, so the CRC is rare.
     if (DecodeHeader(head, &header) != HeaderCheck::kOk) continue;
     if (require_batch_start && !header.batch_start()) continue;
     if (off + header.record_size() > size_) continue;
-    KVS_ASSIGN_OR_RETURN(std::string_view bytes, Fetch(off, header.record_size()));
+    KVS_ASSIGN_OR_RETURN(std::string_view bytes, chunks_.Fetch(off, header.record_size()));
     RecordView view;
     if (VerifyRecord(bytes, header, &view)) return std::optional<uint64_t>(off);
   }
@@ -87,7 +73,7 @@ Result<std::optional<uint64_t>> SegmentReader::FindNextValid(uint64_t from,
 
 Result<bool> SegmentReader::AllZeroFrom(uint64_t from) {
   for (uint64_t off = from; off < size_;) {
-    KVS_ASSIGN_OR_RETURN(std::string_view chunk, Fetch(off, kChunk));
+    KVS_ASSIGN_OR_RETURN(std::string_view chunk, chunks_.Fetch(off, ChunkedFile::kChunk));
     if (chunk.empty()) break;
     if (std::any_of(chunk.begin(), chunk.end(), [](char c) { return c != 0; })) return false;
     off += chunk.size();

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "store/chunked_file.h"
 #include "store/env.h"
 #include "store/record.h"
 
@@ -29,7 +30,8 @@ class SegmentReader {
   };
 
   // REQUIRES: `file` outlives the reader and is not written meanwhile.
-  SegmentReader(const File& file, uint64_t file_size) : file_(file), size_(file_size) {}
+  SegmentReader(const File& file, uint64_t file_size)
+      : size_(file_size), chunks_(file, file_size) {}
 
   uint64_t size() const { return size_; }
 
@@ -44,15 +46,8 @@ class SegmentReader {
   Result<bool> AllZeroFrom(uint64_t from);
 
  private:
-  // Makes [offset, offset+n) (clipped to the file) available; returns a view of it.
-  Result<std::string_view> Fetch(uint64_t offset, uint64_t n);
-
-  static constexpr uint64_t kChunk = 1 << 20;
-
-  const File& file_;
   const uint64_t size_;
-  std::string buf_;         // bytes [buf_offset_, buf_offset_ + buf_.size()) of the file
-  uint64_t buf_offset_ = 0;
+  ChunkedFile chunks_;
 };
 
 }  // namespace kvs

@@ -346,6 +346,10 @@ TEST_F(CorruptionTest, LengthPastTheEndOfTheActiveSegmentIsATornTail) {
 class ClosedSegmentDamage : public CorruptionTest {
  protected:
   void ExpectRefusedThenRepaired(uint32_t segment, const Rec& damaged, const std::string& ctx) {
+    // A closed segment has a hint file, and a start trusts a whole hint instead of reading
+    // the segment (the damage would surface at the first read of that record). These cases
+    // are about reading the segment: its hint goes.
+    fs::remove(fmt::format("{}/{}.hint", Data(), segment));
     {
       auto server = Start();
       std::optional<int> code = server->WaitExit(kStartTimeoutS);

@@ -1,13 +1,15 @@
-// Crash tests: for every failpoint of the write path and the compactor, a forked child runs
-// a workload of writes, removals and compactions and is killed (SIGKILL) at that point; the
-// parent reopens the store and checks that every acknowledged write survived and nothing
-// removed came back. The child reports each acknowledgement through a pipe as it happens,
-// like db_stress's expected state: the op in flight at the crash may land or not, whole.
+// Crash tests: for every failpoint of the write path, the compactor and the hint writer, a
+// forked child runs a workload of writes, removals, compactions and hint writes and is
+// killed (SIGKILL) at that point; the parent reopens the store and checks that every
+// acknowledged write survived and nothing removed came back. The child reports each
+// acknowledgement through a pipe as it happens, like db_stress's expected state: the op in
+// flight at the crash may land or not, whole.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <random>
@@ -81,6 +83,8 @@ Options CrashOptions(const std::string& dir) {
     if (!s.ok() && !(op.remove && s.IsNotFound())) ::_exit(3);
     if (::write(ack_fd, &i, sizeof i) != sizeof i) ::_exit(4);
     if (op.compact_after && !store->Compact().ok()) ::_exit(5);
+    // The hints of the segments this op closed, as the background thread would write them.
+    if (!store->WriteHints().ok()) ::_exit(6);
   }
   ::_exit(0);  // the failpoint was never reached: the parent reports it
 }
@@ -140,6 +144,9 @@ TEST_P(CrashTest, EveryAcknowledgedWriteSurvives) {
     auto opened = LogStore::Open(o);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
     std::unique_ptr<LogStore> store = std::move(opened).value();
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      EXPECT_FALSE(e.path().string().ends_with(".writing")) << e.path();  // a half hint stays
+    }
     if (round == 0) {
       const LogStore::RecoveryStats r = store->recovery_stats();
       if (point.expect == Expect::kFinish) {
@@ -186,7 +193,9 @@ INSTANTIATE_TEST_SUITE_P(
                       CrashPoint{"compaction.before_switch", 1, Expect::kFinish},
                       CrashPoint{"compaction.before_unlink", 2, Expect::kFinish},
                       CrashPoint{"compaction.after_unlink", 0, Expect::kFinish},
-                      CrashPoint{"compaction.after_unlink", 20, Expect::kAnything}),
+                      CrashPoint{"compaction.after_unlink", 20, Expect::kAnything},
+                      CrashPoint{"hint.before_rename", 0}, CrashPoint{"hint.before_rename", 7},
+                      CrashPoint{"hint.before_dir_sync", 0}, CrashPoint{"hint.before_dir_sync", 7}),
     [](const ::testing::TestParamInfo<CrashPoint>& param) {
       std::string name = std::string(param.param.name) + "_" + std::to_string(param.param.skip);
       for (char& c : name) {

@@ -7,11 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "store/record.h"
 #include "store/test_util.h"
 
 namespace kvs {
 namespace {
 
+using log_format::kBatchEnd;
+using log_format::kBatchStart;
 using log_format::Kind;
 using ::testing::HasSubstr;
 
@@ -96,6 +99,117 @@ TEST_F(HintFileTest, HintOfADifferentSegmentSizeIsRejected) {
   EXPECT_TRUE(s.IsCorruption());
   EXPECT_THAT(s.ToString(), HasSubstr("5000"));
   EXPECT_TRUE(got.empty());
+}
+
+TEST_F(HintFileTest, EntriesAcrossManyChunksRoundTrip) {
+  // Keys from 1 byte to the 64 KiB limit: ~3 MiB of entries, many of them straddling the
+  // reader's 1 MiB chunks.
+  auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
+  ASSERT_TRUE(f.ok());
+  HintWriter w(std::move(f).value());
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i) {
+    const size_t len = i % 100 == 99 ? 65536 : 1 + (i * 37) % 700;
+    keys.push_back(std::string(len, static_cast<char>('a' + i % 26)) + std::to_string(i));
+    keys.back().resize(len);
+    ASSERT_TRUE(w.Add(HintEntry{keys.back(), i % 7 == 0 ? Kind::kTombstone : Kind::kPut, 1u + i,
+                                100u * i, i % 7 == 0 ? 0u : 9u})
+                    .ok());
+  }
+  const uint64_t segment_size = uint64_t{1} << 30;
+  ASSERT_TRUE(w.Finish(segment_size).ok());
+  ASSERT_GT(std::filesystem::file_size(path_), 2u << 20);
+  std::vector<Owned> got;
+  ASSERT_TRUE(Read(segment_size, &got).ok());
+  ASSERT_EQ(got.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(got[i].key, keys[i]) << i;
+    EXPECT_EQ(got[i].seq, 1u + i);
+    EXPECT_EQ(got[i].offset, 100u * i);
+    EXPECT_EQ(got[i].kind, i % 7 == 0 ? Kind::kTombstone : Kind::kPut);
+  }
+}
+
+TEST_F(HintFileTest, MalformedLastEntryYieldsNothingEvenAfterMegabytesOfGoodOnes) {
+  // A valid checksum over a bad entry (a writer's bug): all or nothing still holds.
+  auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
+  ASSERT_TRUE(f.ok());
+  HintWriter w(std::move(f).value());
+  const std::string key(1000, 'k');
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(w.Add(HintEntry{key, Kind::kPut, 1u + i, 0, 5}).ok());
+  }
+  ASSERT_TRUE(w.Add(HintEntry{key, Kind::kTombstone, 9999, 0, 5}).ok());  // tombstone with a value
+  ASSERT_TRUE(w.Finish(1 << 20).ok());
+  std::vector<Owned> got;
+  Status s = Read(1 << 20, &got);
+  EXPECT_TRUE(s.IsCorruption());
+  EXPECT_THAT(s.ToString(), HasSubstr("malformed entry"));
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(HintFileTest, EntryCountComesFromTheTrailer) {
+  WriteHint(5000, 5);
+  auto f = Env::Default()->Open(path_, OpenMode::kRead);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(HintEntryCount(**f).value(), 5u);
+  ASSERT_TRUE(WriteFileAtomic(Env::Default(), dir_.path(), "7.hint", "short").ok());
+  f = Env::Default()->Open(path_, OpenMode::kRead);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(HintEntryCount(**f).value(), 0u);
+}
+
+class SegmentHintWriterTest : public HintFileTest {
+ protected:
+  // Writes `records` as segment 3.log and its hint as 7.hint.
+  Status WriteFrom(const std::string& records) {
+    EXPECT_TRUE(WriteFileAtomic(Env::Default(), dir_.path(), "3.log", records).ok());
+    auto segment = Env::Default()->Open(dir_.File("3.log"), OpenMode::kRead);
+    auto out = Env::Default()->Open(path_, OpenMode::kCreateNew);
+    EXPECT_TRUE(segment.ok() && out.ok());
+    return WriteSegmentHint(**segment, std::move(out).value());
+  }
+};
+
+TEST_F(SegmentHintWriterTest, ListsEveryRecordOfCompleteBatchesButTheMetaRecord) {
+  std::string seg;
+  AppendRecord(&seg, log_format::kMetaSeq, Kind::kMeta, kBatchStart | kBatchEnd,
+               log_format::kMetaKey, EncodeCompactionMeta(CompactionMeta{3, 0, 1}));
+  const uint64_t first = seg.size();
+  AppendRecord(&seg, 10, Kind::kPut, kBatchStart, "a", "value-a");
+  const uint64_t second = seg.size();
+  AppendRecord(&seg, 11, Kind::kTombstone, 0, "b", "");
+  AppendRecord(&seg, 12, Kind::kPut, kBatchEnd, "c", "vc");
+  ASSERT_TRUE(WriteFrom(seg).ok());
+  std::vector<Owned> got;
+  ASSERT_TRUE(Read(seg.size(), &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].key, "a");
+  EXPECT_EQ(got[0].offset, first);
+  EXPECT_EQ(got[0].value_len, 7u);
+  EXPECT_EQ(got[1].key, "b");
+  EXPECT_EQ(got[1].kind, Kind::kTombstone);
+  EXPECT_EQ(got[1].offset, second);
+  EXPECT_EQ(got[2].seq, 12u);
+}
+
+TEST_F(SegmentHintWriterTest, RefusesABatchCutShort) {
+  std::string seg;
+  AppendRecord(&seg, 10, Kind::kPut, kBatchStart | kBatchEnd, "a", "1");
+  AppendRecord(&seg, 11, Kind::kPut, kBatchStart, "b", "2");  // its end never came
+  Status s = WriteFrom(seg);
+  EXPECT_TRUE(s.IsCorruption());
+  EXPECT_THAT(s.ToString(), HasSubstr("cut short"));
+}
+
+TEST_F(SegmentHintWriterTest, RefusesADamagedRecord) {
+  std::string seg;
+  AppendRecord(&seg, 10, Kind::kPut, kBatchStart | kBatchEnd, "a", "1");
+  AppendRecord(&seg, 11, Kind::kPut, kBatchStart | kBatchEnd, "b", "2");
+  seg[seg.size() - 1] ^= 1;
+  Status s = WriteFrom(seg);
+  EXPECT_TRUE(s.IsCorruption());
+  EXPECT_THAT(s.ToString(), HasSubstr("3.log"));
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "store/index.h"
 
+#include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +70,132 @@ TEST(IndexTest, HeterogeneousKeysWithNul) {
   index.Upsert(a, At(1));
   EXPECT_TRUE(index.Find(a).has_value());
   EXPECT_FALSE(index.Find(b).has_value());
+}
+
+TEST(IndexTest, ReserveThenFillStaysCompact) {
+  Index index;
+  constexpr size_t kKeys = 100000;
+  index.Reserve(kKeys);
+  const size_t reserved = index.MemoryBytes();
+  for (size_t i = 0; i < kKeys; ++i) {
+    char key[17];
+    std::snprintf(key, sizeof key, "key:%012zu", i);  // 16 bytes, like kvs-bench's keys
+    ASSERT_TRUE(index.Upsert(key, At(i + 1)));
+  }
+  EXPECT_EQ(index.size(), kKeys);
+  EXPECT_EQ(index.MemoryBytes(), reserved);  // no shard had to grow
+  EXPECT_LE(index.MemoryBytes() / kKeys, 64u);
+}
+
+TEST(IndexTest, OutgrowingTheReservedBlockKeepsEveryKey) {
+  Index index;
+  index.Reserve(1000);  // an empty index: one block for every shard
+  for (int i = 0; i < 20000; ++i) ASSERT_TRUE(index.Upsert("k" + std::to_string(i), At(i + 1)));
+  for (int i = 0; i < 20000; i += 2) ASSERT_TRUE(index.Erase("k" + std::to_string(i), UINT64_MAX));
+  EXPECT_EQ(index.size(), 10000u);
+  for (int i = 0; i < 20000; ++i) {
+    EXPECT_EQ(index.Find("k" + std::to_string(i)).has_value(), i % 2 == 1) << i;
+  }
+  index.Reserve(50000);  // not empty any more: each shard grows on its own
+  EXPECT_EQ(index.Find("k19999")->seq, 20000u);
+}
+
+TEST(IndexTest, LongKeysAndChurn) {
+  Index index;
+  const std::string long_prefix(300, 'p');
+  for (uint64_t round = 0; round < 20; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      index.Upsert(long_prefix + std::to_string(round * 500 + i), At(round * 1000 + i + 1));
+    }
+    if (round > 0) {
+      for (int i = 0; i < 500; ++i) {
+        ASSERT_TRUE(index.Erase(long_prefix + std::to_string((round - 1) * 500 + i), UINT64_MAX));
+      }
+    }
+    EXPECT_EQ(index.size(), 500u);
+  }
+  EXPECT_TRUE(index.Find(long_prefix + std::to_string(19 * 500 + 7)).has_value());
+  EXPECT_FALSE(index.Find(long_prefix + std::to_string(18 * 500 + 7)).has_value());
+}
+
+TEST(IndexConcurrencyTest, WritersErasersAndScansTogether) {
+  Index index;
+  constexpr int kKeys = 1000;
+  std::atomic<uint64_t> seq{1};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 5; ++round) {
+        for (int i = t; i < kKeys; i += 2) {
+          const std::string key = "key" + std::to_string(i);
+          if ((i + round) % 3 == 0) {
+            index.Erase(key, seq.fetch_add(1));
+          } else {
+            index.Upsert(key, At(seq.fetch_add(1)));
+          }
+        }
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int round = 0; round < 20; ++round) {
+      size_t n = 0;
+      index.ForEach([&](std::string_view, const IndexEntry&) { ++n; });
+      EXPECT_LE(n, static_cast<size_t>(kKeys));
+      EXPECT_LE(index.size(), static_cast<size_t>(kKeys));
+    }
+  });
+  for (auto& th : threads) th.join();
+  index.EraseIf([](std::string_view, const IndexEntry& e) { return e.seq % 2 == 0; });
+  index.ForEach([](std::string_view, const IndexEntry& e) { EXPECT_EQ(e.seq % 2, 1u); });
+}
+
+TEST(IndexTest, LoaderFollowsUpsertRules) {
+  Index index;
+  index.Upsert("kept", At(50, 1, 1));
+  uint64_t tombstones = 0;
+  {
+    Index::Loader loader(&index);
+    loader.Upsert("kept", At(40, 2, 2));  // older than what the index has: ignored
+    loader.Upsert("later", At(5, 2, 5));
+    loader.Upsert("later", At(7, 3, 7));  // the newer of two in one queue wins
+    loader.Upsert("later", At(6, 4, 6));
+    loader.Upsert("dead", IndexEntry{9, 0, 2, IndexEntry::kTombstoneLen});
+    for (int i = 0; i < 5000; ++i) loader.Upsert("bulk" + std::to_string(i), At(100 + i));
+    loader.Flush();
+    tombstones = loader.stored_tombstones();
+  }
+  EXPECT_EQ(tombstones, 1u);
+  EXPECT_EQ(index.Find("kept")->segment, 1u);
+  EXPECT_EQ(index.Find("later")->seq, 7u);
+  EXPECT_TRUE(index.Find("dead")->tombstone());
+  EXPECT_EQ(index.size(), 5003u);
+  EXPECT_EQ(index.Find("bulk4999")->seq, 5099u);
+}
+
+TEST(IndexConcurrencyTest, LoadersOnSeveralThreadsAgreeWithOneThread) {
+  // Each key written by every thread, with thread-specific sequence numbers: whatever the
+  // interleaving, the highest one wins, as with sequential Upserts.
+  Index index;
+  constexpr int kThreads = 4, kKeys = 3000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Index::Loader loader(&index);
+      for (int i = 0; i < kKeys; ++i) {
+        loader.Upsert("key" + std::to_string(i), At(static_cast<uint64_t>(i * kThreads + t + 1)));
+        if (i % 1000 == 0) {
+          EXPECT_LE(index.size(), static_cast<size_t>(kKeys));
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(index.size(), static_cast<size_t>(kKeys));
+  for (int i = 0; i < kKeys; ++i) {
+    EXPECT_EQ(index.Find("key" + std::to_string(i))->seq,
+              static_cast<uint64_t>(i * kThreads + kThreads));
+  }
 }
 
 TEST(IndexConcurrencyTest, ManyWritersAndReaders) {
