@@ -13,6 +13,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "store/engine.h"
@@ -80,6 +81,16 @@ class RaftNodeTest : public ::testing::Test {
     });
     return done.get_future().get();
   }
+  // Every pair the engine holds.
+  std::map<std::string, std::string> Dump() {
+    std::map<std::string, std::string> pairs;
+    Status s = engine_->ForEach([&pairs](std::string_view k, std::string_view v) {
+      pairs.emplace(k, v);
+      return Status::Ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return pairs;
+  }
   NodeInfo Info() {
     std::promise<NodeInfo> done;
     node_->Info([&done](NodeInfo info) { done.set_value(std::move(info)); });
@@ -132,13 +143,7 @@ TEST_F(RaftNodeTest, ARestartRestoresTheSnapshotAndReplaysTheLog) {
     if (i % 7 == 0) batch.Delete("key" + std::to_string((i + 3) % 10));
     ASSERT_TRUE(Write(batch).first.ok());
   }
-  std::map<std::string, std::string> want;
-  ASSERT_TRUE(engine_
-                  ->ForEach([&want](std::string_view k, std::string_view v) {
-                    want.emplace(k, v);
-                    return Status::Ok();
-                  })
-                  .ok());
+  const std::map<std::string, std::string> want = Dump();
   EXPECT_GT(Info().snapshots, 0u);
 
   // A key the log never had: the restore must remove it (the engine is rebuilt to the
@@ -152,14 +157,7 @@ TEST_F(RaftNodeTest, ARestartRestoresTheSnapshotAndReplaysTheLog) {
   std::promise<Status> fence;
   node_->Barrier([&fence](Status s) { fence.set_value(std::move(s)); });
   ASSERT_TRUE(fence.get_future().get().ok());
-  std::map<std::string, std::string> got;
-  ASSERT_TRUE(engine_
-                  ->ForEach([&got](std::string_view k, std::string_view v) {
-                    got.emplace(k, v);
-                    return Status::Ok();
-                  })
-                  .ok());
-  EXPECT_EQ(got, want);
+  EXPECT_EQ(Dump(), want);
 }
 
 TEST_F(RaftNodeTest, RequestsFromManyThreadsAllCompleteAcrossStop) {
