@@ -360,7 +360,6 @@ void LogStore::ZeroFillLoop() {
     const std::shared_ptr<Segment> seg = active_;
     zero_claimed_ = true;
     zero_claim_begin_ = begin;
-    zero_claim_end_ = end;
     lock.unlock();
     if (seg != open_seg) {
       close_fd();

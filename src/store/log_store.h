@@ -40,8 +40,7 @@ class LogStore final : public Engine {
   // Opens or creates the store in options.data_dir, recovering from its segments.
   // Errors: Busy (locked), InvalidArgument (other engine), Corruption (damaged record outside
   // the active segment's tail, unless options.repair), IOError.
-  static Result<std::unique_ptr<LogStore>> Open(const Options& options,
-                                                Env* env = Env::Default());
+  static Result<std::unique_ptr<LogStore>> Open(const Options& options, Env* env = Env::Default());
   ~LogStore() override;
 
   std::string_view name() const override { return "kvs"; }
@@ -56,17 +55,17 @@ class LogStore final : public Engine {
 
   // One encoded batch and where it goes. Move-only; pass it back to CommitBatch.
   struct PreparedBatch {
-    std::string bytes;    // the records, to be written at `offset` of descriptor `fd`
+    std::string bytes;  // the records, to be written at `offset` of descriptor `fd`
     int fd = -1;
     uint64_t offset = 0;
-    bool needs_sync = false;  // kAlways: fdatasync before CommitBatch
+    bool needs_sync = false;         // kAlways: fdatasync before CommitBatch
     std::vector<Status> op_results;  // filled at prepare (NotFound for absent deletes)
 
    private:
     friend class LogStore;
     struct Placed {
-      size_t op;              // index into the batch
-      uint64_t offset;        // record offset in the segment
+      size_t op;        // index into the batch
+      uint64_t offset;  // record offset in the segment
       uint32_t value_len;
       bool tombstone;
       uint64_t seq;
@@ -229,11 +228,10 @@ class LogStore final : public Engine {
   bool failed_ = false;
   // Zero-filling, also guarded by write_mu_: [write_offset_, zeroed_until_) of the active
   // segment holds written zeros; while zero_claimed_, the filler writes
-  // [zero_claim_begin_, zero_claim_end_) without the lock, and records never go there.
+  // from zero_claim_begin_ on without the lock, and records never go there.
   uint64_t zeroed_until_ = 0;
   bool zero_claimed_ = false;
   uint64_t zero_claim_begin_ = 0;
-  uint64_t zero_claim_end_ = 0;
   bool zero_fill_stopping_ = false;
   std::condition_variable zero_cv_;  // the filler's work, and the end of its claims
   std::thread zero_thread_;
@@ -263,8 +261,8 @@ class LogStore final : public Engine {
   bool compaction_disabled_ = false;  // guarded by compact_mu_: a swap half applied in memory
   std::mutex compactor_mu_;
   std::condition_variable compactor_cv_;
-  bool compactor_wake_ = false;             // guarded by compactor_mu_
-  bool compactor_stopping_ = false;         // guarded by compactor_mu_
+  bool compactor_wake_ = false;      // guarded by compactor_mu_
+  bool compactor_stopping_ = false;  // guarded by compactor_mu_
   struct PendingHint {
     uint32_t id;
     bool rolled;
