@@ -34,6 +34,7 @@
 
 #include "proto/request.h"
 #include "proto/request_encoder.h"
+#include "proto/resp_codec.h"
 #include "server/address.h"
 
 namespace {
@@ -48,10 +49,19 @@ constexpr size_t kMaxReplyBytes = 6 * (16u << 20) + 4096;
   std::exit(code);
 }
 
-int Connect(const kvs::Address& addr) {
+// A connected socket, or -1 with errno set.
+int TryConnect(const kvs::Address& addr) {
   int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) Die(kExitError, fmt::format("socket: {}", std::strerror(errno)));
-  if (::connect(fd, addr.sa(), addr.len) != 0) {
+  if (fd < 0 || ::connect(fd, addr.sa(), addr.len) == 0) return fd;
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return -1;
+}
+
+int Connect(const kvs::Address& addr) {
+  int fd = TryConnect(addr);
+  if (fd < 0) {
     Die(kExitError, fmt::format("cannot connect to {}: {}", addr.ToString(), std::strerror(errno)));
   }
   int one = 1;
@@ -116,8 +126,9 @@ struct RespReply {
 // Sends one RESP command (an array of bulk strings) and returns the reply, or dies when the
 // server cannot be reached or answers something else.
 RespReply RespCall(const kvs::Address& addr, const std::vector<std::string>& args) {
-  std::string request = fmt::format("*{}\r\n", args.size());
-  for (const std::string& a : args) request += fmt::format("${}\r\n{}\r\n", a.size(), a);
+  std::string request;
+  kvs::proto::resp::AppendArrayHeader(args.size(), &request);
+  for (const std::string& a : args) kvs::proto::resp::AppendBulk(a, &request);
   int fd = Connect(addr);
   SendAll(fd, addr, request);
   std::string reply;
@@ -269,11 +280,9 @@ std::vector<std::pair<std::string, std::string>> NodeStatus(const kvs::Address& 
 
 // True if something accepts a connection at `addr` (so that RespCall will not die).
 bool Reachable(const kvs::Address& addr) {
-  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const bool ok = ::connect(fd, addr.sa(), addr.len) == 0;
-  ::close(fd);
-  return ok;
+  const int fd = TryConnect(addr);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
 }
 
 // Asks the node at `addr` for the members, then every member for its own view.

@@ -10,6 +10,8 @@
 #include <map>
 #include <thread>
 
+#include "proto/resp_codec.h"
+
 namespace kvs::raft_test {
 
 namespace {
@@ -17,8 +19,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 std::string RespCommand(const std::vector<std::string>& args) {
-  std::string out = fmt::format("*{}\r\n", args.size());
-  for (const std::string& a : args) out += fmt::format("${}\r\n{}\r\n", a.size(), a);
+  std::string out;
+  proto::resp::AppendArrayHeader(args.size(), &out);
+  for (const std::string& a : args) proto::resp::AppendBulk(a, &out);
   return out;
 }
 
@@ -149,6 +152,16 @@ std::optional<std::string> Cluster::Status(int i, int timeout_s) {
   if (!body) return std::nullopt;
   body->resize(len);
   return body;
+}
+
+bool Cluster::EventuallyLocal(int i, const std::string& key, const std::string& want,
+                              int timeout_s) {
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  while (Clock::now() < deadline) {
+    if (LocalValue(i, key) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
 }
 
 std::string StatusField(const std::string& status, const std::string& field) {

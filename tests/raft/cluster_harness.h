@@ -38,6 +38,8 @@ class Cluster {
   const std::string& Host(int i) const { return nodes_[i].host; }
   // Node i's own copy of `key` (a stale read); nullopt if absent or no answer.
   std::optional<std::string> LocalValue(int i, const std::string& key);
+  // Waits until node i's own copy of `key` is `want` (followers apply asynchronously).
+  bool EventuallyLocal(int i, const std::string& key, const std::string& want, int timeout_s = 30);
   std::string ClientAddr(int i) const;
   // "ID=CLIENT/RAFT" of node i (ids are i + 1).
   std::string PeerSpec(int i) const;

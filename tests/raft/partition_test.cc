@@ -143,13 +143,8 @@ TEST(PartitionTest, AnIsolatedLeaderCannotAcknowledgeAndTheMajorityGoesOn) {
     ASSERT_TRUE(r);
     EXPECT_EQ(ValueOf(*r), value) << key;
   }
-  bool converged = false;
-  for (int attempt = 0; attempt < 300 && !converged; ++attempt) {
-    converged = c.LocalValue(old_leader, "key28") == "during" &&
-                c.LocalValue(old_leader, "key0") == "during";
-    if (!converged) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(converged) << c.Stderr(old_leader);
+  EXPECT_TRUE(c.EventuallyLocal(old_leader, "key28", "during")) << c.Stderr(old_leader);
+  EXPECT_TRUE(c.EventuallyLocal(old_leader, "key0", "during")) << c.Stderr(old_leader);
 }
 
 TEST(PartitionTest, AFollowerCutOffCatchesUpWhenHealed) {
@@ -175,12 +170,7 @@ TEST(PartitionTest, AFollowerCutOffCatchesUpWhenHealed) {
   for (int j = 0; j < kNodes; ++j) {
     if (j != cut) net.Cut(cut, j, /*cut=*/false);
   }
-  bool converged = false;
-  for (int attempt = 0; attempt < 300 && !converged; ++attempt) {
-    converged = c.LocalValue(cut, "key39") == "v119";
-    if (!converged) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(converged) << c.Stderr(cut);
+  EXPECT_TRUE(c.EventuallyLocal(cut, "key39", "v119")) << c.Stderr(cut);
 }
 
 }  // namespace
