@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -20,17 +21,6 @@ const std::vector<std::string> kFast = {"--raft-election-ms", "500", "--raft-hea
 std::vector<std::string> With(std::vector<std::string> args, const std::vector<std::string>& more) {
   args.insert(args.end(), more.begin(), more.end());
   return args;
-}
-
-// Waits until node i's copy of `key` is `want` (replication is asynchronous to followers).
-bool EventuallyLocal(Cluster& c, int i, const std::string& key, const std::string& want,
-                     int timeout_s = 30) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (c.LocalValue(i, key) == want) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
 }
 
 TEST(ClusterTest, ServesReadsAndWritesAndRedirectsToTheLeader) {
@@ -65,7 +55,7 @@ TEST(ClusterTest, ServesReadsAndWritesAndRedirectsToTheLeader) {
 
   // Every node applies the same log: followers' own copies converge.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_TRUE(EventuallyLocal(c, i, "key19", "v19")) << "node " << i + 1;
+    EXPECT_TRUE(c.EventuallyLocal(i, "key19", "v19")) << "node " << i + 1;
   }
   // kvs-client follows the hint by itself, for writes, reads and membership alike.
   e2e::CommandResult set = e2e::RunCommand(
@@ -76,7 +66,7 @@ TEST(ClusterTest, ServesReadsAndWritesAndRedirectsToTheLeader) {
       e2e::RunCommand({e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(other), "get", "cli"});
   EXPECT_EQ(get.exit_code, 0) << get.err;
   EXPECT_EQ(get.out, "yes\n");
-  EXPECT_TRUE(EventuallyLocal(c, other, "cli", "yes"));
+  EXPECT_TRUE(c.EventuallyLocal(other, "cli", "yes"));
   e2e::CommandResult stale = e2e::RunCommand(
       {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(other), "get", "--stale", "cli"});
   EXPECT_EQ(stale.out, "yes\n") << stale.err;
@@ -137,7 +127,7 @@ TEST(ClusterTest, AFollowerFarBehindCatchesUpThroughASnapshot) {
   }
   ASSERT_TRUE(IsOk(*c.Call(RmJson("key0"))));
   c.Start(lagging);
-  EXPECT_TRUE(EventuallyLocal(c, lagging, "key49", "v199")) << c.Stderr(lagging);
+  EXPECT_TRUE(c.EventuallyLocal(lagging, "key49", "v199")) << c.Stderr(lagging);
   EXPECT_EQ(c.LocalValue(lagging, "key0"), std::nullopt);
   EXPECT_NE(c.Stderr(lagging).find("raft: restored a snapshot"), std::string::npos)
       << c.Stderr(lagging);
@@ -179,8 +169,8 @@ TEST(ClusterTest, NodesAreAddedAndRemovedWithClusterCommands) {
       {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(0), "cluster", "add", c.PeerSpec(3)});
   ASSERT_EQ(add.exit_code, 0) << add.err;
   ASSERT_TRUE(IsOk(*c.Call(SetJson("after", "2"))));
-  EXPECT_TRUE(EventuallyLocal(c, 3, "before", "1")) << c.Stderr(3);
-  EXPECT_TRUE(EventuallyLocal(c, 3, "after", "2")) << c.Stderr(3);
+  EXPECT_TRUE(c.EventuallyLocal(3, "before", "1")) << c.Stderr(3);
+  EXPECT_TRUE(c.EventuallyLocal(3, "after", "2")) << c.Stderr(3);
 
   e2e::CommandResult status =
       e2e::RunCommand({e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(3), "cluster", "status"});
@@ -202,6 +192,9 @@ TEST(ClusterTest, NodesAreAddedAndRemovedWithClusterCommands) {
   EXPECT_TRUE(IsOk(*c.Call(SetJson("after-remove", "3"), leader)));
 
   // Bad requests get clear errors.
+  e2e::Conn admin(c.ClientPort(leader));
+  admin.Send("*3\r\n$7\r\nCLUSTER\r\n$6\r\nREMOVE\r\n$1\r\nx\r\n");
+  EXPECT_EQ(admin.ReadLine(), "-ERR InvalidArgument: not a node id: 'x'\r");
   e2e::CommandResult bad = e2e::RunCommand(
       {e2e::BinPath("kvs-client"), "--addr", c.ClientAddr(leader), "cluster", "add", "x=y"});
   EXPECT_NE(bad.exit_code, 0);
@@ -222,7 +215,28 @@ TEST(ClusterTest, RocksDbIsAStateMachineToo) {
   EXPECT_EQ(ValueOf(*c.Call(GetJson("key29"))), "v29");
   EXPECT_EQ(*c.Call(GetJson("key3")), R"({"ok":true,"value":null})");
   c.Start(leader);
-  EXPECT_TRUE(EventuallyLocal(c, leader, "key29", "v29")) << c.Stderr(leader);
+  EXPECT_TRUE(c.EventuallyLocal(leader, "key29", "v29")) << c.Stderr(leader);
+}
+
+TEST(ClusterTest, ASingleServerRefusesClusterCommands) {
+  const int port = e2e::FreePort();
+  char tmpl[] = "/tmp/kvs-single-XXXXXX";
+  const std::string dir = ::mkdtemp(tmpl);
+  {
+    e2e::ServerProcess server({"--addr", "127.0.0.1:" + std::to_string(port), "--data-dir", dir});
+    ASSERT_TRUE(e2e::WaitForPort(port)) << server.Stderr();
+    e2e::Conn conn(port);
+    conn.Send("*2\r\n$7\r\nCLUSTER\r\n$6\r\nSTATUS\r\n");
+    EXPECT_EQ(conn.ReadLine(),
+              "-ERR NotSupported: not a cluster node (start kvs-server with --node-id and "
+              "--peers)\r");
+    e2e::CommandResult status =
+        e2e::RunCommand({e2e::BinPath("kvs-client"), "--addr", "127.0.0.1:" + std::to_string(port),
+                         "cluster", "status"});
+    EXPECT_NE(status.exit_code, 0);
+    EXPECT_NE(status.err.find("not a cluster node"), std::string::npos) << status.err;
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ClusterTest, BadClusterFlagsFailFast) {
