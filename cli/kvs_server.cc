@@ -189,6 +189,8 @@ int main(int argc, char** argv) {
   uint64_t compact_min_dead_bytes = kvs::Options{}.compaction_min_dead_bytes;
   double compact_dead_ratio = kvs::Options{}.compaction_dead_ratio;
   uint64_t zero_fill_ahead = kvs::Options{}.zero_fill_ahead_bytes;
+  std::string log_write_text = "auto";
+  size_t loop_reads = kvs::ServerConfig{}.loop_reads;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::string pool_text = "stealing";
   size_t max_clients = 10000;
@@ -238,6 +240,19 @@ int main(int argc, char** argv) {
                  "appends' fdatasyncs commit no metadata (0: off)")
       ->envname("KVS_ZERO_FILL_AHEAD")
       ->check(CLI::Range(uint64_t{0}, uint64_t{1} << 32))
+      ->capture_default_str();
+  app.add_option("--log-write", log_write_text,
+                 "kvs engine: how the loop writes and fdatasyncs the log: inline (on its own "
+                 "thread), uring (through io_uring, serving others meanwhile), auto (inline "
+                 "unless lookups are in flight)")
+      ->envname("KVS_LOG_WRITE")
+      ->check(CLI::IsMember({"auto", "inline", "uring"}))
+      ->capture_default_str();
+  app.add_option("--loop-reads", loop_reads,
+                 "reads per loop iteration answered on the loop from the page cache before "
+                 "the rest go to the lookup threads (0: all go to them)")
+      ->envname("KVS_LOOP_READS")
+      ->check(CLI::Range(size_t{0}, size_t{1} << 20))
       ->capture_default_str();
   app.add_option("--threads", threads, "lookup threads (default: number of cores)")
       ->envname("KVS_THREADS")
@@ -345,9 +360,10 @@ int main(int argc, char** argv) {
     // Raft's log, fsynced by libraft before a write counts, is the write-ahead log; the
     // engine is rebuilt from it (and its snapshots) after a crash, so it need not sync.
     if (*fsync != kvs::FsyncPolicy::kAlways) {
-      spdlog::warn("--fsync {} does not apply in cluster mode: a write counts once a majority "
-                   "has it fsynced in the Raft log",
-                   fsync_text);
+      spdlog::warn(
+          "--fsync {} does not apply in cluster mode: a write counts once a majority "
+          "has it fsynced in the Raft log",
+          fsync_text);
     }
     options.fsync = kvs::FsyncPolicy::kNever;
   }
@@ -397,6 +413,10 @@ int main(int argc, char** argv) {
   config.max_clients = max_clients;
   config.idle_timeout_s = idle_timeout_s;
   config.fsync = *fsync;
+  config.log_write = log_write_text == "inline"  ? kvs::LogWritePath::kInline
+                     : log_write_text == "uring" ? kvs::LogWritePath::kUring
+                                                 : kvs::LogWritePath::kAuto;
+  config.loop_reads = loop_reads;
   config.version = KVS_VERSION_STRING;
   config.cluster = cluster.get();
   // WatchdogSec= in the unit: the loop itself proves it is alive, once a second (systemd

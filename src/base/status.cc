@@ -18,6 +18,7 @@ std::string_view CodeName(Status::Code code) {
     case Status::Code::kNotSupported: return "NotSupported";
     case Status::Code::kAborted: return "Aborted";
     case Status::Code::kNotLeader: return "NotLeader";
+    case Status::Code::kWouldBlock: return "WouldBlock";
   }
   return "Unknown";
 }

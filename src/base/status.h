@@ -26,10 +26,12 @@ class [[nodiscard]] Status {
     kAborted,          // the operation was cancelled (shutdown)
     kNotLeader,        // a cluster node that is not the leader; message() = the leader's
                        // client address, empty when no leader is known
+    kWouldBlock,       // a cached-only read would have to wait for the disk
   };
 
   Status() noexcept = default;
-  Status(const Status& other) : state_(other.state_ ? std::make_unique<State>(*other.state_) : nullptr) {}
+  Status(const Status& other)
+      : state_(other.state_ ? std::make_unique<State>(*other.state_) : nullptr) {}
   Status& operator=(const Status& other) {
     if (this != &other) state_ = other.state_ ? std::make_unique<State>(*other.state_) : nullptr;
     return *this;
@@ -50,6 +52,7 @@ class [[nodiscard]] Status {
   static Status Busy(std::string_view msg) { return Status(Code::kBusy, msg); }
   static Status NotSupported(std::string_view msg) { return Status(Code::kNotSupported, msg); }
   static Status Aborted(std::string_view msg) { return Status(Code::kAborted, msg); }
+  static Status WouldBlock(std::string_view msg) { return Status(Code::kWouldBlock, msg); }
   static Status NotLeader(std::string_view leader_addr) {
     return Status(Code::kNotLeader, leader_addr);
   }
@@ -74,6 +77,7 @@ class [[nodiscard]] Status {
   bool IsNotSupported() const { return code() == Code::kNotSupported; }
   bool IsNotLeader() const { return code() == Code::kNotLeader; }
   bool IsAborted() const { return code() == Code::kAborted; }
+  bool IsWouldBlock() const { return code() == Code::kWouldBlock; }
 
  private:
   struct State {
@@ -92,8 +96,8 @@ std::string_view CodeName(Status::Code code);
 }  // namespace kvs
 
 // Returns early from the enclosing function when `expr` (a Status) is not OK.
-#define KVS_RETURN_IF_ERROR(expr)          \
-  do {                                     \
-    ::kvs::Status kvs_status_ = (expr);    \
+#define KVS_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::kvs::Status kvs_status_ = (expr);        \
     if (!kvs_status_.ok()) return kvs_status_; \
   } while (0)

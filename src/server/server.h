@@ -31,6 +31,13 @@ namespace raft {
 class RaftNode;
 }
 
+// How the loop writes and fdatasyncs a kvs engine's log (server_writes.cc).
+enum class LogWritePath {
+  kAuto,    // inline unless lookups are in flight, then io_uring
+  kInline,  // pwrite + fdatasync on the loop thread: no hand-off, the loop waits
+  kUring,   // an io_uring write linked to an fsync: the loop goes on meanwhile
+};
+
 struct ServerConfig {
   Address addr;
   // Default 10000: open client connections. One more gets an error reply in its protocol
@@ -46,6 +53,11 @@ struct ServerConfig {
   // Default 10 s: how long SIGTERM waits for clients to take their last replies.
   uint32_t shutdown_grace_s = 10;
   FsyncPolicy fsync = FsyncPolicy::kAlways;
+  LogWritePath log_write = LogWritePath::kAuto;
+  // Default 64: up to this many reads in one loop iteration are tried on the loop, from
+  // memory and the page cache, before the rest go to the pool; more go to the pool
+  // directly (server_reads.cc). 0: every read goes to the pool.
+  size_t loop_reads = 64;
   std::string version;  // for INFO, e.g. "kvs 0.1.0"
   // Called on the loop thread once a second while the loop runs: proof that the loop is
   // alive (kvs-server sends systemd's WATCHDOG=1 from it). May be empty.

@@ -101,6 +101,9 @@ class Server::Impl {
   // ---- writes (server_writes.cc)
   void StartWrite(Connection& c, Call&& call);
   void MaybeStartBatch();
+  void StartBatch();  // pending_ becomes a batch in flight
+  // Publishes a LogStore batch whose write (and fdatasync) ended with `io`, and completes it.
+  void CommitLogBatch(uint64_t id, LogStore::PreparedBatch&& prepared, const Status& io);
   // Records the fate of in-flight batch `id`, then answers every batch at the front of
   // in_flight_ whose fate is known, in order.
   void CompleteBatch(uint64_t id, Status status, std::vector<Status> op_results);
@@ -173,6 +176,9 @@ class Server::Impl {
   uint64_t connections_received_ = 0;
   uint64_t commands_processed_ = 0;
   uint64_t rejected_connections_ = 0;
+  uint64_t inline_batches_ = 0;  // LogStore batches the loop wrote without io_uring
+  uint64_t loop_reads_ = 0;      // reads the loop answered from the cache itself
+  uint64_t pool_reads_ = 0;      // reads handed to the pool
 };
 
 }  // namespace kvs

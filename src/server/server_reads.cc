@@ -1,6 +1,12 @@
 // Reads (DESIGN.md "Read path"): a GET, EXISTS or DBSIZE runs on the thread pool — an index
 // lookup and a pread, encoded into its reply there — and the reply comes back to the loop
 // through Loop::Post, into the connection's slot for it. INFO is answered on the loop.
+//
+// When an iteration brings only a few reads (ServerConfig::loop_reads), the loop first tries them
+// itself from memory and the page cache (Engine::GetCached: a pread with RWF_NOWAIT), and hands the
+// pool only those that would wait for the disk: for a few cached lookups, the hand-off to a worker
+// and the wake-up back cost more than the lookups (docs/PERFORMANCE.md, "Reads on the loop"). Many
+// reads still spread over the pool, where they run in parallel.
 
 #include <fmt/format.h>
 
@@ -24,12 +30,17 @@ std::string StatusReply(proto::Shape shape, const Status& status) {
 
 namespace {
 
-// Runs on a pool thread: touches only the engine.
-std::string ExecuteRead(Engine* engine, Call& call) {
+// Runs on a pool thread, or on the loop when cached_only: touches only the engine. Returns
+// the reply, or nothing when cached_only and a lookup would wait for the disk.
+std::optional<std::string> ExecuteRead(Engine* engine, const Call& call, bool cached_only) {
+  auto get = [engine, cached_only](std::string_view key) {
+    return cached_only ? engine->GetCached(key) : engine->Get(key);
+  };
   std::string out;
   switch (call.command) {
     case proto::Command::kGet: {
-      Result<std::string> value = engine->Get(call.key);
+      Result<std::string> value = get(call.key);
+      if (value.status().IsWouldBlock()) return std::nullopt;
       if (value.ok()) {
         proto::EncodeGetReply(call.shape, *value, &out);
       } else if (value.status().IsNotFound()) {
@@ -41,8 +52,10 @@ std::string ExecuteRead(Engine* engine, Call& call) {
     }
     case proto::Command::kExists: {
       int64_t found = 0;
-      for (const std::string& key : std::move(call).Keys()) {
-        Result<std::string> value = engine->Get(key);
+      const std::vector<std::string> one_key = {call.key};
+      for (const std::string& key : call.args.empty() ? one_key : call.args) {
+        Result<std::string> value = get(key);
+        if (value.status().IsWouldBlock()) return std::nullopt;
         if (value.ok()) {
           ++found;
         } else if (!value.status().IsNotFound()) {
@@ -86,6 +99,18 @@ void Server::Impl::DispatchReads() {
       fence_waiting_.push_back(std::move(job));  // cluster mode: after a read fence
     }
   }
+  if (now.size() <= config_.loop_reads) {
+    std::vector<ReadJob> uncached;
+    for (ReadJob& job : now) {
+      if (std::optional<std::string> reply = ExecuteRead(engine_, job.call, true)) {
+        ++loop_reads_;
+        OnReadDone(job.conn_id, job.conn_gen, job.seq, std::move(*reply));
+      } else {
+        uncached.push_back(std::move(job));
+      }
+    }
+    now.swap(uncached);
+  }
   if (!now.empty()) RunReads(std::move(now));
   MaybeStartFence();
 }
@@ -112,6 +137,7 @@ void Server::Impl::MaybeStartFence() {
 }
 
 void Server::Impl::RunReads(std::vector<ReadJob> all) {
+  pool_reads_ += all.size();
   // Enough tasks to keep every worker busy, each with enough reads to be worth a hand-off.
   constexpr size_t kMinReadsPerTask = 8;
   const size_t tasks = std::clamp<size_t>(all.size() / kMinReadsPerTask, 1, pool_->threads());
@@ -124,7 +150,7 @@ void Server::Impl::RunReads(std::vector<ReadJob> all) {
     auto run = [this, jobs = std::move(jobs)]() mutable {
       std::vector<std::string> replies;
       replies.reserve(jobs.size());
-      for (ReadJob& job : jobs) replies.push_back(ExecuteRead(engine_, job.call));
+      for (ReadJob& job : jobs) replies.push_back(*ExecuteRead(engine_, job.call, false));
       loop_->Post([this, jobs = std::move(jobs), replies = std::move(replies)]() mutable {
         for (size_t i = 0; i < jobs.size(); ++i) {
           OnReadDone(jobs[i].conn_id, jobs[i].conn_gen, jobs[i].seq, std::move(replies[i]));
@@ -178,11 +204,14 @@ std::string Server::Impl::InfoText() const {
   out += "\r\n# Stats\r\n";
   line("total_connections_received", connections_received_);
   line("total_commands_processed", commands_processed_);
+  line("reads_on_loop", loop_reads_);
+  line("reads_on_pool", pool_reads_);
   out += "\r\n# Persistence\r\n";
   line("fsyncs", s.fsyncs);
   line("write_batches", s.batches);
   line("batched_ops", s.batched_ops);
   line("mean_batch_ops", fmt::format("{:.2f}", mean_batch));
+  line("inline_write_batches", inline_batches_);
   line("read_only", s.read_only ? 1 : 0);
   if (s.read_only) line("read_only_reason", s.failure);
   out += "\r\n# Storage\r\n";

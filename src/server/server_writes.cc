@@ -1,11 +1,19 @@
 // The group commit (DESIGN.md "Write path"): every write request the loop decodes in one
 // iteration joins `pending_`; before the loop sleeps, if no batch is on disk already, the
 // pending batch becomes the one in flight: for the LogStore, one write of all its records
-// at the active segment's offset linked to one fdatasync, done by the loop itself; for
-// other engines, one Engine::Write on the pool; in cluster mode, one Raft log entry, with
-// up to kClusterBatchesInFlight entries replicating at once. Replies go out only after it
+// at the active segment's offset and one fdatasync, done by the loop itself; for other
+// engines, one Engine::Write on the pool; in cluster mode, one Raft log entry, with up to
+// kClusterBatchesInFlight entries replicating at once. Replies go out only after it
 // completed, batch after batch in order. While a batch is in flight the next one collects,
 // so the batch size follows the disk's (or the replication's) latency by itself.
+//
+// By default (ServerConfig::log_write), the LogStore's write and fdatasync go through
+// io_uring (a write linked to an fsync) while lookups are in flight, so that their replies
+// go out during the fsync. With no lookup in flight the loop calls pwrite + fdatasync
+// itself: there is nothing else for it to do meanwhile, requests arriving meanwhile wait
+// in the kernel and form the next batch, and it saves io_uring's hand-off of the fsync to
+// a worker thread and back, which costs more than the fsync on a small machine
+// (docs/PERFORMANCE.md, "Inline fdatasync").
 
 #include <spdlog/spdlog.h>
 
@@ -33,7 +41,12 @@ void Server::Impl::StartWrite(Connection& c, Call&& call) {
 
 void Server::Impl::MaybeStartBatch() {
   const size_t max_in_flight = cluster_ != nullptr ? kClusterBatchesInFlight : 1;
-  if (in_flight_.size() >= max_in_flight || pending_.empty()) return;
+  // A batch written inline is done when StartBatch returns; writers it woke may have filled
+  // pending_ again.
+  while (in_flight_.size() < max_in_flight && !pending_.empty()) StartBatch();
+}
+
+void Server::Impl::StartBatch() {
   in_flight_.push_back(std::move(pending_));
   pending_ = Batch{};
   Batch& batch = in_flight_.back();  // deque: stays put while others come and go
@@ -75,9 +88,19 @@ void Server::Impl::MaybeStartBatch() {
     return;
   }
   if (prepared->bytes.empty()) {  // only deletes of absent keys: nothing to write
-    std::vector<Status> results = prepared->op_results;
-    Status status = log_store_->CommitBatch(std::move(*prepared), Status::Ok());
-    CompleteBatch(id, std::move(status), std::move(results));
+    CommitLogBatch(id, std::move(*prepared), Status::Ok());
+    return;
+  }
+  // A failed write or fdatasync fails the whole batch and turns the store read-only
+  // (CommitBatch): the fsync is never retried as if the data were safe.
+  KVS_FAILPOINT("loop.before_log_write");
+  const bool lookups_in_flight = !reads_.empty() || reads_in_flight_ > 0;
+  if (config_.log_write == LogWritePath::kInline ||
+      (config_.log_write == LogWritePath::kAuto && !lookups_in_flight)) {
+    Status io = log_store_->WritePrepared(*prepared);
+    KVS_FAILPOINT("loop.after_log_write");  // written (and synced), not yet acknowledged
+    ++inline_batches_;
+    CommitLogBatch(id, std::move(*prepared), io);
     return;
   }
   const int fd = prepared->fd;
@@ -85,17 +108,20 @@ void Server::Impl::MaybeStartBatch() {
   const bool datasync = prepared->needs_sync;
   std::string bytes = std::move(prepared->bytes);
   prepared_ = std::move(*prepared);
-  KVS_FAILPOINT("loop.before_log_write");
   loop_->WriteAt(fd, std::move(bytes), offset, datasync, [this, id](int res) {
-    KVS_FAILPOINT("loop.after_log_write");  // written (and synced), not yet acknowledged
-    // A failed write or fdatasync fails the whole batch and turns the store read-only
-    // (CommitBatch): the fsync is never retried as if the data were safe.
-    Status io = res < 0 ? Status::FromErrno("log write", -res) : Status::Ok();
-    std::vector<Status> results = std::move(prepared_->op_results);
-    Status status = log_store_->CommitBatch(std::move(*prepared_), io);
+    KVS_FAILPOINT("loop.after_log_write");
+    LogStore::PreparedBatch done = std::move(*prepared_);
     prepared_.reset();
-    CompleteBatch(id, std::move(status), std::move(results));
+    CommitLogBatch(id, std::move(done),
+                   res < 0 ? Status::FromErrno("log write", -res) : Status::Ok());
   });
+}
+
+void Server::Impl::CommitLogBatch(uint64_t id, LogStore::PreparedBatch&& prepared,
+                                  const Status& io) {
+  std::vector<Status> results = std::move(prepared.op_results);
+  Status status = log_store_->CommitBatch(std::move(prepared), io);
+  CompleteBatch(id, std::move(status), std::move(results));
 }
 
 void Server::Impl::CompleteBatch(uint64_t id, Status status, std::vector<Status> op_results) {

@@ -121,6 +121,11 @@ class Engine {
   // The value, or NotFound("Key not found").
   virtual Result<std::string> Get(std::string_view key) = 0;
 
+  // Get from memory and the page cache only: WouldBlock where it would wait for the disk.
+  // The server's loop answers such lookups itself and hands the rest to the pool. Engines
+  // need not override it: this one always says WouldBlock.
+  virtual Result<std::string> GetCached(std::string_view key);
+
   // A one-op Write(); engines need not override it.
   virtual Status Set(std::string_view key, std::string_view value);
 

@@ -32,6 +32,9 @@ class File {
   virtual Status PWrite(uint64_t offset, std::span<const char> data) = 0;
   // Reads up to out.size() bytes at `offset`; fewer only at end of file.
   virtual Result<size_t> PRead(uint64_t offset, std::span<char> out) const = 0;
+  // PRead from the page cache only: WouldBlock when the bytes are not all cached (reading
+  // them would wait for the disk). This default cannot tell, so it always says WouldBlock.
+  virtual Result<size_t> PReadCached(uint64_t offset, std::span<char> out) const;
   virtual Status DataSync() = 0;  // fdatasync
   virtual Status Sync() = 0;      // fsync
   virtual Status Truncate(uint64_t size) = 0;
@@ -54,10 +57,10 @@ class FileLock {
 };
 
 enum class OpenMode {
-  kRead,        // must exist
-  kReadWrite,   // must exist
-  kCreate,      // read-write; created if missing, kept (not truncated) if present
-  kCreateNew,   // read-write; fails if it exists
+  kRead,       // must exist
+  kReadWrite,  // must exist
+  kCreate,     // read-write; created if missing, kept (not truncated) if present
+  kCreateNew,  // read-write; fails if it exists
 };
 
 class Env {

@@ -124,7 +124,11 @@ void LogStore::Fail(const Status& why) {
 
 // ---- Reads ------------------------------------------------------------------------------
 
-Result<std::string> LogStore::Get(std::string_view key) {
+Result<std::string> LogStore::Get(std::string_view key) { return Lookup(key, false); }
+
+Result<std::string> LogStore::GetCached(std::string_view key) { return Lookup(key, true); }
+
+Result<std::string> LogStore::Lookup(std::string_view key, bool cached_only) {
   // A lookup can race a compaction that moves the entry and drops the old segment between
   // reading the entry and finding its segment; look the entry up again in that case.
   for (int attempt = 0; attempt < kGetAttempts; ++attempt) {
@@ -136,7 +140,8 @@ Result<std::string> LogStore::Get(std::string_view key) {
 
     const uint64_t size = RecordSize(key.size(), entry->value_len);
     std::string buf(size, '\0');
-    KVS_ASSIGN_OR_RETURN(size_t n, seg->file->PRead(entry->offset, buf));
+    KVS_ASSIGN_OR_RETURN(size_t n, cached_only ? seg->file->PReadCached(entry->offset, buf)
+                                               : seg->file->PRead(entry->offset, buf));
     RecordHeader header;
     RecordView view;
     if (n != size || DecodeHeader(buf, &header) != HeaderCheck::kOk ||
@@ -155,16 +160,19 @@ Result<std::string> LogStore::Get(std::string_view key) {
 
 Status LogStore::Write(const WriteBatch& batch, std::vector<Status>* op_results) {
   KVS_ASSIGN_OR_RETURN(PreparedBatch prepared, PrepareBatch(batch));
-  Status io;
-  if (!prepared.bytes.empty()) {
-    std::shared_ptr<Segment> seg = FindSegment(prepared.segment);
-    io = seg->file->PWrite(prepared.offset, prepared.bytes);
-    KVS_FAILPOINT("log.after_write_before_sync");
-    if (io.ok() && prepared.needs_sync) io = seg->file->DataSync();
-    KVS_FAILPOINT("log.after_sync_before_index");
-  }
+  Status io = WritePrepared(prepared);
   *op_results = prepared.op_results;
   return CommitBatch(std::move(prepared), io);
+}
+
+Status LogStore::WritePrepared(const PreparedBatch& prepared) {
+  if (prepared.bytes.empty()) return Status::Ok();
+  std::shared_ptr<Segment> seg = FindSegment(prepared.segment);
+  Status io = seg->file->PWrite(prepared.offset, prepared.bytes);
+  KVS_FAILPOINT("log.after_write_before_sync");
+  if (io.ok() && prepared.needs_sync) io = seg->file->DataSync();
+  KVS_FAILPOINT("log.after_sync_before_index");
+  return io;
 }
 
 Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) {
@@ -237,7 +245,9 @@ Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) 
     write_offset_ += total;
     active_->bytes.store(write_offset_, std::memory_order_relaxed);
     disk_bytes_.fetch_add(total, std::memory_order_relaxed);
-    zero_cv_.notify_all();  // the filler keeps its distance
+    // The filler keeps its distance. It fills a chunk at a time, so this wakes it about
+    // once a chunk, not once a batch: a wake-up costs the loop more than the write.
+    if (ZeroFillDueLocked()) zero_cv_.notify_all();
   }
   batch_outstanding_ = true;
   return p;
@@ -328,9 +338,22 @@ void LogStore::AwaitZeroFillLocked(std::unique_lock<std::mutex>& lock, uint64_t 
   zero_cv_.wait(lock, [&] { return !zero_claimed_ || end <= zero_claim_begin_; });
 }
 
+uint64_t LogStore::ZeroFillBeginLocked() const {
+  constexpr uint64_t kBlock = 4096;
+  return std::max(zeroed_until_, (write_offset_ + kBlock - 1) / kBlock * kBlock);
+}
+
+uint64_t LogStore::ZeroFillTargetLocked() const {
+  return std::min(write_offset_ + options_.zero_fill_ahead_bytes, options_.segment_bytes);
+}
+
+bool LogStore::ZeroFillDueLocked() const {
+  return options_.zero_fill_ahead_bytes > 0 && !failed_ && active_ != nullptr &&
+         ZeroFillBeginLocked() < ZeroFillTargetLocked();
+}
+
 void LogStore::ZeroFillLoop() {
   constexpr uint64_t kChunk = 1 << 20;
-  constexpr uint64_t kBlock = 4096;
   static const std::vector<char> kZeros(kChunk, 0);
   // The filler has a descriptor of its own for the active segment: the kernel reports a
   // writeback error to every open file description once, so the fdatasyncs here can never
@@ -342,20 +365,10 @@ void LogStore::ZeroFillLoop() {
     fd = -1;
   };
   std::unique_lock lock(write_mu_);
-  // The next range: from the first whole block past the reserved bytes (the block holding
-  // write_offset_ is written already) up to the distance kept ahead.
-  auto next_begin = [&] {
-    return std::max(zeroed_until_, (write_offset_ + kBlock - 1) / kBlock * kBlock);
-  };
-  auto target = [&] {
-    return std::min(write_offset_ + options_.zero_fill_ahead_bytes, options_.segment_bytes);
-  };
   for (;;) {
-    zero_cv_.wait(lock, [&] {
-      return zero_fill_stopping_ || (!failed_ && active_ != nullptr && next_begin() < target());
-    });
+    zero_cv_.wait(lock, [&] { return zero_fill_stopping_ || ZeroFillDueLocked(); });
     if (zero_fill_stopping_) break;
-    const uint64_t begin = next_begin();
+    const uint64_t begin = ZeroFillBeginLocked();
     const uint64_t end = std::min(begin + kChunk, options_.segment_bytes);
     const std::shared_ptr<Segment> seg = active_;
     zero_claimed_ = true;

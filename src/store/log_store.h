@@ -45,6 +45,7 @@ class LogStore final : public Engine {
 
   std::string_view name() const override { return "kvs"; }
   Result<std::string> Get(std::string_view key) override;
+  Result<std::string> GetCached(std::string_view key) override;  // the pread with RWF_NOWAIT
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;
@@ -80,6 +81,11 @@ class LogStore final : public Engine {
   // exist get NotFound in op_results and write nothing. ReadOnly after a failure.
   // REQUIRES: no other prepared batch outstanding (CommitBatch not yet called).
   Result<PreparedBatch> PrepareBatch(const WriteBatch& batch);
+
+  // Writes a prepared batch's bytes, and fdatasyncs them when needs_sync, on the calling
+  // thread: what the loop otherwise does through io_uring. Returns the `io` to pass to
+  // CommitBatch.
+  Status WritePrepared(const PreparedBatch& prepared);
 
   // Completes a prepared batch. `io` is the outcome of writing prepared.bytes (and, when
   // needs_sync, fdatasync): if OK the records become visible to readers; otherwise the store
@@ -196,6 +202,8 @@ class LogStore final : public Engine {
   std::string SegmentPath(uint32_t id) const;
   std::string HintPath(uint32_t id) const;
   std::shared_ptr<Segment> FindSegment(uint32_t id) const;
+  // Get, reading the record with PReadCached when cached_only.
+  Result<std::string> Lookup(std::string_view key, bool cached_only);
   void Warn(std::string_view msg) const;
   Status ReadOnlyError() const;  // REQUIRES: write_mu_ held
   void Fail(const Status& why);  // REQUIRES: write_mu_ held
@@ -206,6 +214,12 @@ class LogStore final : public Engine {
   // Waits until the zero-filler writes nothing in the active segment at or below `end`
   // (end = UINT64_MAX: nothing at all, before the segment is truncated or replaced).
   void AwaitZeroFillLocked(std::unique_lock<std::mutex>& lock, uint64_t end);
+  // The filler's next range starts here: the first whole block past the reserved bytes
+  // (the block holding write_offset_ is written already), or past what it zeroed.
+  uint64_t ZeroFillBeginLocked() const;
+  // ...and is due while it starts below this distance ahead of the log's end.
+  uint64_t ZeroFillTargetLocked() const;
+  bool ZeroFillDueLocked() const;
 
   const Options options_;
   Env* const env_;

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,6 +15,11 @@
 #include "store/env.h"
 
 namespace kvs {
+
+Result<size_t> File::PReadCached(uint64_t /*offset*/, std::span<char> /*out*/) const {
+  return Status::WouldBlock("this file cannot tell what is cached");
+}
+
 namespace {
 
 Status PosixError(std::string_view call, const std::string& path, int err_no) {
@@ -32,6 +38,7 @@ class PosixFile final : public File {
         if (errno == EINTR) continue;
         return PosixError("pwrite", path_, errno);
       }
+      if (n == 0) return PosixError("pwrite", path_, EIO);  // no progress: never spin
       data = data.subspan(static_cast<size_t>(n));
       offset += static_cast<uint64_t>(n);
     }
@@ -41,11 +48,31 @@ class PosixFile final : public File {
   Result<size_t> PRead(uint64_t offset, std::span<char> out) const override {
     size_t done = 0;
     while (done < out.size()) {
-      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done,
-                          static_cast<off_t>(offset + done));
+      ssize_t n =
+          ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
       if (n < 0) {
         if (errno == EINTR) continue;
         return PosixError("pread", path_, errno);
+      }
+      if (n == 0) break;  // end of file
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  Result<size_t> PReadCached(uint64_t offset, std::span<char> out) const override {
+    // RWF_NOWAIT: the kernel copies what the page cache holds and returns EAGAIN (or a
+    // short count) where it would have to start I/O.
+    size_t done = 0;
+    while (done < out.size()) {
+      struct iovec iov = {out.data() + done, out.size() - done};
+      ssize_t n = ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset + done), RWF_NOWAIT);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EOPNOTSUPP) {
+          return Status::WouldBlock(fmt::format("{} not cached", path_));
+        }
+        return PosixError("preadv2", path_, errno);
       }
       if (n == 0) break;  // end of file
       done += static_cast<size_t>(n);
@@ -175,8 +202,8 @@ class PosixEnv final : public Env {
       int err = errno;
       ::close(fd);
       if (err == EWOULDBLOCK) {
-        return Status::Busy(fmt::format(
-            "{} is locked: another kvs-server is using this data directory", path));
+        return Status::Busy(
+            fmt::format("{} is locked: another kvs-server is using this data directory", path));
       }
       return PosixError("flock", path, err);
     }

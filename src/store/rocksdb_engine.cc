@@ -169,9 +169,21 @@ Status RocksDbEngine::ReadOnlyError() const {
 // ---- Reads -------------------------------------------------------------------------------
 
 Result<std::string> RocksDbEngine::Get(std::string_view key) {
+  return GetWith(rocksdb::ReadOptions(), key);
+}
+
+Result<std::string> RocksDbEngine::GetCached(std::string_view key) {
+  rocksdb::ReadOptions options;
+  options.read_tier = rocksdb::kBlockCacheTier;  // Incomplete where it would read a file
+  return GetWith(options, key);
+}
+
+Result<std::string> RocksDbEngine::GetWith(const rocksdb::ReadOptions& options,
+                                           std::string_view key) {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), ToSlice(key), &value);
+  rocksdb::Status s = db_->Get(options, ToSlice(key), &value);
   if (s.IsNotFound()) return Status::NotFound("Key not found");
+  if (s.IsIncomplete()) return Status::WouldBlock("not in RocksDB's memory");
   KVS_RETURN_IF_ERROR(FromRocks(s, "get"));
   return value;
 }

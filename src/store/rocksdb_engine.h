@@ -28,6 +28,7 @@
 namespace rocksdb {
 class DB;
 class Env;
+struct ReadOptions;
 }  // namespace rocksdb
 
 namespace kvs {
@@ -50,6 +51,7 @@ class RocksDbEngine final : public Engine {
 
   std::string_view name() const override { return "rocksdb"; }
   Result<std::string> Get(std::string_view key) override;
+  Result<std::string> GetCached(std::string_view key) override;  // memtables + block cache
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;
@@ -57,6 +59,8 @@ class RocksDbEngine final : public Engine {
       const std::function<Status(std::string_view key, std::string_view value)>& fn) override;
 
  private:
+  Result<std::string> GetWith(const rocksdb::ReadOptions& options, std::string_view key);
+
   struct Counters;  // a rocksdb::EventListener counting flushes and compactions
 
   RocksDbEngine(const Options& options, std::unique_ptr<DataDir> dir);

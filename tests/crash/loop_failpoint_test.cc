@@ -1,6 +1,7 @@
-// Crashes of the real kvs-server inside its own group commit (the io_uring loop writes the
-// log itself, past the store's Env seam): at `loop.before_log_write` (a batch prepared, not
-// written) and `loop.after_log_write` (written and fdatasynced, not yet acknowledged).
+// Crashes of the real kvs-server inside its own group commit (the loop writes the log
+// itself, past the store's Env seam, inline or through io_uring: --log-write): at
+// `loop.before_log_write` (a batch prepared, not written) and `loop.after_log_write`
+// (written and fdatasynced, not yet acknowledged).
 // Every acknowledged write must come back; the batch in flight comes back whole or not at
 // all, and, once synced, it must come back.
 
@@ -31,10 +32,11 @@ struct Outcome {
 // Starts a server with `failpoint` armed to fire on batch kAcknowledgedBatches + 1, sends
 // one set at a time (one batch each) until the server dies, and returns how many sets were
 // acknowledged.
-Outcome RunUntilTheFailpoint(const std::string& dir, const std::string& failpoint) {
+Outcome RunUntilTheFailpoint(const std::string& dir, const std::string& failpoint,
+                             const std::string& log_write) {
   const int port = FreePort();
   ServerProcess server(
-      {"--addr", "127.0.0.1:" + std::to_string(port), "--data-dir", dir},
+      {"--addr", "127.0.0.1:" + std::to_string(port), "--data-dir", dir, "--log-write", log_write},
       {"KVS_FAILPOINTS=" + failpoint + "=" + std::to_string(kAcknowledgedBatches)});
   Outcome out;
   if (!WaitForPort(port)) {
@@ -75,9 +77,11 @@ class Reader {
   ServerProcess server_;
 };
 
-TEST(LoopFailpointTest, CrashBeforeTheLogWriteLosesOnlyTheUnacknowledgedBatch) {
+class LoopFailpointTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LoopFailpointTest, CrashBeforeTheLogWriteLosesOnlyTheUnacknowledgedBatch) {
   kvs::testing::TempDir dir;
-  Outcome run = RunUntilTheFailpoint(dir.path(), "loop.before_log_write");
+  Outcome run = RunUntilTheFailpoint(dir.path(), "loop.before_log_write", GetParam());
   ASSERT_EQ(run.acknowledged, kAcknowledgedBatches) << run.log;
   Reader reader(dir.path());
   for (int i = 0; i < kAcknowledgedBatches; ++i) {
@@ -86,9 +90,9 @@ TEST(LoopFailpointTest, CrashBeforeTheLogWriteLosesOnlyTheUnacknowledgedBatch) {
   EXPECT_EQ(reader.Get(kAcknowledgedBatches), std::nullopt);  // never written
 }
 
-TEST(LoopFailpointTest, CrashAfterTheSyncedWriteKeepsEvenTheUnacknowledgedBatch) {
+TEST_P(LoopFailpointTest, CrashAfterTheSyncedWriteKeepsEvenTheUnacknowledgedBatch) {
   kvs::testing::TempDir dir;
-  Outcome run = RunUntilTheFailpoint(dir.path(), "loop.after_log_write");
+  Outcome run = RunUntilTheFailpoint(dir.path(), "loop.after_log_write", GetParam());
   ASSERT_EQ(run.acknowledged, kAcknowledgedBatches) << run.log;
   Reader reader(dir.path());
   for (int i = 0; i < kAcknowledgedBatches; ++i) {
@@ -98,6 +102,9 @@ TEST(LoopFailpointTest, CrashAfterTheSyncedWriteKeepsEvenTheUnacknowledgedBatch)
   EXPECT_EQ(reader.Get(kAcknowledgedBatches), "v" + std::to_string(kAcknowledgedBatches));
   EXPECT_EQ(reader.Get(kAcknowledgedBatches + 1), std::nullopt);
 }
+
+INSTANTIATE_TEST_SUITE_P(LogWrite, LoopFailpointTest, ::testing::Values("inline", "uring"),
+                         [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
 }  // namespace kvs::e2e

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <sstream>
 #include <string>
 
 #include "e2e/server_fixture.h"
@@ -20,22 +19,6 @@ class ClientStatsTest : public ServerTest {
  protected:
   void SetUp() override { server_ = Start(); }
 
-  // field -> value of a stats listing; every line must be "field:<spaces>value".
-  static std::map<std::string, std::string> Fields(const std::string& out) {
-    std::map<std::string, std::string> fields;
-    std::istringstream lines(out);
-    for (std::string line; std::getline(lines, line);) {
-      size_t colon = line.find(':');
-      EXPECT_NE(colon, std::string::npos) << line;
-      if (colon == std::string::npos) continue;
-      size_t value = line.find_first_not_of(' ', colon + 1);
-      EXPECT_NE(value, std::string::npos) << line;
-      if (value == std::string::npos) continue;
-      fields[line.substr(0, colon)] = line.substr(value);
-    }
-    return fields;
-  }
-
   std::unique_ptr<ServerProcess> server_;
 };
 
@@ -45,7 +28,7 @@ TEST_F(ClientStatsTest, ShowsTheKeyCountAfterSets) {
   CommandResult r = Client({"stats"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  std::map<std::string, std::string> fields = Fields(r.out);
+  std::map<std::string, std::string> fields = StatsFields(r.out);
   EXPECT_EQ(fields["keys"], "3") << r.out;
   EXPECT_EQ(fields["engine"], "kvs");
   EXPECT_EQ(fields["write_batches"].empty(), false);
@@ -56,10 +39,11 @@ TEST_F(ClientStatsTest, ShowsTheKeyCountAfterSets) {
 TEST_F(ClientStatsTest, ShowsEveryOperatorCounter) {
   CommandResult r = Client({"stats"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  std::map<std::string, std::string> fields = Fields(r.out);
+  std::map<std::string, std::string> fields = StatsFields(r.out);
   for (const char* field :
        {"keys", "live_bytes", "dead_bytes", "segments", "compactions", "fsyncs", "write_batches",
-        "mean_batch_ops", "connected_clients", "total_connections_received", "uptime_in_seconds"}) {
+        "mean_batch_ops", "inline_write_batches", "reads_on_loop", "reads_on_pool",
+        "connected_clients", "total_connections_received", "uptime_in_seconds"}) {
     EXPECT_TRUE(fields.count(field)) << field << " missing from:\n" << r.out;
   }
   EXPECT_EQ(fields["keys"], "0");

@@ -2,7 +2,9 @@
 // fresh data directory, and runs kvs-client against it.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,26 @@ class ServerTest : public ::testing::Test {
     args.push_back("--addr");
     args.push_back(Addr());
     return RunCommand(args);
+  }
+  // field -> value of `kvs-client stats`, whose every line must be "field:<spaces>value".
+  std::map<std::string, std::string> Stats() {
+    CommandResult r = Client({"stats"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return StatsFields(r.out);
+  }
+  static std::map<std::string, std::string> StatsFields(const std::string& out) {
+    std::map<std::string, std::string> fields;
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      size_t colon = line.find(':');
+      EXPECT_NE(colon, std::string::npos) << line;
+      if (colon == std::string::npos) continue;
+      size_t value = line.find_first_not_of(' ', colon + 1);
+      EXPECT_NE(value, std::string::npos) << line;
+      if (value == std::string::npos) continue;
+      fields[line.substr(0, colon)] = line.substr(value);
+    }
+    return fields;
   }
 
   kvs::testing::TempDir dir_;

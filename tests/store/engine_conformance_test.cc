@@ -60,6 +60,20 @@ TEST_P(EngineConformanceTest, SetThenGet) {
   EXPECT_EQ(r.value(), "value");
 }
 
+TEST_P(EngineConformanceTest, GetCachedAnswersLikeGetOrWouldBlock) {
+  auto e = OpenOk();
+  ASSERT_TRUE(e->Set("key", "one").ok());
+  ASSERT_TRUE(e->Set("key", "two").ok());
+  ASSERT_TRUE(e->Set("gone", "x").ok());
+  ASSERT_TRUE(e->Remove("gone").ok());
+  // Just written: in memory or the page cache, so both engines answer without the disk.
+  auto r = e->GetCached("key");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value(), "two");
+  EXPECT_TRUE(e->GetCached("gone").status().IsNotFound());
+  EXPECT_TRUE(e->GetCached("absent").status().IsNotFound());
+}
+
 TEST_P(EngineConformanceTest, OverwriteReturnsNewestValue) {
   auto e = OpenOk();
   ASSERT_TRUE(e->Set("key", "one").ok());

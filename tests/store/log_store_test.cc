@@ -81,6 +81,26 @@ TEST_F(LogStoreTest, OpenCreatesEngineLockAndFirstSegment) {
   EXPECT_TRUE(fs::exists(dir_.File("1.log")));
 }
 
+TEST_F(LogStoreTest, GetCachedWouldBlockOnARecordOutOfThePageCache) {
+  Options o = MakeOptions(dir_.path());
+  o.zero_fill_ahead_bytes = 0;  // nothing writes (and caches) the segment meanwhile
+  auto store = OpenOk(o);
+  const std::string value(10000, 'v');  // pages of its own, beyond the first
+  ASSERT_TRUE(store->Set("a", value).ok());
+  Result<std::string> cached = store->GetCached("a");
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  EXPECT_EQ(*cached, value);
+  if (!kvs::testing::EvictFromPageCache(dir_.File("1.log"))) {
+    GTEST_SKIP() << "the kernel kept the segment's pages cached";
+  }
+  EXPECT_TRUE(store->GetCached("a").status().IsWouldBlock());
+  EXPECT_EQ(GetOr(*store, "a"), value);  // Get reads the disk...
+  cached = store->GetCached("a");        // ...and caches it
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  EXPECT_EQ(*cached, value);
+  EXPECT_TRUE(store->GetCached("absent").status().IsNotFound());  // the index alone says so
+}
+
 TEST_F(LogStoreTest, MissingDirectoryIsCreated) {
   auto store = OpenOk(MakeOptions(dir_.File("sub")));
   ASSERT_TRUE(store->Set("a", "1").ok());
@@ -178,7 +198,7 @@ TEST_F(LogStoreTest, BatchReportsPerOpResults) {
   batch.Delete("a");        // exists thanks to the op before it
   batch.Delete("missing");  // never existed
   batch.Delete("x");
-  batch.Delete("x");        // already deleted earlier in the batch
+  batch.Delete("x");  // already deleted earlier in the batch
   batch.Put("c", "3");
   std::vector<Status> results;
   ASSERT_TRUE(store->Write(batch, &results).ok());
@@ -260,7 +280,8 @@ TEST_F(LogStoreRecoveryTest, TornTailAtEveryByteOfTheLastRecord) {
     warnings_.clear();
     auto store = OpenOk(MakeOptions(copy.path()));
     ASSERT_NE(store, nullptr);
-    for (int i = 0; i < 4; ++i) EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), "v" + std::to_string(i));
+    for (int i = 0; i < 4; ++i)
+      EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), "v" + std::to_string(i));
     EXPECT_TRUE(store->Get("k4").status().IsNotFound());
     EXPECT_EQ(warnings_.size(), cut == offsets[4] ? 0u : 1u);
     // The store goes on writing where the good data ended, and that survives a reopen.
@@ -352,7 +373,8 @@ TEST_F(LogStoreRecoveryTest, FlippedByteInAnOlderSegmentRefusesToOpen) {
   o.segment_bytes = 4096;
   {
     auto store = OpenOk(o);
-    for (int i = 0; i < 200; ++i) ASSERT_TRUE(store->Set("k" + std::to_string(i), std::string(50, 'v')).ok());
+    for (int i = 0; i < 200; ++i)
+      ASSERT_TRUE(store->Set("k" + std::to_string(i), std::string(50, 'v')).ok());
   }
   const uint64_t offset = RecordSize(2, 50) * 3 + 30;  // inside the 4th record's value
   RemoveHints(dir_.path());
@@ -371,7 +393,8 @@ TEST_F(LogStoreRecoveryTest, FlippedByteBeforeALaterBatchOfTheActiveSegmentRefus
   auto r = LogStore::Open(MakeOptions(dir_.path()));
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsCorruption());
-  EXPECT_THAT(r.status().ToString(), HasSubstr("checksum mismatch at offset " + std::to_string(offsets[1])));
+  EXPECT_THAT(r.status().ToString(),
+              HasSubstr("checksum mismatch at offset " + std::to_string(offsets[1])));
 }
 
 TEST_F(LogStoreRecoveryTest, RepairDropsOnlyTheDamagedRecords) {
@@ -379,7 +402,8 @@ TEST_F(LogStoreRecoveryTest, RepairDropsOnlyTheDamagedRecords) {
   o.segment_bytes = 4096;
   {
     auto store = OpenOk(o);
-    for (int i = 0; i < 200; ++i) ASSERT_TRUE(store->Set("k" + std::to_string(i), "old" + std::to_string(i)).ok());
+    for (int i = 0; i < 200; ++i)
+      ASSERT_TRUE(store->Set("k" + std::to_string(i), "old" + std::to_string(i)).ok());
     ASSERT_TRUE(store->Set("k5", "new5").ok());  // k5 has a newer copy in a later segment
   }
   // Damage k3's and k5's first records (both in 1.log).
@@ -545,7 +569,8 @@ TEST(LogStoreConcurrencyTest, ReadersAndWritersOnOverlappingKeys) {
         switch (rng() % 4) {
           case 0:
           case 1:
-            if (!store->Set(key, key + "=" + std::to_string(t) + "." + std::to_string(i)).ok()) ++bad;
+            if (!store->Set(key, key + "=" + std::to_string(t) + "." + std::to_string(i)).ok())
+              ++bad;
             break;
           case 2: {
             Status s = store->Remove(key);

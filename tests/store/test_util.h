@@ -1,10 +1,16 @@
 // Helpers for store tests: a temporary directory and a fault-injecting Env.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "store/env.h"
 
@@ -27,6 +33,31 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Drops the file's pages from the page cache. False when the kernel kept some cached (a
+// test that needs a read to miss the cache skips then).
+inline bool EvictFromPageCache(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool evicted = ::fstat(fd, &st) == 0 && ::fdatasync(fd) == 0 &&
+                 ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+  if (evicted && st.st_size > 0) {
+    const auto len = static_cast<size_t>(st.st_size);
+    void* map = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) {
+      evicted = false;
+    } else {
+      const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+      std::vector<unsigned char> resident((len + page - 1) / page);
+      evicted = ::mincore(map, len, resident.data()) == 0;
+      for (unsigned char r : resident) evicted = evicted && (r & 1) == 0;
+      ::munmap(map, len);
+    }
+  }
+  ::close(fd);
+  return evicted;
+}
 
 // An Env whose files fail writes or syncs on demand (EIO, ENOSPC, ...): the store's reaction
 // to disk faults is tested through it. Failing is sticky until cleared.
