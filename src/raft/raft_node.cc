@@ -21,6 +21,9 @@ namespace {
 
 constexpr size_t kRestoreBatchOps = 1024;
 constexpr uint64_t kTickMs = 100;
+// A leader that sent a snapshot waits this many election timeouts for its answer before it
+// sends it again (see Init).
+constexpr unsigned kInstallSnapshotElectionTimeouts = 4;
 
 std::string_view StateName(int state) {
   switch (state) {
@@ -101,8 +104,9 @@ struct RaftNode::Impl {
   // Batches proposed here and not yet completed, by token: their op outcomes once applied.
   std::unordered_map<uint64_t, std::vector<Status>> results;
   uint64_t snapshots = 0;
-  bool closing = false;  // Close() began: new requests fail
-  bool closed = false;   // raft_close() called
+  uint64_t snapshot_index = 0;  // of the snapshot being taken
+  bool closing = false;         // Close() began: new requests fail
+  bool closed = false;          // raft_close() called
   size_t live_requests = 0;
   std::chrono::steady_clock::time_point close_deadline;
   bool fatal = false;
@@ -361,6 +365,8 @@ struct RaftNode::Impl {
   // (docs/REPLICATION.md "Snapshots").
   static int FsmSnapshot(struct raft_fsm* fsm, struct raft_buffer* bufs[], unsigned* n_bufs) {
     Impl* self = Self(fsm);
+    // Entries applied after this call, while the snapshot is stored, are not in it.
+    self->snapshot_index = raft_last_applied(&self->raft);
     Result<std::string> data =
         EncodeSnapshot(self->members, [self](const auto& fn) { return self->engine->ForEach(fn); });
     if (!data.ok()) {
@@ -388,7 +394,7 @@ struct RaftNode::Impl {
       for (unsigned i = 0; i < *n_bufs; ++i) raft_free((*bufs)[i].base);
       raft_free(*bufs);
       ++self->snapshots;
-      self->Info(fmt::format("raft: snapshot taken at index {}", raft_last_applied(&self->raft)));
+      self->Info(fmt::format("raft: snapshot taken at index {}", self->snapshot_index));
     }
     *bufs = nullptr;
     *n_bufs = 0;
@@ -486,6 +492,16 @@ struct RaftNode::Impl {
     raft_set_heartbeat_timeout(&raft, options.heartbeat_timeout_ms);
     raft_set_snapshot_threshold(&raft, options.snapshot_threshold);
     raft_set_snapshot_trailing(&raft, options.snapshot_trailing);
+    // A leader that sent a snapshot ignores the follower's other answers until it acknowledges
+    // the snapshot or install_snapshot_timeout passes: 30 s by default. A follower catching up
+    // after a restart often never acknowledges the first one: sent while it was down, it is
+    // lost (raft_uv buffers few messages for an unreachable peer); arriving while the follower
+    // takes or stores a snapshot of its own (the entries it receives first bring it to its
+    // threshold), it is dropped unanswered. A few election timeouts make a lost snapshot cost
+    // about what a lost leader does. A transfer and restore that take longer only get a copy
+    // sent again, which the busy follower drops; its answer to the first still counts.
+    raft_set_install_snapshot_timeout(
+        &raft, kInstallSnapshotElectionTimeouts * options.election_timeout_ms);
     raft_set_pre_vote(&raft, true);
     if (!options.join) {
       raft_configuration conf;
