@@ -37,6 +37,12 @@ constexpr uint64_t kSegmentBytes = 16 * 1024;
 
 std::string KeyName(size_t key) { return fmt::format("key-{}", key); }
 
+// A writer's batch whose fate was unknown when it stopped: all or nothing after the crash.
+struct InFlight {
+  std::vector<size_t> keys;
+  std::vector<KeyState> before, after;  // per key: acknowledged state, state after the batch
+};
+
 class StoreCrashTest : public ::testing::Test {
  protected:
   void SetUp() override { std::filesystem::create_directories(data_); }
@@ -85,16 +91,16 @@ class StoreCrashTest : public ::testing::Test {
     }
   }
 
+  // Opens the store after a crash and checks it: each batch that was in flight applied all
+  // or nothing, every key as the model allows. Null (a failure recorded) if it cannot open.
+  std::unique_ptr<LogStore> OpenAndVerify(const Options& options, Env& env, ExpectedState& model,
+                                          const std::vector<std::optional<InFlight>>& in_flight,
+                                          const std::string& ctx);
+
   kvs::testing::TempDir dir_;
   const std::string data_ = dir_.File("data");
   std::mutex warnings_mu_;
   std::vector<std::string> warnings_;
-};
-
-// A writer's batch whose fate was unknown when it stopped: all or nothing after the crash.
-struct InFlight {
-  std::vector<size_t> keys;
-  std::vector<KeyState> before, after;  // per key: acknowledged state, state after the batch
 };
 
 // Writes batches of 1-4 puts/deletes of the writer's own keys until one fails (or
@@ -158,6 +164,37 @@ void ExpectAtomic(Engine& store, const InFlight& f, const std::string& ctx) {
       << ctx << ": a batch of " << f.keys.size() << " keys was applied in part";
 }
 
+std::unique_ptr<LogStore> StoreCrashTest::OpenAndVerify(
+    const Options& options, Env& env, ExpectedState& model,
+    const std::vector<std::optional<InFlight>>& in_flight, const std::string& ctx) {
+  Result<std::unique_ptr<LogStore>> opened = LogStore::Open(options, &env);
+  if (!opened.ok()) {
+    ADD_FAILURE() << ctx << ": " << opened.status().ToString();
+    return nullptr;
+  }
+  std::unique_ptr<LogStore> store = std::move(opened).value();
+  for (const auto& f : in_flight) {
+    if (f) ExpectAtomic(*store, *f, ctx);
+  }
+  VerifyAll(*store, model, ctx);
+  return store;
+}
+
+// Runs one RunStoreWriter thread per slot of in_flight (up to `batches` batches each) on
+// `store` until all stop; each leaves its unresolved batch in in_flight, its error in errors.
+void RunWriters(Engine& store, ExpectedState& model, std::mt19937_64& rng, int batches,
+                std::vector<std::optional<InFlight>>& in_flight, std::vector<Status>& errors,
+                std::atomic<uint64_t>& acks) {
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < in_flight.size(); ++w) {
+    threads.emplace_back([&, w, s = rng()] {
+      in_flight[w] =
+          RunStoreWriter(store, model, static_cast<int>(w), s, batches, &errors[w], acks);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
 TEST_F(StoreCrashTest, AcknowledgedWritesSurvivePowerLossAtRandomPoints) {
   const uint64_t seed = TestSeed();
   const int rounds = Rounds(30);
@@ -180,25 +217,13 @@ TEST_F(StoreCrashTest, AcknowledgedWritesSurvivePowerLossAtRandomPoints) {
       ++recovery_cuts;
     }
     PowerLossEnv env(data_, rng());
-    Result<std::unique_ptr<LogStore>> opened = LogStore::Open(StoreOptions(), &env);
-    ASSERT_TRUE(opened.ok()) << ctx << ": " << opened.status().ToString();
-    std::unique_ptr<LogStore> store = std::move(opened).value();
-    for (const auto& f : in_flight) {
-      if (f) ExpectAtomic(*store, *f, ctx);
-    }
-    VerifyAll(*store, model, ctx);
+    std::unique_ptr<LogStore> store = OpenAndVerify(StoreOptions(), env, model, in_flight, ctx);
     if (HasFailure() || round == rounds) break;
 
     env.CutPowerAfter(1 + rng() % 300);
     std::atomic<uint64_t> acks{0};
-    std::vector<std::thread> threads;
     std::vector<Status> errors(kWriters);
-    for (int w = 0; w < kWriters; ++w) {
-      threads.emplace_back([&, w, s = rng()] {
-        in_flight[w] = RunStoreWriter(*store, model, w, s, 400, &errors[w], acks);
-      });
-    }
-    for (auto& t : threads) t.join();
+    RunWriters(*store, model, rng, 400, in_flight, errors, acks);
     env.CutPower();  // in case the writers finished first
     store.reset();
     const bool torn = rng() % 2 == 0;
@@ -430,13 +455,7 @@ TEST_F(StoreCrashTest, FaultUnderConcurrentWritersLosesNothingAcknowledged) {
   for (int round = 0; round <= rounds; ++round) {
     const std::string ctx = fmt::format("seed {} round {}", seed, round);
     PowerLossEnv env(data_, rng());
-    Result<std::unique_ptr<LogStore>> opened = LogStore::Open(FaultOptions(), &env);
-    ASSERT_TRUE(opened.ok()) << ctx << ": " << opened.status().ToString();
-    std::unique_ptr<LogStore> store = std::move(opened).value();
-    for (const auto& f : in_flight) {
-      if (f) ExpectAtomic(*store, *f, ctx);
-    }
-    VerifyAll(*store, model, ctx);
+    std::unique_ptr<LogStore> store = OpenAndVerify(FaultOptions(), env, model, in_flight, ctx);
     if (HasFailure() || round == rounds) break;
 
     const bool on_sync = round % 2 == 0;
@@ -447,14 +466,8 @@ TEST_F(StoreCrashTest, FaultUnderConcurrentWritersLosesNothingAcknowledged) {
       env.FailWrites(err, rng() % 60, /*partial=*/true);
     }
     std::atomic<uint64_t> acks{0};
-    std::vector<std::thread> threads;
     std::vector<Status> errors(kWriters);
-    for (int w = 0; w < kWriters; ++w) {
-      threads.emplace_back([&, w, s = rng()] {
-        in_flight[w] = RunStoreWriter(*store, model, w, s, 1000, &errors[w], acks);
-      });
-    }
-    for (auto& t : threads) t.join();
+    RunWriters(*store, model, rng, 1000, in_flight, errors, acks);
     total_acks += acks.load();
     // Every writer stopped on an error: the fault itself or ReadOnly after it, never anything
     // acknowledged after the first failure.
