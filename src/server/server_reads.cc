@@ -2,16 +2,18 @@
 // lookup and a pread, encoded into its reply there — and the reply comes back to the loop
 // through Loop::Post, into the connection's slot for it. INFO is answered on the loop.
 //
-// When an iteration brings only a few reads (ServerConfig::loop_reads), the loop first tries them
-// itself from memory and the page cache (Engine::GetCached: a pread with RWF_NOWAIT), and hands the
-// pool only those that would wait for the disk: for a few cached lookups, the hand-off to a worker
-// and the wake-up back cost more than the lookups (docs/PERFORMANCE.md, "Reads on the loop"). Many
-// reads still spread over the pool, where they run in parallel.
+// When an iteration brings only a few reads (ServerConfig::loop_reads), the loop first
+// tries them itself from memory and the page cache (Engine::GetCached: a pread with
+// RWF_NOWAIT), and hands the pool only those that would wait for the disk: for a few cached
+// lookups, the hand-off to a worker and the wake-up back cost more than the lookups
+// (docs/PERFORMANCE.md, "Inline fdatasync and reads on the loop"). Many reads still spread
+// over the pool, where they run in parallel.
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <iterator>
+#include <span>
 
 #include "proto/reply.h"
 #include "server/server_impl.h"
@@ -52,8 +54,9 @@ std::optional<std::string> ExecuteRead(Engine* engine, const Call& call, bool ca
     }
     case proto::Command::kExists: {
       int64_t found = 0;
-      const std::vector<std::string> one_key = {call.key};
-      for (const std::string& key : call.args.empty() ? one_key : call.args) {
+      const std::span<const std::string> keys =
+          call.args.empty() ? std::span(&call.key, 1) : std::span(call.args);
+      for (const std::string& key : keys) {
         Result<std::string> value = get(key);
         if (value.status().IsWouldBlock()) return std::nullopt;
         if (value.ok()) {

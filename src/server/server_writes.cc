@@ -13,7 +13,7 @@
 // itself: there is nothing else for it to do meanwhile, requests arriving meanwhile wait
 // in the kernel and form the next batch, and it saves io_uring's hand-off of the fsync to
 // a worker thread and back, which costs more than the fsync on a small machine
-// (docs/PERFORMANCE.md, "Inline fdatasync").
+// (docs/PERFORMANCE.md, "Inline fdatasync and reads on the loop").
 
 #include <spdlog/spdlog.h>
 

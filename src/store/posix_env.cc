@@ -46,38 +46,10 @@ class PosixFile final : public File {
   }
 
   Result<size_t> PRead(uint64_t offset, std::span<char> out) const override {
-    size_t done = 0;
-    while (done < out.size()) {
-      ssize_t n =
-          ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("pread", path_, errno);
-      }
-      if (n == 0) break;  // end of file
-      done += static_cast<size_t>(n);
-    }
-    return done;
+    return ReadAt(offset, out, 0);
   }
-
   Result<size_t> PReadCached(uint64_t offset, std::span<char> out) const override {
-    // RWF_NOWAIT: the kernel copies what the page cache holds and returns EAGAIN (or a
-    // short count) where it would have to start I/O.
-    size_t done = 0;
-    while (done < out.size()) {
-      struct iovec iov = {out.data() + done, out.size() - done};
-      ssize_t n = ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset + done), RWF_NOWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EOPNOTSUPP) {
-          return Status::WouldBlock(fmt::format("{} not cached", path_));
-        }
-        return PosixError("preadv2", path_, errno);
-      }
-      if (n == 0) break;  // end of file
-      done += static_cast<size_t>(n);
-    }
-    return done;
+    return ReadAt(offset, out, RWF_NOWAIT);
   }
 
   Status DataSync() override {
@@ -105,6 +77,26 @@ class PosixFile final : public File {
   const std::string& path() const override { return path_; }
 
  private:
+  // Reads until `out` is full or the file ends. With RWF_NOWAIT the kernel copies what the
+  // page cache holds and returns EAGAIN (or a short count) where it would start I/O.
+  Result<size_t> ReadAt(uint64_t offset, std::span<char> out, int flags) const {
+    size_t done = 0;
+    while (done < out.size()) {
+      struct iovec iov = {out.data() + done, out.size() - done};
+      ssize_t n = ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset + done), flags);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if ((flags & RWF_NOWAIT) != 0 && (errno == EAGAIN || errno == EOPNOTSUPP)) {
+          return Status::WouldBlock(fmt::format("{} not cached", path_));
+        }
+        return PosixError("pread", path_, errno);
+      }
+      if (n == 0) break;  // end of file
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
   const int fd_;
   const std::string path_;
 };
