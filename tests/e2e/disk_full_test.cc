@@ -22,11 +22,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-std::string SetLine(const std::string& key, const std::string& value) {
-  return R"({"op":"set","key":")" + key + R"(","value":")" + value + "\"}\n";
-}
-std::string GetLine(const std::string& key) { return R"({"op":"get","key":")" + key + "\"}\n"; }
-
 class DiskFullTest : public ServerTest, public ::testing::WithParamInterface<std::string> {
  protected:
   void SetUp() override {
@@ -58,7 +53,7 @@ TEST_P(DiskFullTest, AFullDiskFailsTheWriteLosesNothingAcknowledgedAndReadsGoOn)
     Conn c(port_);
     for (int i = 0; i < 200 && failure.empty(); ++i) {  // 512 KiB holds about 50
       const std::string key = "k" + std::to_string(i);
-      c.Send(SetLine(key, value));
+      c.Send(SetJson(key, value));
       std::optional<std::string> reply = c.ReadLine();
       ASSERT_TRUE(reply) << server_->Stderr();
       if (*reply == R"({"ok":true})") {
@@ -73,11 +68,11 @@ TEST_P(DiskFullTest, AFullDiskFailsTheWriteLosesNothingAcknowledgedAndReadsGoOn)
     EXPECT_GT(acked.size(), 10u);
 
     // Never retried as if fine: later writes are refused, saying why.
-    c.Send(SetLine("small", "x"));
+    c.Send(SetJson("small", "x"));
     EXPECT_THAT(c.ReadLine().value_or(""), HasSubstr("read-only"));
     for (const std::string& key : acked) {
-      c.Send(GetLine(key));
-      EXPECT_EQ(c.ReadLine(), R"({"ok":true,"value":")" + value + "\"}") << key;
+      c.Send(GetJson(key));
+      EXPECT_EQ(c.ReadLine(), ValueReply(value)) << key;
     }
   }
   std::map<std::string, std::string> stats = Stats();
@@ -90,8 +85,8 @@ TEST_P(DiskFullTest, AFullDiskFailsTheWriteLosesNothingAcknowledgedAndReadsGoOn)
   server_ = Start(Flags());
   Conn after(port_);
   for (const std::string& key : acked) {
-    after.Send(GetLine(key));
-    EXPECT_EQ(after.ReadLine(), R"({"ok":true,"value":")" + value + "\"}") << key;
+    after.Send(GetJson(key));
+    EXPECT_EQ(after.ReadLine(), ValueReply(value)) << key;
   }
 }
 

@@ -15,14 +15,6 @@
 namespace kvs::e2e {
 namespace {
 
-std::string SetLine(const std::string& key, const std::string& value) {
-  return R"({"op":"set","key":")" + key + R"(","value":")" + value + "\"}\n";
-}
-std::string GetLine(const std::string& key) { return R"({"op":"get","key":")" + key + "\"}\n"; }
-std::string ValueReply(const std::string& value) {
-  return R"({"ok":true,"value":")" + value + "\"}";
-}
-
 uint64_t Field(std::map<std::string, std::string>& fields, const std::string& name) {
   EXPECT_TRUE(fields.count(name)) << name;
   return fields.count(name) ? std::stoull(fields[name]) : 0;
@@ -38,7 +30,7 @@ TEST_F(FastPathsTest, WritesByTheLoopItselfAndThroughIoUringAreBothDurable) {
   {
     Conn c(port_);
     for (int i = 0; i < 5; ++i) {
-      c.Send(SetLine("inline" + std::to_string(i), "a" + std::to_string(i)));
+      c.Send(SetJson("inline" + std::to_string(i), "a" + std::to_string(i)));
       ASSERT_EQ(c.ReadLine(), R"({"ok":true})");
     }
   }
@@ -52,8 +44,8 @@ TEST_F(FastPathsTest, WritesByTheLoopItselfAndThroughIoUringAreBothDurable) {
   {
     Conn c(port_);
     for (int i = 0; i < 5; ++i) {
-      c.Send(SetLine("uring" + std::to_string(i), "b" + std::to_string(i)) +
-             SetLine("uring-again" + std::to_string(i), "c" + std::to_string(i)));
+      c.Send(SetJson("uring" + std::to_string(i), "b" + std::to_string(i)) +
+             SetJson("uring-again" + std::to_string(i), "c" + std::to_string(i)));
       ASSERT_EQ(c.ReadLine(), R"({"ok":true})");
       ASSERT_EQ(c.ReadLine(), R"({"ok":true})");
     }
@@ -67,8 +59,8 @@ TEST_F(FastPathsTest, WritesByTheLoopItselfAndThroughIoUringAreBothDurable) {
   server_ = Start();
   Conn after(port_);
   for (int i = 0; i < 5; ++i) {
-    after.Send(GetLine("inline" + std::to_string(i)) + GetLine("uring" + std::to_string(i)) +
-               GetLine("uring-again" + std::to_string(i)));
+    after.Send(GetJson("inline" + std::to_string(i)) + GetJson("uring" + std::to_string(i)) +
+               GetJson("uring-again" + std::to_string(i)));
     EXPECT_EQ(after.ReadLine(), ValueReply("a" + std::to_string(i)));
     EXPECT_EQ(after.ReadLine(), ValueReply("b" + std::to_string(i)));
     EXPECT_EQ(after.ReadLine(), ValueReply("c" + std::to_string(i)));
@@ -79,11 +71,11 @@ TEST_F(FastPathsTest, CachedReadsAreAnsweredOnTheLoopAndEvictedOnesOnThePool) {
   Conn c(port_);
   const std::string big(3000, 'x');  // a page or so per record: eviction is per page
   for (int i = 0; i < 20; ++i) {
-    c.Send(SetLine("k" + std::to_string(i), big + std::to_string(i)));
+    c.Send(SetJson("k" + std::to_string(i), big + std::to_string(i)));
     ASSERT_EQ(c.ReadLine(), R"({"ok":true})");
   }
   for (int i = 0; i < 20; ++i) {
-    c.Send(GetLine("k" + std::to_string(i)));
+    c.Send(GetJson("k" + std::to_string(i)));
     ASSERT_EQ(c.ReadLine(), ValueReply(big + std::to_string(i)));
   }
   std::map<std::string, std::string> cached = Stats();
@@ -97,7 +89,7 @@ TEST_F(FastPathsTest, CachedReadsAreAnsweredOnTheLoopAndEvictedOnesOnThePool) {
   }
   if (!evicted) GTEST_SKIP() << "the kernel kept the log's pages cached";
   for (int i = 0; i < 20; ++i) {
-    c.Send(GetLine("k" + std::to_string(i)));
+    c.Send(GetJson("k" + std::to_string(i)));
     ASSERT_EQ(c.ReadLine(), ValueReply(big + std::to_string(i)));
   }
   std::map<std::string, std::string> uncached = Stats();
@@ -109,10 +101,10 @@ TEST_F(FastPathsTest, WithNoLoopReadsEveryReadGoesToThePool) {
   ASSERT_EQ(server_->Stop(), 0);
   server_ = Start({"--loop-reads", "0"});
   Conn c(port_);
-  c.Send(SetLine("k", "v"));
+  c.Send(SetJson("k", "v"));
   ASSERT_EQ(c.ReadLine(), R"({"ok":true})");
   for (int i = 0; i < 10; ++i) {
-    c.Send(GetLine("k") + GetLine("absent"));
+    c.Send(GetJson("k") + GetJson("absent"));
     EXPECT_EQ(c.ReadLine(), ValueReply("v"));
     EXPECT_EQ(c.ReadLine(), R"({"ok":true,"value":null})");
   }

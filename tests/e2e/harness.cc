@@ -15,6 +15,8 @@
 #include <sstream>
 #include <thread>
 
+#include <fmt/format.h>
+
 extern char** environ;
 
 namespace kvs::e2e {
@@ -264,5 +266,27 @@ std::string Conn::ReadAll(int timeout_s) {
   buf_.clear();
   return out;
 }
+
+std::string SetJson(const std::string& key, const std::string& value) {
+  return fmt::format(R"({{"op":"set","key":"{}","value":"{}"}})", key, value) + "\n";
+}
+std::string GetJson(const std::string& key, bool stale) {
+  return fmt::format(R"({{"op":"get","key":"{}"{}}})", key, stale ? R"(,"stale":true)" : "") + "\n";
+}
+std::string RmJson(const std::string& key) {
+  return fmt::format(R"({{"op":"rm","key":"{}"}})", key) + "\n";
+}
+std::string ValueReply(const std::string& value) {
+  return R"({"ok":true,"value":")" + value + "\"}";
+}
+
+std::optional<std::string> ValueOf(const std::string& reply) {
+  const std::string marker = R"({"ok":true,"value":")";
+  if (reply.rfind(marker, 0) != 0) return std::nullopt;
+  const size_t end = reply.find('"', marker.size());
+  return reply.substr(marker.size(), end - marker.size());
+}
+
+bool IsOk(const std::string& reply) { return reply == R"({"ok":true})"; }
 
 }  // namespace kvs::e2e

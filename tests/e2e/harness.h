@@ -53,6 +53,17 @@ class ServerProcess {
   std::string err_path_;
 };
 
+// JSON requests (with their newline) and the simple replies the tests expect; test keys
+// and values need no escaping.
+std::string SetJson(const std::string& key, const std::string& value);
+std::string GetJson(const std::string& key, bool stale = false);
+std::string RmJson(const std::string& key);
+// The reply of a GET that found `value`.
+std::string ValueReply(const std::string& value);
+// The "value" string of {"ok":true,"value":"..."}; nullopt for null or a non-ok reply.
+std::optional<std::string> ValueOf(const std::string& reply);
+bool IsOk(const std::string& reply);
+
 // A blocking TCP client for protocol tests.
 class Conn {
  public:

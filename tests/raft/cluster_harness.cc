@@ -230,23 +230,4 @@ std::optional<std::string> Cluster::Call(const std::string& json, int start, int
   return std::nullopt;
 }
 
-std::string SetJson(const std::string& key, const std::string& value) {
-  return fmt::format(R"({{"op":"set","key":"{}","value":"{}"}})", key, value) + "\n";
-}
-std::string GetJson(const std::string& key, bool stale) {
-  return fmt::format(R"({{"op":"get","key":"{}"{}}})", key, stale ? R"(,"stale":true)" : "") + "\n";
-}
-std::string RmJson(const std::string& key) {
-  return fmt::format(R"({{"op":"rm","key":"{}"}})", key) + "\n";
-}
-
-std::optional<std::string> ValueOf(const std::string& reply) {
-  const std::string marker = R"({"ok":true,"value":")";
-  if (reply.rfind(marker, 0) != 0) return std::nullopt;
-  const size_t end = reply.find('"', marker.size());
-  return reply.substr(marker.size(), end - marker.size());
-}
-
-bool IsOk(const std::string& reply) { return reply == R"({"ok":true})"; }
-
 }  // namespace kvs::raft_test

@@ -76,13 +76,10 @@ class Cluster {
 // "field:value" lookup in CLUSTER STATUS text; "" if missing.
 std::string StatusField(const std::string& status, const std::string& field);
 
-// JSON helpers for the simple replies the tests expect.
-std::string SetJson(const std::string& key, const std::string& value);
-std::string GetJson(const std::string& key, bool stale = false);
-std::string RmJson(const std::string& key);
-// The "value" string of {"ok":true,"value":"..."} (no escapes in test values); nullopt for
-// null or a non-ok reply.
-std::optional<std::string> ValueOf(const std::string& reply);
-bool IsOk(const std::string& reply);
+using e2e::GetJson;
+using e2e::IsOk;
+using e2e::RmJson;
+using e2e::SetJson;
+using e2e::ValueOf;
 
 }  // namespace kvs::raft_test
