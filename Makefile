@@ -1,7 +1,8 @@
 # kvs: the newcomer's entry point. `make run` and `make test` are all you need.
 #
 #   make build   install deps, configure and build (binaries in build/bin/)
-#   make test    build, then every test: unit + black-box under ASan/UBSan, concurrency under TSan
+#   make test    build, then every test: unit + black-box under ASan/UBSan, concurrency under TSan,
+#                clang's thread-safety analysis, the fuzzers for a bounded time
 #   make test-partition  only the cluster partition tests (root: network namespaces)
 #   make run     build and start kvs-server on 127.0.0.1:4000 with data in ./kvs-data
 #   make bench   build and run the benchmark suite
@@ -12,7 +13,7 @@ CMAKE_FLAGS  ?=
 FUZZ_SECONDS ?= 300
 CTEST        := ctest --output-on-failure -j $(JOBS) --no-tests=error
 
-.PHONY: all deps build build-asan build-tsan build-fuzz test test-unit test-tsan test-fuzz test-partition run bench fuzz format clean
+.PHONY: all deps build build-asan build-tsan build-fuzz test test-unit test-tsan test-fuzz test-partition check-thread-safety run bench fuzz format clean
 
 all: build
 
@@ -39,8 +40,12 @@ build-fuzz: deps
 
 # The ASan+UBSan tree builds every target (benchmarks included) and runs every test against
 # its binaries; the release tree (make build) is not needed for testing.
-test: test-unit test-tsan test-fuzz
+test: check-thread-safety test-unit test-tsan test-fuzz
 	@echo "make test: all suites passed"
+
+# Clang's -Wthread-safety -Werror over src/ and cli/, compile only (src/base/mutex.h).
+check-thread-safety: build-asan
+	scripts/check-thread-safety build-asan
 
 test-unit: build-asan
 	cd build-asan && $(CTEST) -LE fuzz
