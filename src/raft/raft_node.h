@@ -8,14 +8,11 @@
 // the Raft thread and must not block either: the server hands them to its own loop.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "base/result.h"
@@ -102,7 +99,7 @@ class RaftNode {
   void Stop();
 
  private:
-  struct Impl;
+  class Impl;  // raft/raft_node_impl.h
   explicit RaftNode(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
