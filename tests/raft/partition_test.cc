@@ -106,12 +106,13 @@ TEST(PartitionTest, AnIsolatedLeaderCannotAcknowledgeAndTheMajorityGoesOn) {
   e2e::Conn to_old(c.ClientPort(old_leader), c.Host(old_leader));
   ASSERT_TRUE(to_old.ok());
   to_old.Send(SetJson("key0", "lost"));
-  // Without a majority it cannot commit: the write must not be acknowledged (it fails when
-  // the leader steps down, or is still pending).
+  // Without a majority it cannot commit: the write must not be acknowledged. It fails when
+  // the leader steps down (within an election timeout), so silence means a lost request.
   std::optional<std::string> reply = to_old.ReadLine(15);
-  if (reply) {
-    EXPECT_FALSE(IsOk(*reply)) << *reply;
-  }
+  ASSERT_TRUE(reply) << "no reply in 15 s from the isolated leader (node " << old_leader
+                     << ") to a write it cannot commit: it should have failed it\n"
+                     << c.Stderr(old_leader);
+  EXPECT_FALSE(IsOk(*reply)) << *reply;
 
   // The majority side elects a leader of its own and takes writes.
   int new_leader = -1;
