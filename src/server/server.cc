@@ -71,7 +71,7 @@ Status Server::Run() {
   Impl impl(config_, engine_, pool_, loop_.get(), &listen_fd_);
   bool stop_now;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     impl_ = &impl;
     stop_now = stop_requested_;
   }
@@ -79,14 +79,14 @@ Status Server::Run() {
   if (stop_now) impl.BeginShutdown();
   Status status = loop_->Run();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     impl_ = nullptr;
   }
   return status;
 }
 
 void Server::Stop() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (stop_requested_) return;
   stop_requested_ = true;
   if (impl_ != nullptr) {
@@ -101,13 +101,19 @@ Server::Impl::Impl(const ServerConfig& config, Engine* engine, ThreadPool* pool,
                    int* listen_fd)
     : config_(config),
       engine_(engine),
-      log_store_(dynamic_cast<LogStore*>(engine)),
+      log_writer_(engine->log_writer()),
+      log_write_policy_(config.log_write),
       pool_(pool),
       cluster_(config.cluster),
       loop_(loop),
       listen_fd_(listen_fd) {}
 
 Server::Impl::~Impl() {
+  {
+    // A LogWriter still holding our `ready` callback must not post into a dead server.
+    MutexLock lock(&ready_token_->mu);
+    ready_token_->impl = nullptr;
+  }
   for (auto& c : conns_) {
     if (c) ::close(c->fd);
   }

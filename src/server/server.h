@@ -13,13 +13,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "pool/thread_pool.h"
 #include "proto/limits.h"
 #include "server/address.h"
+#include "server/log_write_policy.h"
 #include "store/engine.h"
 
 namespace kvs {
@@ -30,13 +31,6 @@ class Loop;
 namespace raft {
 class RaftNode;
 }
-
-// How the loop writes and fdatasyncs a kvs engine's log (server_writes.cc).
-enum class LogWritePath {
-  kAuto,    // inline unless lookups are in flight, then io_uring
-  kInline,  // pwrite + fdatasync on the loop thread: no hand-off, the loop waits
-  kUring,   // an io_uring write linked to an fsync: the loop goes on meanwhile
-};
 
 struct ServerConfig {
   Address addr;
@@ -53,7 +47,7 @@ struct ServerConfig {
   // Default 10 s: how long SIGTERM waits for clients to take their last replies.
   uint32_t shutdown_grace_s = 10;
   FsyncPolicy fsync = FsyncPolicy::kAlways;
-  LogWritePath log_write = LogWritePath::kAuto;
+  LogWritePath log_write = LogWritePath::kAuto;  // how the loop writes an engine's log
   // Default 64: up to this many reads in one loop iteration are tried on the loop, from
   // memory and the page cache, before the rest go to the pool; more go to the pool
   // directly (server_reads.cc). 0: every read goes to the pool.
@@ -87,7 +81,7 @@ class Server {
   Status Run();
 
   // Any thread, any time (also before Run()). Idempotent.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
  private:
   class Impl;
@@ -100,9 +94,9 @@ class Server {
   // shuts the pool down before destroying the Server.
   std::unique_ptr<uring::Loop> loop_;
 
-  std::mutex mu_;                // guards impl_ publication against Stop()
-  Impl* impl_ = nullptr;         // guarded by mu_; lives during Run()
-  bool stop_requested_ = false;  // guarded by mu_
+  Mutex mu_;                              // impl_ publication against Stop()
+  Impl* impl_ GUARDED_BY(mu_) = nullptr;  // lives during Run()
+  bool stop_requested_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace kvs

@@ -14,11 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "raft/raft_node.h"
 #include "server/connection.h"
+#include "server/log_write_policy.h"
 #include "server/server.h"
 #include "store/engine.h"
-#include "store/log_store.h"
+#include "store/log_writer.h"
 #include "uring/loop.h"
 
 namespace kvs {
@@ -101,9 +103,14 @@ class Server::Impl {
   // ---- writes (server_writes.cc)
   void StartWrite(Connection& c, Call&& call);
   void MaybeStartBatch();
-  void StartBatch();  // pending_ becomes a batch in flight
-  // Publishes a LogStore batch whose write (and fdatasync) ended with `io`, and completes it.
-  void CommitLogBatch(uint64_t id, LogStore::PreparedBatch&& prepared, const Status& io);
+  // pending_ becomes a batch in flight, unless the engine's LogWriter cannot take it yet
+  // (write_blocked_, until it calls back).
+  void StartBatch();
+  // Moves pending_ into in_flight_ and lets writers parked for room go on; its id.
+  uint64_t TakePending();
+  void StartLogBatch();
+  // Publishes a LogWriter batch whose write (and fdatasync) ended with `io`, and completes it.
+  void CommitLogBatch(uint64_t id, LogWriter::Prepared&& prepared, const Status& io);
   // Records the fate of in-flight batch `id`, then answers every batch at the front of
   // in_flight_ whose fate is known, in order.
   void CompleteBatch(uint64_t id, Status status, std::vector<Status> op_results);
@@ -135,7 +142,8 @@ class Server::Impl {
 
   const ServerConfig& config_;
   Engine* const engine_;
-  LogStore* const log_store_;  // engine_ when it is a LogStore: the loop writes its log
+  LogWriter* const log_writer_;  // the engine's, if the loop writes its log; else null
+  const LogWritePolicy log_write_policy_;
   ThreadPool* const pool_;
   raft::RaftNode* const cluster_;  // null unless in cluster mode
   uring::Loop* const loop_;
@@ -153,14 +161,22 @@ class Server::Impl {
   bool accepting_ = false;
 
   // Group commit: `pending_` collects this iteration's writes; `in_flight_` holds the
-  // batches being written, oldest first: at most one for an engine (the LogStore's with
-  // `prepared_` its LogStore half), up to kClusterBatchesInFlight Raft entries in cluster
-  // mode, where replication pipelines them.
+  // batches being written, oldest first: at most one for an engine, up to
+  // kClusterBatchesInFlight Raft entries in cluster mode, where replication pipelines them.
   static constexpr size_t kClusterBatchesInFlight = 4;
   Batch pending_;
   std::deque<Batch> in_flight_;
   uint64_t next_batch_id_ = 1;
-  std::optional<LogStore::PreparedBatch> prepared_;
+  // The LogWriter said WouldBlock (a segment roll, the zero-filler): pending_ waits for its
+  // `ready` callback, which reaches the loop through ready_token_ (shared with callbacks
+  // that may outlive this Impl).
+  bool write_blocked_ = false;
+  struct ReadyToken {
+    Mutex mu;
+    Impl* impl GUARDED_BY(mu);
+  };
+  const std::shared_ptr<ReadyToken> ready_token_ = MakeReadyToken(this);
+  static std::shared_ptr<ReadyToken> MakeReadyToken(Impl* impl);
   std::vector<std::pair<uint32_t, uint32_t>> batch_waiters_;  // parked: pending_ was full
 
   std::vector<ReadJob> reads_;          // reads of this iteration, not yet handed to the pool
@@ -176,7 +192,7 @@ class Server::Impl {
   uint64_t connections_received_ = 0;
   uint64_t commands_processed_ = 0;
   uint64_t rejected_connections_ = 0;
-  uint64_t inline_batches_ = 0;  // LogStore batches the loop wrote without io_uring
+  uint64_t inline_batches_ = 0;  // LogWriter batches the loop wrote without io_uring
   uint64_t loop_reads_ = 0;      // reads the loop answered from the cache itself
   uint64_t pool_reads_ = 0;      // reads handed to the pool
 };

@@ -197,7 +197,10 @@ std::string Server::Impl::InfoText() const {
   out += "# Server\r\n";
   line("kvs_version", config_.version);
   line("engine", engine_->name());
-  line("fsync", FsyncPolicyName(config_.fsync));
+  // In cluster mode --fsync does not apply: a write is acknowledged once a majority has it
+  // fsynced in its Raft log, and the engine, the state machine, runs without fsync.
+  line("fsync",
+       cluster_ != nullptr ? std::string_view("raft-log") : FsyncPolicyName(config_.fsync));
   line("tcp_port", config_.addr.port());
   line("uptime_in_seconds", uptime);
   out += "\r\n# Clients\r\n";

@@ -1,19 +1,17 @@
 // The group commit (DESIGN.md "Write path"): every write request the loop decodes in one
 // iteration joins `pending_`; before the loop sleeps, if no batch is on disk already, the
-// pending batch becomes the one in flight: for the LogStore, one write of all its records
-// at the active segment's offset and one fdatasync, done by the loop itself; for other
-// engines, one Engine::Write on the pool; in cluster mode, one Raft log entry, with up to
-// kClusterBatchesInFlight entries replicating at once. Replies go out only after it
-// completed, batch after batch in order. While a batch is in flight the next one collects,
-// so the batch size follows the disk's (or the replication's) latency by itself.
-//
-// By default (ServerConfig::log_write), the LogStore's write and fdatasync go through
-// io_uring (a write linked to an fsync) while lookups are in flight, so that their replies
-// go out during the fsync. With no lookup in flight the loop calls pwrite + fdatasync
-// itself: there is nothing else for it to do meanwhile, requests arriving meanwhile wait
-// in the kernel and form the next batch, and it saves io_uring's hand-off of the fsync to
-// a worker thread and back, which costs more than the fsync on a small machine
-// (docs/PERFORMANCE.md, "Inline fdatasync and reads on the loop").
+// pending batch becomes the one in flight. How it reaches the disk is the engine's:
+//   - an engine with a LogWriter (the "kvs" LogStore): one write of all its records at the
+//     end of the log and one fdatasync, by the loop itself or through io_uring, as
+//     LogWritePolicy decides (log_write_policy.h);
+//   - any other engine (RocksDB): one Engine::Write on the pool;
+//   - in cluster mode: one Raft log entry, with up to kClusterBatchesInFlight entries
+//     replicating at once.
+// Replies go out only after it completed, batch after batch in order. While a batch is in
+// flight the next one collects, so the batch size follows the disk's (or the
+// replication's) latency by itself. The loop never waits for the engine's background work:
+// a LogWriter that cannot place a batch yet (a segment roll, the zero-filler) says
+// WouldBlock, and the batch keeps collecting until it calls back.
 
 #include <spdlog/spdlog.h>
 
@@ -43,84 +41,102 @@ void Server::Impl::MaybeStartBatch() {
   const size_t max_in_flight = cluster_ != nullptr ? kClusterBatchesInFlight : 1;
   // A batch written inline is done when StartBatch returns; writers it woke may have filled
   // pending_ again.
-  while (in_flight_.size() < max_in_flight && !pending_.empty()) StartBatch();
+  while (!write_blocked_ && in_flight_.size() < max_in_flight && !pending_.empty()) StartBatch();
 }
 
-void Server::Impl::StartBatch() {
+std::shared_ptr<Server::Impl::ReadyToken> Server::Impl::MakeReadyToken(Impl* impl) {
+  auto token = std::make_shared<ReadyToken>();
+  MutexLock lock(&token->mu);
+  token->impl = impl;
+  return token;
+}
+
+uint64_t Server::Impl::TakePending() {
   in_flight_.push_back(std::move(pending_));
   pending_ = Batch{};
   Batch& batch = in_flight_.back();  // deque: stays put while others come and go
   batch.id = next_batch_id_++;
-  const uint64_t id = batch.id;
   // Writers that waited for room in the pending batch may go on.
   std::vector<std::pair<uint32_t, uint32_t>> waiters;
   waiters.swap(batch_waiters_);
   for (auto [conn_id, gen] : waiters) {
     if (Connection* c = Find(conn_id, gen)) Pump(*c);
   }
+  return batch.id;
+}
 
+void Server::Impl::StartBatch() {
+  if (log_writer_ != nullptr && cluster_ == nullptr) {
+    StartLogBatch();
+    return;
+  }
+  const uint64_t id = TakePending();
+  const Batch& batch = in_flight_.back();
+  auto complete = [this, id](Status status, std::vector<Status> results) {
+    loop_->Post([this, id, status = std::move(status), results = std::move(results)]() mutable {
+      CompleteBatch(id, std::move(status), std::move(results));
+    });
+  };
   if (cluster_ != nullptr) {
     // Cluster mode: the batch becomes one Raft log entry; the Raft node applies it to the
     // engine once a majority has it on disk, then this completes.
-    cluster_->Propose(batch.ops, [this, id](Status status, std::vector<Status> results) {
-      loop_->Post([this, id, status = std::move(status), results = std::move(results)]() mutable {
-        CompleteBatch(id, std::move(status), std::move(results));
-      });
-    });
+    cluster_->Propose(batch.ops, std::move(complete));
     return;
   }
-  if (log_store_ == nullptr) {
-    // RocksDB: its own sync write, on the pool so that the loop never blocks on a disk.
-    Status spawned = pool_->Spawn([this, id, ops = &batch.ops] {
-      std::vector<Status> results;
-      Status status = engine_->Write(*ops, &results);
-      loop_->Post([this, id, status = std::move(status), results = std::move(results)]() mutable {
-        CompleteBatch(id, std::move(status), std::move(results));
-      });
-    });
-    if (!spawned.ok()) CompleteBatch(id, spawned, {});
-    return;
-  }
+  // An engine doing its own I/O (RocksDB's sync write): on the pool, so that the loop never
+  // blocks on a disk.
+  Status spawned = pool_->Spawn([this, ops = &batch.ops, complete = std::move(complete)] {
+    std::vector<Status> results;
+    Status status = engine_->Write(*ops, &results);
+    complete(std::move(status), std::move(results));
+  });
+  if (!spawned.ok()) CompleteBatch(id, spawned, {});
+}
 
-  Result<LogStore::PreparedBatch> prepared = log_store_->PrepareBatch(batch.ops);
+void Server::Impl::StartLogBatch() {
+  Result<LogWriter::Prepared> prepared = log_writer_->Prepare(pending_.ops, [token = ready_token_] {
+    MutexLock lock(&token->mu);
+    if (Impl* impl = token->impl) {
+      impl->loop_->Post([impl] {
+        impl->write_blocked_ = false;
+        impl->MaybeStartBatch();
+      });
+    }
+  });
+  if (!prepared.ok() && prepared.status().IsWouldBlock()) {
+    write_blocked_ = true;  // pending_ goes on collecting until the writer calls back
+    return;
+  }
+  const uint64_t id = TakePending();
   if (!prepared.ok()) {
     CompleteBatch(id, prepared.status(), {});
     return;
   }
-  if (prepared->bytes.empty()) {  // only deletes of absent keys: nothing to write
+  if (prepared->empty()) {  // only deletes of absent keys: nothing to write
     CommitLogBatch(id, std::move(*prepared), Status::Ok());
     return;
   }
   // A failed write or fdatasync fails the whole batch and turns the store read-only
-  // (CommitBatch): the fsync is never retried as if the data were safe.
+  // (LogWriter::Commit): the fsync is never retried as if the data were safe.
   KVS_FAILPOINT("loop.before_log_write");
   const bool lookups_in_flight = !reads_.empty() || reads_in_flight_ > 0;
-  if (config_.log_write == LogWritePath::kInline ||
-      (config_.log_write == LogWritePath::kAuto && !lookups_in_flight)) {
-    Status io = log_store_->WritePrepared(*prepared);
+  if (log_write_policy_.Choose(lookups_in_flight) == LogWritePolicy::How::kInline) {
+    Status io = log_writer_->WriteInline(*prepared);
     KVS_FAILPOINT("loop.after_log_write");  // written (and synced), not yet acknowledged
     ++inline_batches_;
     CommitLogBatch(id, std::move(*prepared), io);
     return;
   }
-  const int fd = prepared->fd;
-  const uint64_t offset = prepared->offset;
-  const bool datasync = prepared->needs_sync;
-  std::string bytes = std::move(prepared->bytes);
-  prepared_ = std::move(*prepared);
-  loop_->WriteAt(fd, std::move(bytes), offset, datasync, [this, id](int res) {
-    KVS_FAILPOINT("loop.after_log_write");
-    LogStore::PreparedBatch done = std::move(*prepared_);
-    prepared_.reset();
-    CommitLogBatch(id, std::move(done),
-                   res < 0 ? Status::FromErrno("log write", -res) : Status::Ok());
-  });
+  log_writer_->WriteAsync(std::move(*prepared), *loop_,
+                          [this, id](LogWriter::Prepared&& done, Status io) {
+                            KVS_FAILPOINT("loop.after_log_write");
+                            CommitLogBatch(id, std::move(done), io);
+                          });
 }
 
-void Server::Impl::CommitLogBatch(uint64_t id, LogStore::PreparedBatch&& prepared,
-                                  const Status& io) {
+void Server::Impl::CommitLogBatch(uint64_t id, LogWriter::Prepared&& prepared, const Status& io) {
   std::vector<Status> results = std::move(prepared.op_results);
-  Status status = log_store_->CommitBatch(std::move(prepared), io);
+  Status status = log_writer_->Commit(std::move(prepared), io);
   CompleteBatch(id, std::move(status), std::move(results));
 }
 

@@ -20,6 +20,8 @@
 
 namespace kvs {
 
+class LogWriter;
+
 // When a write is acknowledged (the server's --fsync flag).
 enum class FsyncPolicy {
   kAlways,    // after fdatasync: survives power loss (default)
@@ -137,6 +139,12 @@ class Engine {
   // When OK, (*op_results)[i] is op i's own outcome: OK, or NotFound for a delete of a key
   // that did not exist at that point of the batch. REQUIRES: op_results != nullptr.
   virtual Status Write(const WriteBatch& batch, std::vector<Status>* op_results) = 0;
+
+  // The engine's group-commit seam when its batches are appends to a log that the caller
+  // may write itself (store/log_writer.h): the server's loop then writes them with its own
+  // io_uring ring. Null (this default) when the engine does its own I/O in Write(), which
+  // the server then runs on the pool. Owned by the engine.
+  virtual LogWriter* log_writer() { return nullptr; }
 
   // Makes every completed write durable (fdatasync); what kPeriodic runs on its timer.
   virtual Status Sync() = 0;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -17,6 +18,10 @@
 #include "base/status.h"
 
 namespace kvs {
+
+namespace uring {
+class Loop;
+}
 
 // An open file. Closes on destruction (errors from close are ignored: every byte that
 // matters has been synced, or reported, before).
@@ -42,8 +47,14 @@ class File {
   // so later appends inside it do not make fdatasync journal a size change.
   virtual Status Allocate(uint64_t offset, uint64_t len) = 0;
   virtual Result<uint64_t> Size() const = 0;
-  // The descriptor, for the io_uring loop's direct writes; -1 when there is none.
-  virtual int fd() const = 0;
+  // PWrite, then DataSync when `datasync`, without blocking the calling thread where the
+  // file can: PosixFile submits them to `loop` (an io_uring write linked to an fdatasync)
+  // and calls `done` on the loop thread once both completed. This default does the two
+  // calls on the calling thread and calls `done` before returning, so the faults of a test
+  // double apply to these writes too. The file must stay open until `done` ran.
+  // REQUIRES: called on `loop`'s thread.
+  virtual void WriteAsync(uring::Loop& loop, std::string data, uint64_t offset, bool datasync,
+                          std::function<void(Status)> done);
   virtual const std::string& path() const = 0;
 };
 

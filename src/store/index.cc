@@ -7,7 +7,7 @@ namespace kvs {
 std::optional<IndexEntry> Index::Find(std::string_view key) const {
   const uint64_t hash = Hash(key);
   const Shard& s = shards_[ShardIndex(hash)];
-  std::shared_lock lock(s.mu);
+  ReaderLock lock(&s.mu);
   const IndexEntry* e = s.table.Find(key, hash);
   if (e == nullptr) return std::nullopt;
   return *e;
@@ -30,14 +30,14 @@ bool Index::Upsert(std::string_view key, const IndexEntry& entry,
                    std::optional<IndexEntry>* replaced) {
   const uint64_t hash = Hash(key);
   Shard& s = shards_[ShardIndex(hash)];
-  std::unique_lock lock(s.mu);
+  WriterLock lock(&s.mu);
   return UpsertLocked(s.table, key, hash, entry, replaced);
 }
 
 std::optional<IndexEntry> Index::Erase(std::string_view key, uint64_t seq) {
   const uint64_t hash = Hash(key);
   Shard& s = shards_[ShardIndex(hash)];
-  std::unique_lock lock(s.mu);
+  WriterLock lock(&s.mu);
   const IndexEntry* e = s.table.Find(key, hash);
   if (e == nullptr || e->seq >= seq) return std::nullopt;
   const IndexEntry old = *e;
@@ -48,7 +48,7 @@ std::optional<IndexEntry> Index::Erase(std::string_view key, uint64_t seq) {
 bool Index::ReplaceIf(std::string_view key, const IndexEntry& from, const IndexEntry& to) {
   const uint64_t hash = Hash(key);
   Shard& s = shards_[ShardIndex(hash)];
-  std::unique_lock lock(s.mu);
+  WriterLock lock(&s.mu);
   IndexEntry* e = s.table.Find(key, hash);
   if (e == nullptr || e->segment != from.segment || e->offset != from.offset) return false;
   *e = to;
@@ -58,7 +58,7 @@ bool Index::ReplaceIf(std::string_view key, const IndexEntry& from, const IndexE
 size_t Index::EraseIf(const std::function<bool(std::string_view, const IndexEntry&)>& pred) {
   size_t n = 0;
   for (Shard& s : shards_) {
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     n += s.table.EraseIf(pred);
   }
   return n;
@@ -66,7 +66,7 @@ size_t Index::EraseIf(const std::function<bool(std::string_view, const IndexEntr
 
 void Index::ForEach(const std::function<void(std::string_view, const IndexEntry&)>& fn) const {
   for (const Shard& s : shards_) {
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     s.table.ForEach(fn);
   }
 }
@@ -80,18 +80,18 @@ size_t Index::ReservePerShard(size_t keys) {
 
 void Index::Reserve(size_t keys) {
   if (keys == 0) return;
-  std::lock_guard reserving(reserve_mu_);
+  MutexLock reserving(&reserve_mu_);
   const size_t per_shard = ReservePerShard(keys);
   bool empty = reserved_.data() == nullptr;
   for (const Shard& s : shards_) {
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     empty = empty && s.table.size() == 0;
   }
   // An empty index (a start) gets all its arrays in one block of huge pages.
   const size_t bytes = KeyTable::ReserveBytes(per_shard);
   if (empty) reserved_ = HugeBlock::Map(bytes * kShards);
   for (size_t i = 0; i < kShards; ++i) {
-    std::unique_lock lock(shards_[i].mu);
+    WriterLock lock(&shards_[i].mu);
     if (reserved_.data() != nullptr && empty) {
       shards_[i].table.Reserve(per_shard, reserved_.data() + i * bytes);
     } else {
@@ -103,7 +103,7 @@ void Index::Reserve(size_t keys) {
 size_t Index::size() const {
   size_t n = 0;
   for (const Shard& s : shards_) {
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     n += s.table.size();
   }
   return n;
@@ -112,7 +112,7 @@ size_t Index::size() const {
 size_t Index::MemoryBytes() const {
   size_t n = 0;
   for (const Shard& s : shards_) {
-    std::shared_lock lock(s.mu);
+    ReaderLock lock(&s.mu);
     n += s.table.MemoryBytes();
   }
   return n;
@@ -141,7 +141,7 @@ void Index::Loader::Apply(size_t shard) {
   constexpr size_t kAhead = 8;
   const size_t n = q.items.size();
   {
-    std::unique_lock lock(s.mu);
+    WriterLock lock(&s.mu);
     for (size_t i = 0; i < std::min(kAhead, n); ++i) s.table.Prefetch(q.items[i].hash);
     for (size_t i = 0; i < n; ++i) {
       if (i + kAhead < n) s.table.Prefetch(q.items[i + kAhead].hash);

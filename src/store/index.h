@@ -10,13 +10,12 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/index_entry.h"
 #include "store/key_table.h"
 
@@ -98,21 +97,22 @@ class Index {
   static constexpr size_t kShards = size_t{1} << kShardBits;
 
   struct alignas(64) Shard {  // one cache line apart: no false sharing between shard locks
-    mutable std::shared_mutex mu;
-    KeyTable table;  // guarded by mu
+    mutable SharedMutex mu;
+    KeyTable table GUARDED_BY(mu);
   };
 
   static uint64_t Hash(std::string_view key) { return KeyTable::DefaultHash(key); }
   static size_t ReservePerShard(size_t keys);
-  // Upsert's rule on one table. REQUIRES: its shard locked exclusively.
+  // Upsert's rule on one table. REQUIRES: its shard locked exclusively (the analysis cannot
+  // name a shard's lock from here; each caller holds it).
   static bool UpsertLocked(KeyTable& table, std::string_view key, uint64_t hash,
                            const IndexEntry& entry, std::optional<IndexEntry>* replaced);
   // High bits: the table itself uses the low 32 bits for its slots.
   static size_t ShardIndex(uint64_t hash) { return hash >> (64 - kShardBits); }
 
   // Reserve's memory for every shard's arrays; declared first, so it outlives the shards.
-  std::mutex reserve_mu_;
-  HugeBlock reserved_;  // guarded by reserve_mu_
+  Mutex reserve_mu_;
+  HugeBlock reserved_ GUARDED_BY(reserve_mu_);
   std::array<Shard, kShards> shards_;
 };
 

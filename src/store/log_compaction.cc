@@ -72,7 +72,7 @@ bool LogStore::CompactionWanted() const {
 }
 
 Status LogStore::Compact() {
-  std::lock_guard lock(compact_mu_);
+  MutexLock lock(&compact_mu_);
   if (compaction_disabled_) {
     return Status::Aborted("compaction is disabled after a swap failed half way; restart");
   }
@@ -86,18 +86,14 @@ Status LogStore::CompactLocked() {
   uint32_t first = 0, reserved = 0;
   std::map<uint32_t, std::shared_ptr<Segment>> inputs;
   {
-    std::unique_lock lock(write_mu_);
-    batch_done_.wait(lock, [&] { return !batch_outstanding_; });
-    // The active segment is about to be closed: the zero-filler must be out of it. The
-    // writer's slot is held meanwhile, so no batch reserves or rolls under us.
-    batch_outstanding_ = true;
-    AwaitZeroFillLocked(lock, UINT64_MAX);
-    batch_outstanding_ = false;
-    batch_done_.notify_all();
+    MutexLock lock(&write_mu_);
+    // Wait for the batch being written and a roll under way; a writer waits meanwhile (its
+    // Prepare says WouldBlock while rolling_), never the other way round.
+    while (writer_busy_ || rolling_) state_cv_.Wait(&write_mu_);
     if (failed_) return ReadOnlyError();
     uint64_t total = 0;
     {
-      std::shared_lock segs(segments_mu_);
+      ReaderLock segs(&segments_mu_);
       for (const auto& [id, seg] : segments_) total += seg->bytes.load(std::memory_order_relaxed);
     }
     if (total == 0) return Status::Ok();  // nothing was ever written
@@ -108,11 +104,13 @@ Status LogStore::CompactLocked() {
     if (uint64_t{first} + reserved + 1 >= UINT32_MAX) {
       return Status::NotSupported("segment ids exhausted");
     }
-    if (Status s = RollSegmentLocked(first + reserved); !s.ok()) {
-      Fail(s);
-      return s;
-    }
-    std::shared_lock segs(segments_mu_);
+    rolling_ = true;
+  }
+  // The roll's I/O runs here, without the write lock (RollActive turns the store read-only
+  // on failure); the loop's writes wait for it without blocking the loop.
+  KVS_RETURN_IF_ERROR(RollActive(first + reserved, /*for_writer=*/false));
+  {
+    ReaderLock segs(&segments_mu_);
     for (const auto& [id, seg] : segments_) {
       if (id < first) inputs.emplace(id, seg);
     }
@@ -191,7 +189,7 @@ Status LogStore::CompactLocked() {
     outputs.push_back(std::move(seg));
   }
   {
-    std::unique_lock segs(segments_mu_);
+    WriterLock segs(&segments_mu_);
     for (const auto& seg : outputs) segments_[seg->id] = seg;
   }
   disk_bytes_.fetch_add(
@@ -211,7 +209,7 @@ Status LogStore::CompactLocked() {
   KVS_FAILPOINT("compaction.before_unlink");
   uint64_t dropped = 0, dropped_meta = 0;
   {
-    std::unique_lock segs(segments_mu_);
+    WriterLock segs(&segments_mu_);
     for (const auto& [id, seg] : inputs) {
       segments_.erase(id);
       dropped += seg->bytes.load(std::memory_order_relaxed);
@@ -319,37 +317,38 @@ void LogStore::RemoveOutputFiles(uint32_t first, size_t count) {
 void LogStore::MaybeWakeCompactor() {
   if (!options_.background_compaction || !CompactionWanted()) return;
   {
-    std::lock_guard lock(compactor_mu_);
+    MutexLock lock(&compactor_mu_);
     if (compactor_wake_) return;
     compactor_wake_ = true;
   }
-  compactor_cv_.notify_one();
+  compactor_cv_.Signal();
 }
 
 void LogStore::CompactionLoop() {
-  std::unique_lock lock(compactor_mu_);
+  MutexLock lock(&compactor_mu_);
   while (true) {
-    compactor_cv_.wait(
-        lock, [&] { return compactor_stopping_ || compactor_wake_ || !pending_hints_.empty(); });
+    while (!compactor_stopping_ && !compactor_wake_ && pending_hints_.empty()) {
+      compactor_cv_.Wait(&compactor_mu_);
+    }
     if (compactor_stopping_) return;
     if (!pending_hints_.empty()) {
-      lock.unlock();
+      lock.Unlock();
       (void)WriteHints();  // each failure is warned about, and not retried
-      lock.lock();
+      lock.Lock();
       continue;
     }
     compactor_wake_ = false;
     if (DeadBytes() < retry_dead_bytes_ || !CompactionWanted()) continue;
-    lock.unlock();
+    lock.Unlock();
     Status s = Compact();
-    lock.lock();
+    lock.Lock();
     if (!s.ok() && !s.IsAborted()) {
       // Do not spin on a failing disk: try again once as much garbage again has piled up.
       retry_dead_bytes_ =
           DeadBytes() + std::max(options_.compaction_min_dead_bytes, options_.segment_bytes);
-      lock.unlock();
+      lock.Unlock();
       Warn(fmt::format("compaction failed: {}", s.ToString()));
-      lock.lock();
+      lock.Lock();
     } else if (s.ok()) {
       retry_dead_bytes_ = 0;
     }

@@ -21,10 +21,10 @@ namespace kvs {
 
 void LogStore::QueueHint(uint32_t id, bool rolled) {
   {
-    std::lock_guard lock(compactor_mu_);
+    MutexLock lock(&compactor_mu_);
     pending_hints_.push_back(PendingHint{id, rolled});
   }
-  if (options_.background_compaction) compactor_cv_.notify_one();
+  if (options_.background_compaction) compactor_cv_.Signal();
 }
 
 Status LogStore::WriteHints() { return WritePendingHints(/*rolled_only=*/false); }
@@ -32,7 +32,7 @@ Status LogStore::WriteHints() { return WritePendingHints(/*rolled_only=*/false);
 Status LogStore::WritePendingHints(bool rolled_only) {
   // Under compact_mu_: a compaction cannot retire the segment (and unlink it and its hint)
   // while its hint is being written.
-  std::lock_guard compacting(compact_mu_);
+  MutexLock compacting(&compact_mu_);
   Status first_error;
   while (true) {
     // A closing store leaves the background's queue (which, after a start on an old data
@@ -43,7 +43,7 @@ Status LogStore::WritePendingHints(bool rolled_only) {
     if (read_only_.load(std::memory_order_acquire)) break;
     uint32_t id = 0;
     {
-      std::lock_guard lock(compactor_mu_);
+      MutexLock lock(&compactor_mu_);
       auto it = std::find_if(pending_hints_.begin(), pending_hints_.end(),
                              [&](const PendingHint& h) { return h.rolled || !rolled_only; });
       if (it == pending_hints_.end()) break;

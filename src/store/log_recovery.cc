@@ -169,7 +169,7 @@ Result<uint64_t> LogStore::RecoverSegment(uint32_t id, bool active, RecoveryTall
   auto seg = std::make_shared<Segment>(env_, id, std::move(file));
   seg->bytes.store(scan.valid_end, std::memory_order_relaxed);
   seg->meta_bytes = scan.meta_bytes;
-  std::unique_lock lock(segments_mu_);
+  WriterLock lock(&segments_mu_);
   segments_[id] = std::move(seg);
   return scan.valid_end;
 }
@@ -255,7 +255,7 @@ Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes, Recover
   seg->bytes.store(size, std::memory_order_relaxed);
   seg->meta_bytes = meta_bytes;
   seg->hint_path = hint_path;
-  std::unique_lock lock(segments_mu_);
+  WriterLock lock(&segments_mu_);
   segments_[id] = std::move(seg);
   return true;
 }
@@ -465,8 +465,12 @@ Status LogStore::Recover() {
   }
   if (changed) KVS_RETURN_IF_ERROR(env_->SyncDir(dir_->path()));
 
-  std::lock_guard lock(write_mu_);
-  if (ids.empty()) return CreateSegmentLocked(1);
+  MutexLock lock(&write_mu_);  // uncontended: no other thread runs yet
+  if (ids.empty()) {
+    KVS_ASSIGN_OR_RETURN(std::shared_ptr<Segment> first, CreateSegmentFile(1));
+    InstallActiveLocked(std::move(first), 0);
+    return Status::Ok();
+  }
 
   uint64_t active_end = 0;
   KVS_RETURN_IF_ERROR(RecoverSegments(ids, active_id, outputs, &active_end));
@@ -480,7 +484,7 @@ Status LogStore::Recover() {
   });
   uint64_t disk = 0, meta = 0;
   {
-    std::shared_lock segs(segments_mu_);
+    ReaderLock segs(&segments_mu_);
     for (const auto& [id, seg] : segments_) {
       disk += seg->bytes.load(std::memory_order_relaxed);
       meta += seg->meta_bytes;
@@ -490,11 +494,14 @@ Status LogStore::Recover() {
   disk_bytes_.store(disk);
   meta_bytes_.store(meta);
 
-  if (output_on_top) return CreateSegmentLocked(ids.back() + 1);
-  active_ = FindSegment(ids.back());
-  write_offset_ = active_end;
-  next_segment_id_ = ids.back() + 1;
-  Preallocate(*active_->file, active_end);
+  if (output_on_top) {
+    KVS_ASSIGN_OR_RETURN(std::shared_ptr<Segment> fresh, CreateSegmentFile(ids.back() + 1));
+    InstallActiveLocked(std::move(fresh), 0);
+    return Status::Ok();
+  }
+  std::shared_ptr<Segment> active = FindSegment(ids.back());
+  Preallocate(*active->file, active_end);
+  InstallActiveLocked(std::move(active), active_end);
   return Status::Ok();
 }
 

@@ -3,14 +3,11 @@
 
 #include "store/log_store.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/failpoint.h"
@@ -40,13 +37,16 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const Options& options, Env* en
   }
   KVS_ASSIGN_OR_RETURN(std::unique_ptr<DataDir> dir, DataDir::Open(env, options.data_dir, "kvs"));
   std::unique_ptr<LogStore> store(new LogStore(options, env, std::move(dir)));
+  if (options.zero_fill_ahead_bytes > 0) {
+    store->zero_filler_ =
+        std::make_unique<ZeroFiller>(env, options.zero_fill_ahead_bytes, options.segment_bytes,
+                                     [s = store.get()](std::string_view msg) { s->Warn(msg); });
+  }
   KVS_RETURN_IF_ERROR(store->Recover());
   if (options.fsync == FsyncPolicy::kPeriodic) {
     store->sync_thread_ = std::thread([s = store.get()] { s->PeriodicSyncLoop(); });
   }
-  if (options.zero_fill_ahead_bytes > 0) {
-    store->zero_thread_ = std::thread([s = store.get()] { s->ZeroFillLoop(); });
-  }
+  store->roller_thread_ = std::thread([s = store.get()] { s->RollerLoop(); });
   if (options.background_compaction) {
     store->compactor_thread_ = std::thread([s = store.get()] { s->CompactionLoop(); });
     store->MaybeWakeCompactor();  // the recovered segments may be due already
@@ -55,36 +55,40 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(const Options& options, Env* en
 }
 
 LogStore::~LogStore() {
+  // Shutdown order: the threads that roll or compact first (a roll under way finishes;
+  // a compaction gives up), then the zero-filler they use, then the periodic sync; last,
+  // the active segment is cut to its length and synced.
   shutting_down_.store(true);
-  if (zero_thread_.joinable()) {
+  if (roller_thread_.joinable()) {
     {
-      std::lock_guard lock(write_mu_);
-      zero_fill_stopping_ = true;
+      MutexLock lock(&write_mu_);
+      roller_stopping_ = true;
     }
-    zero_cv_.notify_all();
-    zero_thread_.join();
+    roller_cv_.SignalAll();
+    roller_thread_.join();
   }
   if (compactor_thread_.joinable()) {
     {
-      std::lock_guard lock(compactor_mu_);
+      MutexLock lock(&compactor_mu_);
       compactor_stopping_ = true;
     }
-    compactor_cv_.notify_all();
+    compactor_cv_.SignalAll();
     compactor_thread_.join();
   }
+  zero_filler_.reset();
   // The segments closed lately would otherwise be scanned at the next start. Failures were
   // passed to on_warning; recovery copes without the hints.
   (void)WritePendingHints(/*rolled_only=*/true);
   if (sync_thread_.joinable()) {
     {
-      std::lock_guard lock(sync_mu_);
+      MutexLock lock(&sync_mu_);
       stopping_ = true;
     }
-    sync_cv_.notify_all();
+    sync_cv_.SignalAll();
     sync_thread_.join();
   }
-  std::unique_lock lock(write_mu_);
-  batch_done_.wait(lock, [&] { return !batch_outstanding_; });
+  MutexLock lock(&write_mu_);
+  while (writer_busy_ || rolling_) state_cv_.Wait(&write_mu_);
   if (!failed_ && active_ != nullptr) {
     // Give back the preallocated tail and make everything written durable. Errors here
     // cannot be reported to anyone; recovery copes with whatever state they leave.
@@ -98,7 +102,7 @@ std::string LogStore::SegmentPath(uint32_t id) const {
 }
 
 std::shared_ptr<LogStore::Segment> LogStore::FindSegment(uint32_t id) const {
-  std::shared_lock lock(segments_mu_);
+  ReaderLock lock(&segments_mu_);
   auto it = segments_.find(id);
   return it == segments_.end() ? nullptr : it->second;
 }
@@ -108,15 +112,16 @@ void LogStore::Warn(std::string_view msg) const {
 }
 
 Status LogStore::ReadOnlyError() const {
-  std::lock_guard lock(failure_mu_);
+  MutexLock lock(&failure_mu_);
   return Status::ReadOnly(fmt::format("store is read-only after a failed write: {}", failure_));
 }
 
 void LogStore::Fail(const Status& why) {
   if (failed_) return;
   failed_ = true;
+  if (zero_filler_ != nullptr) zero_filler_->Stop();
   {
-    std::lock_guard lock(failure_mu_);
+    MutexLock lock(&failure_mu_);
     failure_ = why.ToString();
   }
   read_only_.store(true, std::memory_order_release);
@@ -159,30 +164,80 @@ Result<std::string> LogStore::Lookup(std::string_view key, bool cached_only) {
 // ---- Writes -----------------------------------------------------------------------------
 
 Status LogStore::Write(const WriteBatch& batch, std::vector<Status>* op_results) {
-  KVS_ASSIGN_OR_RETURN(PreparedBatch prepared, PrepareBatch(batch));
-  Status io = WritePrepared(prepared);
-  *op_results = prepared.op_results;
-  return CommitBatch(std::move(prepared), io);
+  // The blocking form of Prepare: wait for `ready` whenever it says WouldBlock. Shared, as
+  // `ready` may still be running on another thread when this returns.
+  struct Ready {
+    Mutex mu;
+    CondVar cv;
+    bool called GUARDED_BY(mu) = false;
+  };
+  for (;;) {
+    auto ready = std::make_shared<Ready>();
+    Result<Prepared> prepared = Prepare(batch, [ready] {
+      MutexLock lock(&ready->mu);
+      ready->called = true;
+      ready->cv.SignalAll();
+    });
+    if (prepared.ok()) {
+      Status io = WriteInline(*prepared);
+      *op_results = prepared->op_results;
+      return Commit(std::move(*prepared), io);
+    }
+    if (!prepared.status().IsWouldBlock()) return prepared.status();
+    MutexLock lock(&ready->mu);
+    while (!ready->called) ready->cv.Wait(&ready->mu);
+  }
 }
 
-Status LogStore::WritePrepared(const PreparedBatch& prepared) {
-  if (prepared.bytes.empty()) return Status::Ok();
-  std::shared_ptr<Segment> seg = FindSegment(prepared.segment);
-  Status io = seg->file->PWrite(prepared.offset, prepared.bytes);
+Status LogStore::WriteInline(const Prepared& batch) {
+  if (batch.bytes.empty()) return Status::Ok();
+  std::shared_ptr<Segment> seg = FindSegment(batch.segment);
+  Status io = seg->file->PWrite(batch.offset, batch.bytes);
   KVS_FAILPOINT("log.after_write_before_sync");
-  if (io.ok() && prepared.needs_sync) io = seg->file->DataSync();
+  if (io.ok() && batch.needs_sync) io = seg->file->DataSync();
   KVS_FAILPOINT("log.after_sync_before_index");
   return io;
 }
 
-Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) {
+void LogStore::WriteAsync(Prepared&& batch, uring::Loop& loop,
+                          std::function<void(Prepared&& batch, Status io)> done) {
+  if (batch.bytes.empty()) {
+    done(std::move(batch), Status::Ok());
+    return;
+  }
+  // The segment stays open (referenced) until the write completed; the batch's other
+  // fields wait beside it while the loop owns its bytes.
+  std::shared_ptr<Segment> seg = FindSegment(batch.segment);
+  std::string bytes = std::move(batch.bytes);
+  const uint64_t offset = batch.offset;
+  const bool sync = batch.needs_sync;
+  auto rest = std::make_shared<Prepared>(std::move(batch));
+  File& file = *seg->file;
+  file.WriteAsync(loop, std::move(bytes), offset, sync,
+                  [seg = std::move(seg), rest, done = std::move(done)](Status io) {
+                    done(std::move(*rest), std::move(io));
+                  });
+}
+
+Result<LogWriter::Prepared> LogStore::Prepare(const WriteBatch& batch,
+                                              std::function<void()> ready) {
   for (const WriteBatch::Op& op : batch.ops()) KVS_RETURN_IF_ERROR(CheckWriteOp(op));
 
-  std::unique_lock lock(write_mu_);
-  batch_done_.wait(lock, [&] { return !batch_outstanding_; });
-  if (failed_) return ReadOnlyError();
+  MutexLock lock(&write_mu_);
+  if (failed_) {
+    // The writer whose batch needed the failed roll (the first to come back) gets the roll's
+    // own error, as it would have rolled itself; the others learn that the store is
+    // read-only, and why.
+    if (!roll_failure_.ok()) return std::exchange(roll_failure_, Status::Ok());
+    return ReadOnlyError();
+  }
+  if (writer_busy_ || rolling_) {
+    waiters_.push_back(std::move(ready));
+    return Status::WouldBlock(rolling_ ? "the active segment is being rolled"
+                                       : "another batch is being written");
+  }
 
-  PreparedBatch p;
+  Prepared p;
   p.op_results.resize(batch.size());
   // Which ops write a record: a delete of a key absent from the index (and from the
   // earlier ops of this batch) writes nothing and answers NotFound.
@@ -208,20 +263,19 @@ Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) 
   }
 
   if (!writing.empty()) {
-    const bool roll = write_offset_ > 0 && write_offset_ + total > options_.segment_bytes;
-    // Records never land where the zero-filler is writing, and a segment is not closed
-    // under it. The writer's slot is taken meanwhile: nobody else reserves or rolls.
-    batch_outstanding_ = true;
-    AwaitZeroFillLocked(lock, roll ? UINT64_MAX : write_offset_ + total);
-    batch_outstanding_ = false;
-    batch_done_.notify_all();
-    if (roll) {
-      const uint32_t closed = active_->id;
-      if (Status s = RollSegmentLocked(); !s.ok()) {
-        Fail(s);
-        return s;
-      }
-      QueueHint(closed, /*rolled=*/true);  // written off this path, by the background thread
+    if (write_offset_ > 0 && write_offset_ + total > options_.segment_bytes) {
+      // The roller thread closes this segment and opens the next (truncate, fsync, create,
+      // fallocate, directory fsync): blocking I/O that the loop thread never does.
+      rolling_ = true;
+      roll_wanted_ = true;
+      waiters_.push_back(std::move(ready));
+      roller_cv_.SignalAll();
+      return Status::WouldBlock("the active segment is full: rolling to a new one");
+    }
+    // Records never land where the zero-filler is writing.
+    if (zero_filler_ != nullptr &&
+        !zero_filler_->TryReserve(write_offset_, write_offset_ + total, std::move(ready))) {
+      return Status::WouldBlock("the zero-filler is writing there");
     }
     p.bytes.reserve(total);
     p.placed.reserve(writing.size());
@@ -232,33 +286,29 @@ Result<LogStore::PreparedBatch> LogStore::PrepareBatch(const WriteBatch& batch) 
       if (w == 0) flags |= kBatchStart;
       if (w + 1 == writing.size()) flags |= kBatchEnd;
       const uint64_t seq = next_seq_++;
-      p.placed.push_back(PreparedBatch::Placed{writing[w], write_offset_ + p.bytes.size(),
-                                               static_cast<uint32_t>(op.value.size()), tombstone,
-                                               seq, op.key});
+      p.placed.push_back(Prepared::Placed{writing[w], write_offset_ + p.bytes.size(),
+                                          static_cast<uint32_t>(op.value.size()), tombstone, seq,
+                                          op.key});
       AppendRecord(&p.bytes, seq, tombstone ? Kind::kTombstone : Kind::kPut, flags, op.key,
                    op.value);
     }
-    p.fd = active_->file->fd();
     p.segment = active_->id;
     p.offset = write_offset_;
     p.needs_sync = options_.fsync == FsyncPolicy::kAlways;
     write_offset_ += total;
     active_->bytes.store(write_offset_, std::memory_order_relaxed);
     disk_bytes_.fetch_add(total, std::memory_order_relaxed);
-    // The filler keeps its distance. It fills a chunk at a time, so this wakes it about
-    // once a chunk, not once a batch: a wake-up costs the loop more than the write.
-    if (ZeroFillDueLocked()) zero_cv_.notify_all();
   }
-  batch_outstanding_ = true;
+  writer_busy_ = true;
   return p;
 }
 
-Status LogStore::CommitBatch(PreparedBatch&& prepared, const Status& io) {
+Status LogStore::Commit(Prepared&& batch, const Status& io) {
   if (io.ok()) {
     // Publish in record order: readers see each key's newest value once this returns.
     // Dead bytes are disk - live - meta: a tombstone and whatever it removes or a put
     // replaces count as dead by leaving live_bytes_.
-    for (const PreparedBatch::Placed& r : prepared.placed) {
+    for (const Prepared::Placed& r : batch.placed) {
       const uint64_t size = RecordSize(r.key.size(), r.value_len);
       if (r.tombstone) {
         std::optional<IndexEntry> removed = index_.Erase(r.key, r.seq);
@@ -268,7 +318,7 @@ Status LogStore::CommitBatch(PreparedBatch&& prepared, const Status& io) {
         }
       } else {
         std::optional<IndexEntry> replaced;
-        index_.Upsert(r.key, IndexEntry{r.seq, r.offset, prepared.segment, r.value_len}, &replaced);
+        index_.Upsert(r.key, IndexEntry{r.seq, r.offset, batch.segment, r.value_len}, &replaced);
         live_bytes_.fetch_add(size, std::memory_order_relaxed);
         if (replaced) {
           live_bytes_.fetch_sub(RecordSize(r.key.size(), replaced->value_len),
@@ -277,44 +327,56 @@ Status LogStore::CommitBatch(PreparedBatch&& prepared, const Status& io) {
       }
     }
     MaybeWakeCompactor();
-    if (!prepared.placed.empty()) {
+    if (!batch.placed.empty()) {
       // The datasync was done by whoever wrote the bytes (Write(), or the server's loop).
-      if (prepared.needs_sync) fsyncs_.fetch_add(1, std::memory_order_relaxed);
+      if (batch.needs_sync) fsyncs_.fetch_add(1, std::memory_order_relaxed);
       batches_.fetch_add(1, std::memory_order_relaxed);
-      batched_ops_.fetch_add(prepared.placed.size(), std::memory_order_relaxed);
+      batched_ops_.fetch_add(batch.placed.size(), std::memory_order_relaxed);
     }
   }
-  std::lock_guard lock(write_mu_);
-  if (!io.ok()) Fail(io);
-  batch_outstanding_ = false;
-  batch_done_.notify_all();
+  std::vector<std::function<void()>> waiters;
+  {
+    MutexLock lock(&write_mu_);
+    if (!io.ok()) Fail(io);
+    writer_busy_ = false;
+    waiters = TakeWaitersLocked();
+  }
+  for (auto& fn : waiters) fn();
   return io;
+}
+
+std::vector<std::function<void()>> LogStore::TakeWaitersLocked() {
+  state_cv_.SignalAll();
+  std::vector<std::function<void()>> waiters;
+  waiters.swap(waiters_);
+  return waiters;
 }
 
 Status LogStore::Sync() {
   std::shared_ptr<Segment> active;
   {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(&write_mu_);
     if (failed_) return ReadOnlyError();
     active = active_;
   }
   Status s = active->file->DataSync();
   fsyncs_.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) {
-    std::lock_guard lock(write_mu_);
+    MutexLock lock(&write_mu_);
     Fail(s);  // never retried: the kernel may have dropped the dirty pages
   }
   return s;
 }
 
 void LogStore::PeriodicSyncLoop() {
-  std::unique_lock lock(sync_mu_);
+  const auto interval = std::chrono::milliseconds(options_.sync_interval_ms);
+  MutexLock lock(&sync_mu_);
   while (!stopping_) {
-    sync_cv_.wait_for(lock, std::chrono::milliseconds(options_.sync_interval_ms));
+    sync_cv_.WaitFor(&sync_mu_, interval);
     if (stopping_) break;
-    lock.unlock();
+    lock.Unlock();
     (void)Sync();  // a failure turns the store read-only; writers see it
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -334,78 +396,6 @@ std::string LogStore::HintPath(uint32_t id) const {
   return dir_->File(fmt::format("{}{}", id, log_format::kHintSuffix));
 }
 
-void LogStore::AwaitZeroFillLocked(std::unique_lock<std::mutex>& lock, uint64_t end) {
-  zero_cv_.wait(lock, [&] { return !zero_claimed_ || end <= zero_claim_begin_; });
-}
-
-uint64_t LogStore::ZeroFillBeginLocked() const {
-  constexpr uint64_t kBlock = 4096;
-  return std::max(zeroed_until_, (write_offset_ + kBlock - 1) / kBlock * kBlock);
-}
-
-uint64_t LogStore::ZeroFillTargetLocked() const {
-  return std::min(write_offset_ + options_.zero_fill_ahead_bytes, options_.segment_bytes);
-}
-
-bool LogStore::ZeroFillDueLocked() const {
-  return options_.zero_fill_ahead_bytes > 0 && !failed_ && active_ != nullptr &&
-         ZeroFillBeginLocked() < ZeroFillTargetLocked();
-}
-
-void LogStore::ZeroFillLoop() {
-  constexpr uint64_t kChunk = 1 << 20;
-  static const std::vector<char> kZeros(kChunk, 0);
-  // The filler has a descriptor of its own for the active segment: the kernel reports a
-  // writeback error to every open file description once, so the fdatasyncs here can never
-  // swallow an error that the writer's own fdatasync must see.
-  std::shared_ptr<Segment> open_seg;
-  int fd = -1;
-  auto close_fd = [&fd] {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  };
-  std::unique_lock lock(write_mu_);
-  for (;;) {
-    zero_cv_.wait(lock, [&] { return zero_fill_stopping_ || ZeroFillDueLocked(); });
-    if (zero_fill_stopping_) break;
-    const uint64_t begin = ZeroFillBeginLocked();
-    const uint64_t end = std::min(begin + kChunk, options_.segment_bytes);
-    const std::shared_ptr<Segment> seg = active_;
-    zero_claimed_ = true;
-    zero_claim_begin_ = begin;
-    lock.unlock();
-    if (seg != open_seg) {
-      close_fd();
-      open_seg = seg;
-      fd = ::open(seg->file->path().c_str(), O_WRONLY | O_CLOEXEC);
-    }
-    int err = fd < 0 ? errno : 0;
-    for (uint64_t at = begin; at < end && err == 0;) {
-      const ssize_t n = ::pwrite(fd, kZeros.data(), end - at, static_cast<off_t>(at));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        err = n < 0 ? errno : EIO;
-      } else {
-        at += static_cast<uint64_t>(n);
-      }
-    }
-    if (err == 0 && ::fdatasync(fd) != 0) err = errno;
-    lock.lock();
-    zero_claimed_ = false;
-    zero_cv_.notify_all();
-    if (err != 0) {
-      // Only an optimisation: the blocks stay merely fallocate'd. A failing disk fails the
-      // writer's own writes and fdatasyncs too, and they report it.
-      Warn(fmt::format("zero-filling {} ahead of the log failed ({}); continuing without",
-                       seg->file->path(), std::strerror(err)));
-      break;
-    }
-    if (active_ == seg) zeroed_until_ = end;
-  }
-  lock.unlock();
-  close_fd();
-}
-
 void LogStore::Preallocate(File& file, uint64_t from) {
   // Zeroed blocks reserved up front: an append then changes no file size, so its fdatasync
   // need not journal metadata. Recovery reads the zeros as the clean end of the log.
@@ -417,7 +407,7 @@ void LogStore::Preallocate(File& file, uint64_t from) {
   }
 }
 
-Status LogStore::CreateSegmentLocked(uint32_t id) {
+Result<std::shared_ptr<LogStore::Segment>> LogStore::CreateSegmentFile(uint32_t id) {
   KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> file,
                        env_->Open(SegmentPath(id), OpenMode::kCreateNew));
   Preallocate(*file, 0);
@@ -425,26 +415,73 @@ Status LogStore::CreateSegmentLocked(uint32_t id) {
   KVS_FAILPOINT("segment.after_create_before_dirsync");
   // The new name must be durable before anything written into it is acknowledged.
   KVS_RETURN_IF_ERROR(env_->SyncDir(dir_->path()));
-  auto seg = std::make_shared<Segment>(env_, id, std::move(file));
-  {
-    std::unique_lock lock(segments_mu_);
-    segments_[id] = seg;
-  }
-  active_ = std::move(seg);
-  write_offset_ = 0;
-  zeroed_until_ = 0;
-  next_segment_id_ = id + 1;
-  zero_cv_.notify_all();
-  return Status::Ok();
+  return std::make_shared<Segment>(env_, id, std::move(file));
 }
 
-Status LogStore::RollSegmentLocked(uint32_t next_id) {
-  // Close the active segment at its exact length and make that durable first: recovery
-  // treats only the newest segment's tail as possibly torn.
-  KVS_RETURN_IF_ERROR(active_->file->Truncate(write_offset_));
-  KVS_RETURN_IF_ERROR(active_->file->Sync());
-  fsyncs_.fetch_add(1, std::memory_order_relaxed);
-  return CreateSegmentLocked(next_id != 0 ? next_id : next_segment_id_);
+void LogStore::InstallActiveLocked(std::shared_ptr<Segment> seg, uint64_t end) {
+  {
+    WriterLock lock(&segments_mu_);
+    segments_[seg->id] = seg;
+  }
+  next_segment_id_ = std::max(next_segment_id_, seg->id + 1);
+  write_offset_ = end;
+  active_ = std::move(seg);
+  if (zero_filler_ != nullptr) zero_filler_->SetSegment(active_->file->path(), end);
+}
+
+Status LogStore::RollActive(uint32_t next_id, bool for_writer) {
+  std::shared_ptr<Segment> closing;
+  uint64_t end = 0;
+  uint32_t id = next_id;
+  {
+    MutexLock lock(&write_mu_);
+    closing = active_;
+    end = write_offset_;
+    if (id == 0) id = next_segment_id_;
+  }
+  // Close the segment at its exact length and make that durable first: recovery treats
+  // only the newest segment's tail as possibly torn. The zero-filler leaves it first.
+  if (zero_filler_ != nullptr) zero_filler_->Detach();
+  Status s = closing->file->Truncate(end);
+  if (s.ok()) s = closing->file->Sync();
+  if (s.ok()) fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<Segment> next;
+  if (s.ok()) {
+    Result<std::shared_ptr<Segment>> created = CreateSegmentFile(id);
+    if (created.ok()) {
+      next = std::move(*created);
+    } else {
+      s = created.status();
+    }
+  }
+  std::vector<std::function<void()>> waiters;
+  {
+    MutexLock lock(&write_mu_);
+    if (s.ok()) {
+      InstallActiveLocked(std::move(next), 0);
+    } else {
+      Fail(s);
+      if (for_writer) roll_failure_ = s;
+    }
+    rolling_ = false;
+    waiters = TakeWaitersLocked();
+  }
+  // Its hint is written off the write path, by the background thread.
+  if (s.ok()) QueueHint(closing->id, /*rolled=*/true);
+  for (auto& fn : waiters) fn();
+  return s;
+}
+
+void LogStore::RollerLoop() {
+  MutexLock lock(&write_mu_);
+  for (;;) {
+    while (!roll_wanted_ && !roller_stopping_) roller_cv_.Wait(&write_mu_);
+    if (!roll_wanted_) break;  // stopping, with no roll asked for
+    roll_wanted_ = false;
+    lock.Unlock();
+    (void)RollActive(0, /*for_writer=*/true);  // a failure goes to the writer that asked
+    lock.Lock();
+  }
 }
 
 EngineStats LogStore::Stats() const {
@@ -454,7 +491,7 @@ EngineStats LogStore::Stats() const {
   s.disk_bytes = disk_bytes_.load(std::memory_order_relaxed);
   s.dead_bytes = DeadBytes();
   {
-    std::shared_lock lock(segments_mu_);
+    ReaderLock lock(&segments_mu_);
     s.segments = segments_.size();
   }
   s.compactions = compactions_.load(std::memory_order_relaxed);
@@ -463,7 +500,7 @@ EngineStats LogStore::Stats() const {
   s.batched_ops = batched_ops_.load(std::memory_order_relaxed);
   s.read_only = read_only_.load(std::memory_order_acquire);
   if (s.read_only) {
-    std::lock_guard lock(failure_mu_);
+    MutexLock lock(&failure_mu_);
     s.failure = failure_;
   }
   return s;

@@ -3,39 +3,45 @@
 // index of key -> newest record. Values stay on disk; a Get is one index lookup + one pread.
 //
 // Thread-safety: every Engine method may be called from any thread. Writes are serialised
-// by one writer lock; reads take only an index shard's shared lock and a segment reference,
-// so they never wait for a write's fsync.
+// by one writer slot (write_mu_ is held only for moments, never across I/O); reads take only
+// an index shard's shared lock and a segment reference, so they never wait for a write's
+// fsync.
 //
-// Group commit: the io_uring loop does its own I/O through PrepareBatch() / CommitBatch():
-// Prepare encodes a whole batch and reserves its place in the active segment, the loop
-// writes (and fdatasyncs) those bytes itself, and Commit publishes them to the index. At
-// most one prepared batch is outstanding at a time; Write() waits for it.
+// Group commit: the io_uring loop does its own I/O through the LogWriter seam
+// (store/log_writer.h): Prepare encodes a whole batch and reserves its place in the active
+// segment, the loop writes (and fdatasyncs) those bytes, and Commit publishes them to the
+// index. Prepare never waits: a segment roll runs on the roller thread, and the zero-filler
+// (store/zero_filler.h) has its own; Prepare says WouldBlock meanwhile.
 //
 // Compaction (docs/COMPACTION.md): a background thread, or Compact() called inline, copies
 // the live records of the closed segments into new segments with hint files and swaps them
 // in crash-safely; readers hold segments by reference, so a swap never fails a read. The
 // same thread writes the hint file of every segment the writer closes (WriteHints()).
+//
+// Lock order (docs/SERVER.md "Locks"): compact_mu_ -> write_mu_ -> segments_mu_ ->
+// (an index shard's lock, ZeroFiller's, failure_mu_, compactor_mu_); sync_mu_ alone.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/data_dir.h"
 #include "store/engine.h"
 #include "store/env.h"
 #include "store/index.h"
+#include "store/log_writer.h"
+#include "store/zero_filler.h"
 
 namespace kvs {
 
-class LogStore final : public Engine {
+class LogStore final : public Engine, public LogWriter {
  public:
   // Opens or creates the store in options.data_dir, recovering from its segments.
   // Errors: Busy (locked), InvalidArgument (other engine), Corruption (damaged record outside
@@ -52,45 +58,15 @@ class LogStore final : public Engine {
   Status ForEach(
       const std::function<Status(std::string_view key, std::string_view value)>& fn) override;
 
-  // ---- Group commit, for the io_uring loop -------------------------------------------
+  // ---- Group commit, for the io_uring loop (store/log_writer.h) ------------------------
 
-  // One encoded batch and where it goes. Move-only; pass it back to CommitBatch.
-  struct PreparedBatch {
-    std::string bytes;  // the records, to be written at `offset` of descriptor `fd`
-    int fd = -1;
-    uint64_t offset = 0;
-    bool needs_sync = false;         // kAlways: fdatasync before CommitBatch
-    std::vector<Status> op_results;  // filled at prepare (NotFound for absent deletes)
-
-   private:
-    friend class LogStore;
-    struct Placed {
-      size_t op;        // index into the batch
-      uint64_t offset;  // record offset in the segment
-      uint32_t value_len;
-      bool tombstone;
-      uint64_t seq;
-      std::string key;
-    };
-    std::vector<Placed> placed;
-    uint32_t segment = 0;
-  };
-
-  // Validates and encodes `batch`, assigns sequence numbers and reserves its bytes in the
-  // active segment (rolling to a new segment first if needed). Deletes of keys that do not
-  // exist get NotFound in op_results and write nothing. ReadOnly after a failure.
-  // REQUIRES: no other prepared batch outstanding (CommitBatch not yet called).
-  Result<PreparedBatch> PrepareBatch(const WriteBatch& batch);
-
-  // Writes a prepared batch's bytes, and fdatasyncs them when needs_sync, on the calling
-  // thread: what the loop otherwise does through io_uring. Returns the `io` to pass to
-  // CommitBatch.
-  Status WritePrepared(const PreparedBatch& prepared);
-
-  // Completes a prepared batch. `io` is the outcome of writing prepared.bytes (and, when
-  // needs_sync, fdatasync): if OK the records become visible to readers; otherwise the store
-  // turns read-only and `io` is returned. Must be called exactly once per PrepareBatch.
-  Status CommitBatch(PreparedBatch&& prepared, const Status& io);
+  LogWriter* log_writer() override { return this; }
+  Result<Prepared> Prepare(const WriteBatch& batch, std::function<void()> ready) override
+      EXCLUDES(write_mu_);
+  Status WriteInline(const Prepared& batch) override;
+  void WriteAsync(Prepared&& batch, uring::Loop& loop,
+                  std::function<void(Prepared&& batch, Status io)> done) override;
+  Status Commit(Prepared&& batch, const Status& io) override EXCLUDES(write_mu_);
 
   // ---- Compaction (docs/COMPACTION.md) -------------------------------------------------
 
@@ -159,7 +135,8 @@ class LogStore final : public Engine {
   // index and the segment map, several segments at a time; `outputs`: compaction outputs
   // (id -> meta record size). Sets *active_end to where the active segment's data ends.
   Status RecoverSegments(const std::vector<uint32_t>& ids, uint32_t active_id,
-                         const std::map<uint32_t, uint64_t>& outputs, uint64_t* active_end);
+                         const std::map<uint32_t, uint64_t>& outputs, uint64_t* active_end)
+      REQUIRES(write_mu_);
   // The per-segment steps below may run on several threads at once, one segment each; what
   // they find (warnings included) goes to `tally`, merged by RecoverSegments.
   // Rebuilds the index entries of one segment; returns where its valid data ends.
@@ -177,7 +154,7 @@ class LogStore final : public Engine {
                             bool* changed);
 
   // ---- Compaction (log_compaction.cc)
-  Status CompactLocked();  // REQUIRES: compact_mu_ held
+  Status CompactLocked() REQUIRES(compact_mu_);
   Status WriteOutputs(const std::vector<LiveRecord>& live, const std::vector<OutputPlan>& plan,
                       const std::map<uint32_t, std::shared_ptr<Segment>>& inputs);
   void RemoveOutputFiles(uint32_t first, size_t count);
@@ -186,40 +163,38 @@ class LogStore final : public Engine {
   // ---- Hint files of closed segments (log_hints.cc)
   // Queues closed segment `id` for a hint; `rolled`: closed by the writer in this run (a
   // clean shutdown writes those that are still queued).
-  void QueueHint(uint32_t id, bool rolled);
+  void QueueHint(uint32_t id, bool rolled) EXCLUDES(compactor_mu_);
   Status WritePendingHints(bool rolled_only);
-  Status WriteHintLocked(uint32_t id);  // REQUIRES: compact_mu_ held
+  Status WriteHintLocked(uint32_t id) REQUIRES(compact_mu_);
   void MaybeWakeCompactor();
   uint64_t DeadBytes() const;
 
   // ---- Segments (log_store.cc)
-  // Creates segment `id` as the new active one. REQUIRES: write_mu_ held (or recovery).
-  Status CreateSegmentLocked(uint32_t id);
+  // Creates, preallocates and syncs segment file `id` and its directory entry: a segment
+  // ready to become the active one. Blocking I/O: never on the loop thread.
+  Result<std::shared_ptr<Segment>> CreateSegmentFile(uint32_t id);
+  // Makes `seg` the active segment (an empty one, or `end` bytes of recovered records).
+  void InstallActiveLocked(std::shared_ptr<Segment> seg, uint64_t end) REQUIRES(write_mu_);
   void Preallocate(File& file, uint64_t from);
-  // Closes the active segment and makes `next_id` (default: next_segment_id_) the active one.
-  // REQUIRES: write_mu_ held, no batch outstanding.
-  Status RollSegmentLocked(uint32_t next_id = 0);
+  // Closes the active segment at its exact length (truncate + fsync) and makes a new one,
+  // `next_id` (0: next_segment_id_), the active one. REQUIRES: rolling_, set by the caller
+  // (Prepare for the roller thread, or a compaction), so that no batch is prepared
+  // meanwhile; clears it and calls the waiters. A failure turns the store read-only; with
+  // `for_writer`, the writer that asked for the roll gets the failure itself (the next
+  // Prepare), as if it had rolled. Blocking I/O: never on the loop thread.
+  Status RollActive(uint32_t next_id, bool for_writer) EXCLUDES(write_mu_);
+  void RollerLoop() EXCLUDES(write_mu_);
+  // rolling_ and writer_busy_ are clear again: wakes blocking waiters, hands back the others.
+  std::vector<std::function<void()>> TakeWaitersLocked() REQUIRES(write_mu_);
   std::string SegmentPath(uint32_t id) const;
   std::string HintPath(uint32_t id) const;
-  std::shared_ptr<Segment> FindSegment(uint32_t id) const;
+  std::shared_ptr<Segment> FindSegment(uint32_t id) const EXCLUDES(segments_mu_);
   // Get, reading the record with PReadCached when cached_only.
   Result<std::string> Lookup(std::string_view key, bool cached_only);
   void Warn(std::string_view msg) const;
-  Status ReadOnlyError() const;  // REQUIRES: write_mu_ held
-  void Fail(const Status& why);  // REQUIRES: write_mu_ held
-  void PeriodicSyncLoop();
-  // The zero-filler (Options::zero_fill_ahead_bytes): writes zeros, a chunk at a time, just
-  // ahead of write_offset_ in the active segment, with its own fdatasync.
-  void ZeroFillLoop();
-  // Waits until the zero-filler writes nothing in the active segment at or below `end`
-  // (end = UINT64_MAX: nothing at all, before the segment is truncated or replaced).
-  void AwaitZeroFillLocked(std::unique_lock<std::mutex>& lock, uint64_t end);
-  // The filler's next range starts here: the first whole block past the reserved bytes
-  // (the block holding write_offset_ is written already), or past what it zeroed.
-  uint64_t ZeroFillBeginLocked() const;
-  // ...and is due while it starts below this distance ahead of the log's end.
-  uint64_t ZeroFillTargetLocked() const;
-  bool ZeroFillDueLocked() const;
+  Status ReadOnlyError() const EXCLUDES(failure_mu_);
+  void Fail(const Status& why) REQUIRES(write_mu_);
+  void PeriodicSyncLoop() EXCLUDES(sync_mu_);
 
   const Options options_;
   Env* const env_;
@@ -228,30 +203,39 @@ class LogStore final : public Engine {
   RecoveryStats recovery_stats_;       // written by Open only
   uint64_t recovered_tombstones_ = 0;  // Open only: tombstones that entered the index
 
-  mutable std::shared_mutex segments_mu_;
-  std::map<uint32_t, std::shared_ptr<Segment>> segments_;  // guarded by segments_mu_
+  // Compaction. compact_mu_ serialises compactions (held for a whole one) and hint writes.
+  Mutex compact_mu_ ACQUIRED_BEFORE(write_mu_);
+  bool compaction_disabled_ GUARDED_BY(compact_mu_) = false;  // a swap half applied in memory
 
-  // The writer's state, guarded by write_mu_.
-  std::mutex write_mu_;
-  std::condition_variable batch_done_;
-  bool batch_outstanding_ = false;
-  std::shared_ptr<Segment> active_;
-  uint64_t write_offset_ = 0;  // next byte of the active segment to write
-  uint64_t next_seq_ = 1;
-  uint32_t next_segment_id_ = 1;  // ids are never reused (compaction reserves ranges)
-  bool failed_ = false;
-  // Zero-filling, also guarded by write_mu_: [write_offset_, zeroed_until_) of the active
-  // segment holds written zeros; while zero_claimed_, the filler writes
-  // from zero_claim_begin_ on without the lock, and records never go there.
-  uint64_t zeroed_until_ = 0;
-  bool zero_claimed_ = false;
-  uint64_t zero_claim_begin_ = 0;
-  bool zero_fill_stopping_ = false;
-  std::condition_variable zero_cv_;  // the filler's work, and the end of its claims
-  std::thread zero_thread_;
+  // The writer's state. write_mu_ is held only for moments, never across I/O: the loop
+  // thread takes it in Prepare and Commit.
+  Mutex write_mu_ ACQUIRED_BEFORE(segments_mu_);
+  CondVar state_cv_;  // writer_busy_ or rolling_ cleared (for threads that may wait)
+  bool writer_busy_ GUARDED_BY(write_mu_) = false;  // a batch is prepared, not committed
+  bool rolling_ GUARDED_BY(write_mu_) = false;      // RollActive is closing the active segment
+  bool roll_wanted_ GUARDED_BY(write_mu_) = false;  // the roller thread's work
+  bool roller_stopping_ GUARDED_BY(write_mu_) = false;
+  CondVar roller_cv_;
+  // Callers of Prepare that got WouldBlock, to call once the way is clear.
+  std::vector<std::function<void()>> waiters_ GUARDED_BY(write_mu_);
+  std::shared_ptr<Segment> active_ GUARDED_BY(write_mu_);
+  uint64_t write_offset_ GUARDED_BY(write_mu_) = 0;  // next byte of the active segment
+  uint64_t next_seq_ GUARDED_BY(write_mu_) = 1;
+  // Ids are never reused (compaction reserves ranges).
+  uint32_t next_segment_id_ GUARDED_BY(write_mu_) = 1;
+  bool failed_ GUARDED_BY(write_mu_) = false;
+  Status roll_failure_ GUARDED_BY(write_mu_);  // a writer's failed roll, for its Prepare
+  std::thread roller_thread_;
 
-  mutable std::mutex failure_mu_;
-  std::string failure_;  // why the store is read-only; guarded by failure_mu_
+  mutable SharedMutex segments_mu_;
+  std::map<uint32_t, std::shared_ptr<Segment>> segments_ GUARDED_BY(segments_mu_);
+
+  // Null when Options::zero_fill_ahead_bytes is 0. Set by Open, reset by the destructor
+  // after every thread that uses it stopped.
+  std::unique_ptr<ZeroFiller> zero_filler_;
+
+  mutable Mutex failure_mu_;
+  std::string failure_ GUARDED_BY(failure_mu_);  // why the store is read-only
 
   // Space accounting: dead bytes = disk - live - meta (docs/COMPACTION.md).
   std::atomic<uint64_t> live_bytes_{0};  // records the index points at
@@ -264,25 +248,24 @@ class LogStore final : public Engine {
   std::atomic<bool> read_only_{false};
 
   // kPeriodic: a thread that calls Sync() every options_.sync_interval_ms.
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool stopping_ = false;  // guarded by sync_mu_
+  Mutex sync_mu_;
+  CondVar sync_cv_;
+  bool stopping_ GUARDED_BY(sync_mu_) = false;
   std::thread sync_thread_;
 
-  // Compaction. compact_mu_ serialises compactions (held for a whole one). The background
-  // thread sleeps on compactor_cv_ until a commit finds CompactionWanted(), or shutdown.
-  std::mutex compact_mu_;
-  bool compaction_disabled_ = false;  // guarded by compact_mu_: a swap half applied in memory
-  std::mutex compactor_mu_;
-  std::condition_variable compactor_cv_;
-  bool compactor_wake_ = false;      // guarded by compactor_mu_
-  bool compactor_stopping_ = false;  // guarded by compactor_mu_
+  // The background compactor sleeps on compactor_cv_ until a commit finds
+  // CompactionWanted(), a hint is queued, or shutdown.
+  Mutex compactor_mu_;
+  CondVar compactor_cv_;
+  bool compactor_wake_ GUARDED_BY(compactor_mu_) = false;
+  bool compactor_stopping_ GUARDED_BY(compactor_mu_) = false;
   struct PendingHint {
     uint32_t id;
     bool rolled;
   };
-  std::vector<PendingHint> pending_hints_;  // guarded by compactor_mu_
-  uint64_t retry_dead_bytes_ = 0;           // guarded by compactor_mu_: back-off after a failure
+  std::vector<PendingHint> pending_hints_ GUARDED_BY(compactor_mu_);
+  // Back-off after a failure.
+  uint64_t retry_dead_bytes_ GUARDED_BY(compactor_mu_) = 0;
   std::atomic<bool> shutting_down_{false};  // makes a running compaction, and the queue of
                                             // hints of scanned segments, give up
   std::thread compactor_thread_;

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -10,14 +11,20 @@
 #include <cerrno>
 #include <string>
 
-#include <fmt/format.h>
-
 #include "store/env.h"
+#include "uring/loop.h"
 
 namespace kvs {
 
 Result<size_t> File::PReadCached(uint64_t /*offset*/, std::span<char> /*out*/) const {
   return Status::WouldBlock("this file cannot tell what is cached");
+}
+
+void File::WriteAsync(uring::Loop& /*loop*/, std::string data, uint64_t offset, bool datasync,
+                      std::function<void(Status)> done) {
+  Status s = PWrite(offset, data);
+  if (s.ok() && datasync) s = DataSync();
+  done(std::move(s));
 }
 
 namespace {
@@ -73,7 +80,14 @@ class PosixFile final : public File {
     if (::fstat(fd_, &st) != 0) return PosixError("fstat", path_, errno);
     return static_cast<uint64_t>(st.st_size);
   }
-  int fd() const override { return fd_; }
+  void WriteAsync(uring::Loop& loop, std::string data, uint64_t offset, bool datasync,
+                  std::function<void(Status)> done) override {
+    loop.WriteAt(fd_, std::move(data), offset, datasync,
+                 [this, datasync, done = std::move(done)](int res) {
+                   done(res < 0 ? PosixError(datasync ? "pwrite+fdatasync" : "pwrite", path_, -res)
+                                : Status::Ok());
+                 });
+  }
   const std::string& path() const override { return path_; }
 
  private:
@@ -115,10 +129,18 @@ class PosixEnv final : public Env {
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
     int flags = O_CLOEXEC;
     switch (mode) {
-      case OpenMode::kRead: flags |= O_RDONLY; break;
-      case OpenMode::kReadWrite: flags |= O_RDWR; break;
-      case OpenMode::kCreate: flags |= O_RDWR | O_CREAT; break;
-      case OpenMode::kCreateNew: flags |= O_RDWR | O_CREAT | O_EXCL; break;
+      case OpenMode::kRead:
+        flags |= O_RDONLY;
+        break;
+      case OpenMode::kReadWrite:
+        flags |= O_RDWR;
+        break;
+      case OpenMode::kCreate:
+        flags |= O_RDWR | O_CREAT;
+        break;
+      case OpenMode::kCreateNew:
+        flags |= O_RDWR | O_CREAT | O_EXCL;
+        break;
     }
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) {

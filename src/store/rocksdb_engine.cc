@@ -136,14 +136,14 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const Options& option
 RocksDbEngine::~RocksDbEngine() {
   if (sync_thread_.joinable()) {
     {
-      std::lock_guard lock(sync_mu_);
+      MutexLock lock(&sync_mu_);
       stopping_ = true;
     }
-    sync_cv_.notify_all();
+    sync_cv_.SignalAll();
     sync_thread_.join();
   }
   if (db_ == nullptr) return;
-  std::unique_lock lock(write_mu_);  // no write in flight from here on
+  WriterLock lock(&write_mu_);  // no write in flight from here on
   // Errors cannot be reported from here; recovery copes with whatever state they leave.
   if (!read_only_.load(std::memory_order_acquire)) (void)db_->SyncWAL();
   (void)db_->Close();
@@ -153,7 +153,7 @@ RocksDbEngine::~RocksDbEngine() {
 // ---- Failure -----------------------------------------------------------------------------
 
 Status RocksDbEngine::Fail(const Status& why) {
-  std::lock_guard lock(failure_mu_);
+  MutexLock lock(&failure_mu_);
   if (!read_only_.load(std::memory_order_relaxed)) {
     failure_ = why.ToString();
     read_only_.store(true, std::memory_order_release);
@@ -162,7 +162,7 @@ Status RocksDbEngine::Fail(const Status& why) {
 }
 
 Status RocksDbEngine::ReadOnlyError() const {
-  std::lock_guard lock(failure_mu_);
+  MutexLock lock(&failure_mu_);
   return Status::ReadOnly(fmt::format("store is read-only after a failed write: {}", failure_));
 }
 
@@ -208,13 +208,16 @@ Status RocksDbEngine::Write(const WriteBatch& batch, std::vector<Status>* op_res
                   [](const WriteBatch::Op& op) { return op.kind == WriteBatch::OpKind::kDelete; });
   // A delete's answer depends on what it reads: no other write may land between that read
   // and this batch's write. Put-only batches need no such guarantee and share the lock.
-  std::unique_lock<std::shared_mutex> exclusive(write_mu_, std::defer_lock);
-  std::shared_lock<std::shared_mutex> shared(write_mu_, std::defer_lock);
   if (has_delete) {
-    exclusive.lock();
-  } else {
-    shared.lock();
+    WriterLock exclusive(&write_mu_);
+    return WriteLocked(batch, /*has_delete=*/true, op_results);
   }
+  ReaderLock shared(&write_mu_);
+  return WriteLocked(batch, /*has_delete=*/false, op_results);
+}
+
+Status RocksDbEngine::WriteLocked(const WriteBatch& batch, bool has_delete,
+                                  std::vector<Status>* op_results) {
   if (read_only_.load(std::memory_order_acquire)) return ReadOnlyError();
 
   std::vector<Status> results(batch.size());
@@ -272,13 +275,13 @@ Status RocksDbEngine::Sync() {
 
 void RocksDbEngine::PeriodicSyncLoop() {
   const auto interval = std::chrono::milliseconds(std::max<uint32_t>(1, options_.sync_interval_ms));
-  std::unique_lock lock(sync_mu_);
+  MutexLock lock(&sync_mu_);
   while (!stopping_) {
-    sync_cv_.wait_for(lock, interval);
+    sync_cv_.WaitFor(&sync_mu_, interval);
     if (stopping_) break;
-    lock.unlock();
+    lock.Unlock();
     (void)Sync();  // a failure turns the engine read-only; writers see it
-    lock.lock();
+    lock.Lock();
   }
 }
 
@@ -303,7 +306,7 @@ EngineStats RocksDbEngine::Stats() const {
   s.batched_ops = batched_ops_.load(std::memory_order_relaxed);
   s.read_only = read_only_.load(std::memory_order_acquire);
   if (s.read_only) {
-    std::lock_guard lock(failure_mu_);
+    MutexLock lock(&failure_mu_);
     s.failure = failure_;
   }
   return s;

@@ -12,16 +12,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/data_dir.h"
 #include "store/engine.h"
 
@@ -65,9 +63,13 @@ class RocksDbEngine final : public Engine {
 
   RocksDbEngine(const Options& options, std::unique_ptr<DataDir> dir);
 
-  Status Fail(const Status& why);  // turns the engine read-only; returns `why`
-  Status ReadOnlyError() const;
-  void PeriodicSyncLoop();
+  // Write's body, with write_mu_ held exclusively when `has_delete`, else shared.
+  Status WriteLocked(const WriteBatch& batch, bool has_delete, std::vector<Status>* op_results)
+      REQUIRES_SHARED(write_mu_);
+  Status Fail(const Status& why)
+      EXCLUDES(failure_mu_);  // turns the engine read-only; returns `why`
+  Status ReadOnlyError() const EXCLUDES(failure_mu_);
+  void PeriodicSyncLoop() EXCLUDES(sync_mu_);
 
   const Options options_;
   const std::unique_ptr<DataDir> dir_;  // declared before db_: the LOCK outlives the DB
@@ -75,20 +77,20 @@ class RocksDbEngine final : public Engine {
   std::shared_ptr<Counters> counters_;  // set once in Open
 
   // Shared by put-only batches, exclusive for batches with deletes (see the class comment).
-  std::shared_mutex write_mu_;
+  SharedMutex write_mu_;
 
   std::atomic<bool> read_only_{false};
-  mutable std::mutex failure_mu_;
-  std::string failure_;  // why the engine is read-only; guarded by failure_mu_
+  mutable Mutex failure_mu_;
+  std::string failure_ GUARDED_BY(failure_mu_);  // why the engine is read-only
 
   std::atomic<uint64_t> fsyncs_{0};
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> batched_ops_{0};
 
   // kPeriodic: a thread that calls Sync() every options_.sync_interval_ms.
-  std::mutex sync_mu_;
-  std::condition_variable sync_cv_;
-  bool stopping_ = false;  // guarded by sync_mu_
+  Mutex sync_mu_;
+  CondVar sync_cv_;
+  bool stopping_ GUARDED_BY(sync_mu_) = false;
   std::thread sync_thread_;
 };
 

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/result.h"
 #include "base/status.h"
 #include "uring/error.h"
@@ -193,8 +194,8 @@ class Loop {
   // Cross-thread state: the wake-up protocol (wakeup.cc).
   std::atomic<bool> stop_{false};
   std::atomic<bool> sleeping_{false};  // the loop is about to block in the kernel
-  std::mutex tasks_mu_;
-  std::vector<std::function<void()>> tasks_;  // guarded by tasks_mu_
+  Mutex tasks_mu_;
+  std::vector<std::function<void()>> tasks_ GUARDED_BY(tasks_mu_);
 };
 
 }  // namespace kvs::uring

@@ -24,7 +24,7 @@ using internal::Tag;
 
 void Loop::Post(std::function<void()> fn) {
   {
-    std::lock_guard<std::mutex> lock(tasks_mu_);
+    MutexLock lock(&tasks_mu_);
     tasks_.push_back(std::move(fn));
   }
   if (sleeping_.exchange(false, std::memory_order_seq_cst)) WriteEventfd();
@@ -49,7 +49,7 @@ bool Loop::HasPendingWork() {
   sleeping_.store(true, std::memory_order_seq_cst);
   bool work = stop_.load(std::memory_order_seq_cst);
   if (!work) {
-    std::lock_guard<std::mutex> lock(tasks_mu_);
+    MutexLock lock(&tasks_mu_);
     work = !tasks_.empty();
   }
   if (work) sleeping_.store(false, std::memory_order_relaxed);
@@ -64,7 +64,7 @@ void Loop::RunTasks() {
   }
   std::vector<std::function<void()>> tasks;
   {
-    std::lock_guard<std::mutex> lock(tasks_mu_);
+    MutexLock lock(&tasks_mu_);
     tasks.swap(tasks_);
   }
   // Tasks posted by these tasks wait for the next iteration (and keep it from blocking).

@@ -53,7 +53,6 @@ class PowerLossEnv::TrackedFile final : public File {
     return base_->Allocate(offset, len);
   }
   Result<uint64_t> Size() const override { return base_->Size(); }
-  int fd() const override { return -1; }  // every byte must go through this Env
   const std::string& path() const override { return base_->path(); }
 
  private:

@@ -1,16 +1,16 @@
 #include "store/log_store.h"
 
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <thread>
-
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "store/log_format.h"
 #include "store/record.h"
@@ -24,8 +24,8 @@ using log_format::kBatchEnd;
 using log_format::kBatchStart;
 using log_format::Kind;
 using testing::FaultInjectionEnv;
-using testing::TempDir;
 using ::testing::HasSubstr;
+using testing::TempDir;
 
 class LogStoreTest : public ::testing::Test {
  protected:
@@ -459,27 +459,103 @@ TEST_F(LogStoreRecoveryTest, StaleRepairFileIsRemoved) {
 
 // ---- Group commit API ------------------------------------------------------------------
 
+// The LogWriter tests below run without the zero-filler: it may hold the very blocks a
+// first batch goes to (then Prepare says WouldBlock; zero_filler_test.cc covers that).
 TEST_F(LogStoreTest, PreparedBatchBecomesVisibleOnlyAtCommit) {
-  auto store = OpenOk();
+  Options o = MakeOptions(dir_.path());
+  o.zero_fill_ahead_bytes = 0;
+  auto store = OpenOk(o);
   WriteBatch batch;
   batch.Put("a", "1");
   batch.Put("b", "2");
-  auto prepared = store->PrepareBatch(batch);
+  auto prepared = store->Prepare(batch, [] { ADD_FAILURE() << "nothing to wait for"; });
   ASSERT_TRUE(prepared.ok());
   EXPECT_TRUE(prepared->needs_sync);
-  EXPECT_GE(prepared->fd, 0);
+  EXPECT_FALSE(prepared->empty());
   EXPECT_EQ(prepared->bytes.size(), RecordSize(1, 1) * 2);
-  // The loop's own I/O, done here by hand.
-  ASSERT_EQ(::pwrite(prepared->fd, prepared->bytes.data(), prepared->bytes.size(),
-                     static_cast<off_t>(prepared->offset)),
-            static_cast<ssize_t>(prepared->bytes.size()));
-  ASSERT_EQ(::fdatasync(prepared->fd), 0);
+  // The loop's own I/O, done on this thread.
+  ASSERT_TRUE(store->WriteInline(*prepared).ok());
   EXPECT_TRUE(store->Get("a").status().IsNotFound());  // not acknowledged yet
-  ASSERT_TRUE(store->CommitBatch(std::move(prepared).value(), Status::Ok()).ok());
+  ASSERT_TRUE(store->Commit(std::move(prepared).value(), Status::Ok()).ok());
   EXPECT_EQ(GetOr(*store, "a"), "1");
   store.reset();
   store = OpenOk();
   EXPECT_EQ(GetOr(*store, "b"), "2");
+}
+
+TEST_F(LogStoreTest, PrepareSaysWouldBlockWhileABatchIsOutstandingAndCallsBackAtCommit) {
+  Options o = MakeOptions(dir_.path());
+  o.zero_fill_ahead_bytes = 0;
+  auto store = OpenOk(o);
+  WriteBatch first;
+  first.Put("a", "1");
+  auto prepared = store->Prepare(first, [] {});
+  ASSERT_TRUE(prepared.ok());
+  WriteBatch second;
+  second.Put("b", "2");
+  int ready = 0;
+  auto refused = store->Prepare(second, [&] { ++ready; });
+  ASSERT_TRUE(refused.status().IsWouldBlock()) << refused.status().ToString();
+  EXPECT_EQ(ready, 0);
+  ASSERT_TRUE(store->WriteInline(*prepared).ok());
+  ASSERT_TRUE(store->Commit(std::move(prepared).value(), Status::Ok()).ok());
+  EXPECT_EQ(ready, 1);  // called by Commit, on this thread
+  auto again = store->Prepare(second, [] {});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  ASSERT_TRUE(store->WriteInline(*again).ok());
+  ASSERT_TRUE(store->Commit(std::move(again).value(), Status::Ok()).ok());
+  EXPECT_EQ(GetOr(*store, "b"), "2");
+}
+
+TEST_F(LogStoreTest, PrepareNeverWaitsForASegmentRoll) {
+  // The roll (truncate, fsync, create, fallocate, directory fsync) runs on the roller
+  // thread; here its directory fsync is held at a gate. The writer is refused at once, and
+  // called back once the roll is done.
+  testing::GatedEnv env;
+  Options o = MakeOptions(dir_.path());
+  o.segment_bytes = 4096;
+  o.zero_fill_ahead_bytes = 0;
+  auto store = OpenOk(o, &env);
+  ASSERT_TRUE(store->Set("a", std::string(3000, 'a')).ok());
+  env.CloseDirSyncs();
+  WriteBatch batch;
+  batch.Put("b", std::string(3000, 'b'));
+  std::atomic<int> ready{0};
+  auto refused = store->Prepare(batch, [&] { ++ready; });
+  ASSERT_TRUE(refused.status().IsWouldBlock()) << refused.status().ToString();
+  ASSERT_TRUE(env.AwaitWaiting(1));  // the roller is inside the roll
+  EXPECT_EQ(ready.load(), 0);
+  EXPECT_EQ(GetOr(*store, "a"), std::string(3000, 'a'));  // reads go on meanwhile
+  EXPECT_TRUE(store->Prepare(batch, [&] { ++ready; }).status().IsWouldBlock());
+  env.Open();
+  for (int i = 0; i < 3000 && ready.load() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ready.load(), 2);  // every refused writer is called back
+  auto placed = store->Prepare(batch, [] {});
+  ASSERT_TRUE(placed.ok()) << placed.status().ToString();
+  EXPECT_EQ(placed->segment, 2u);
+  EXPECT_EQ(placed->offset, 0u);
+  ASSERT_TRUE(store->WriteInline(*placed).ok());
+  ASSERT_TRUE(store->Commit(std::move(placed).value(), Status::Ok()).ok());
+  EXPECT_EQ(GetOr(*store, "b"), std::string(3000, 'b'));
+  EXPECT_EQ(store->Stats().segments, 2u);
+}
+
+TEST_F(LogStoreTest, AFailedRollTurnsTheStoreReadOnlyAndCallsTheWritersBack) {
+  FaultInjectionEnv env;
+  Options o = MakeOptions(dir_.path());
+  o.segment_bytes = 4096;
+  auto store = OpenOk(o, &env);
+  ASSERT_TRUE(store->Set("a", std::string(3000, 'a')).ok());
+  env.FailSyncs(EIO);  // the roll's fsync of the closed segment
+  // The writer waits for the roller and gets the roll's own error, as if it had rolled.
+  Status s = store->Set("b", std::string(3000, 'b'));
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_EQ(s.err_no(), EIO);
+  env.Clear();
+  EXPECT_TRUE(store->Set("c", "1").IsReadOnly());
+  EXPECT_EQ(GetOr(*store, "a"), std::string(3000, 'a'));
 }
 
 TEST_F(LogStoreTest, FailedCommitTurnsTheStoreReadOnly) {
@@ -487,10 +563,10 @@ TEST_F(LogStoreTest, FailedCommitTurnsTheStoreReadOnly) {
   ASSERT_TRUE(store->Set("kept", "1").ok());
   WriteBatch batch;
   batch.Put("lost", "2");
-  auto prepared = store->PrepareBatch(batch);
+  auto prepared = store->Prepare(batch, [] {});
   ASSERT_TRUE(prepared.ok());
   Status io = Status::FromErrno("fdatasync 1.log", EIO);
-  EXPECT_TRUE(store->CommitBatch(std::move(prepared).value(), io).IsIOError());
+  EXPECT_TRUE(store->Commit(std::move(prepared).value(), io).IsIOError());
   EXPECT_TRUE(store->Get("lost").status().IsNotFound());
   EXPECT_EQ(GetOr(*store, "kept"), "1");  // reads go on
   Status s = store->Set("x", "y");

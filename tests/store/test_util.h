@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "base/mutex.h"
 #include "store/env.h"
 
 namespace kvs::testing {
@@ -101,7 +103,6 @@ class FaultInjectionEnv : public EnvWrapper {
     Status Truncate(uint64_t size) override { return base_->Truncate(size); }
     Status Allocate(uint64_t offset, uint64_t len) override { return base_->Allocate(offset, len); }
     Result<uint64_t> Size() const override { return base_->Size(); }
-    int fd() const override { return -1; }  // the loop must not bypass the faults
     const std::string& path() const override { return base_->path(); }
 
    private:
@@ -111,6 +112,86 @@ class FaultInjectionEnv : public EnvWrapper {
 
   std::atomic<int> write_errno_{0};
   std::atomic<int> sync_errno_{0};
+};
+
+// An Env whose file writes (PWrite) and directory syncs wait at a gate while the test keeps
+// it closed: for proving that a caller does not wait for them (a segment roll, the
+// zero-filler). Open() lets every waiting call go on.
+class GatedEnv : public EnvWrapper {
+ public:
+  GatedEnv() : EnvWrapper(Env::Default()) {}
+  ~GatedEnv() override { Open(); }
+
+  void CloseWrites() { SetClosed(&writes_closed_); }
+  void CloseDirSyncs() { SetClosed(&dir_syncs_closed_); }
+  void Open() {
+    MutexLock lock(&mu_);
+    writes_closed_ = false;
+    dir_syncs_closed_ = false;
+    cv_.SignalAll();
+  }
+  // Waits (up to 30 s: a bound against hanging, not a timing) until `n` calls wait at the
+  // gate; false if they never came.
+  bool AwaitWaiting(int n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    MutexLock lock(&mu_);
+    while (waiting_ < n) {
+      if (!cv_.WaitUntil(&mu_, deadline) && waiting_ < n) return false;
+    }
+    return true;
+  }
+
+  Status SyncDir(const std::string& dir) override {
+    Pass(&dir_syncs_closed_);
+    return target()->SyncDir(dir);
+  }
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
+    auto f = target()->Open(path, mode);
+    if (!f.ok()) return f;
+    return std::unique_ptr<File>(std::make_unique<GatedFile>(this, std::move(f).value()));
+  }
+
+ private:
+  class GatedFile : public File {
+   public:
+    GatedFile(GatedEnv* env, std::unique_ptr<File> base) : env_(env), base_(std::move(base)) {}
+    Status PWrite(uint64_t offset, std::span<const char> data) override {
+      env_->Pass(&env_->writes_closed_);
+      return base_->PWrite(offset, data);
+    }
+    Result<size_t> PRead(uint64_t offset, std::span<char> out) const override {
+      return base_->PRead(offset, out);
+    }
+    Status DataSync() override { return base_->DataSync(); }
+    Status Sync() override { return base_->Sync(); }
+    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
+    Status Allocate(uint64_t offset, uint64_t len) override { return base_->Allocate(offset, len); }
+    Result<uint64_t> Size() const override { return base_->Size(); }
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    GatedEnv* const env_;
+    const std::unique_ptr<File> base_;
+  };
+
+  void SetClosed(bool* closed) {
+    MutexLock lock(&mu_);
+    *closed = true;
+  }
+  void Pass(bool* closed) {
+    MutexLock lock(&mu_);
+    if (!*closed) return;
+    ++waiting_;
+    cv_.SignalAll();
+    while (*closed) cv_.Wait(&mu_);
+    --waiting_;
+  }
+
+  Mutex mu_;
+  CondVar cv_;
+  bool writes_closed_ GUARDED_BY(mu_) = false;
+  bool dir_syncs_closed_ GUARDED_BY(mu_) = false;
+  int waiting_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace kvs::testing
