@@ -14,7 +14,7 @@ Injector::Injector(size_t ring_capacity)
 
 void Injector::Push(Task&& task) {
   if (overflow_size_.load(std::memory_order_acquire) == 0 && TryPushRing(task)) return;
-  std::lock_guard lock(overflow_mu_);
+  MutexLock lock(&overflow_mu_);
   overflow_.push_back(std::move(task));
   overflow_size_.fetch_add(1, std::memory_order_release);
 }
@@ -22,7 +22,7 @@ void Injector::Push(Task&& task) {
 bool Injector::TryPop(Task& out) {
   if (TryPopRing(out)) return true;
   if (overflow_size_.load(std::memory_order_acquire) == 0) return false;
-  std::lock_guard lock(overflow_mu_);
+  MutexLock lock(&overflow_mu_);
   if (overflow_.empty()) return false;
   out = std::move(overflow_.front());
   overflow_.pop_front();

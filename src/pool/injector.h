@@ -14,8 +14,9 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
-#include <mutex>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "pool/thread_pool.h"
 
 namespace kvs {
@@ -27,8 +28,8 @@ class Injector {
   Injector(const Injector&) = delete;
   Injector& operator=(const Injector&) = delete;
 
-  void Push(Task&& task);
-  bool TryPop(Task& out);
+  void Push(Task&& task) EXCLUDES(overflow_mu_);
+  bool TryPop(Task& out) EXCLUDES(overflow_mu_);
   // May be stale; "false" while a push is half done is fine (its notify comes after).
   bool EmptyApprox() const;
 
@@ -40,13 +41,16 @@ class Injector {
   bool TryPushRing(Task& task);
   bool TryPopRing(Task& out);
 
+  // The ring is lock-free: a cell's task belongs to whoever won its position's CAS until
+  // the cell's seq is published (see TryPushRing), so cells_ carries no annotation.
   const size_t mask_;
   std::unique_ptr<Cell[]> cells_;
   alignas(64) std::atomic<size_t> enqueue_pos_{0};
   alignas(64) std::atomic<size_t> dequeue_pos_{0};
+  // overflow_.size(), readable without the lock: lets Push and TryPop skip it while 0.
   alignas(64) std::atomic<size_t> overflow_size_{0};
-  std::mutex overflow_mu_;
-  std::deque<Task> overflow_;  // guarded by overflow_mu_
+  Mutex overflow_mu_;
+  std::deque<Task> overflow_ GUARDED_BY(overflow_mu_);
 };
 
 }  // namespace kvs

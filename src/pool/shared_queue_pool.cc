@@ -19,51 +19,51 @@ SharedQueuePool::~SharedQueuePool() { Shutdown(ShutdownMode::kDrain); }
 
 Status SharedQueuePool::Spawn(Task task) {
   assert(task);
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   if (closed_) {
     ++rejected_;
     return Status::Aborted("thread pool 'shared' is shutting down");
   }
   queue_.push_back(std::move(task));
   const bool wake = idle_ > 0;
-  lock.unlock();
-  if (wake) work_cv_.notify_one();
+  lock.Unlock();
+  if (wake) work_cv_.Signal();
   return Status::Ok();
 }
 
 void SharedQueuePool::WorkerMain(size_t index) {
   tls_pool = this;
   Task task;
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
     while (queue_.empty() && !closed_) {
       ++idle_;
       pool_internal::WorkerCounters::Bump(counters_[index].sleeps);
-      work_cv_.wait(lock);
+      work_cv_.Wait(&mu_);
       --idle_;
     }
     if (queue_.empty()) break;  // closed and drained (kCancel empties the queue itself)
     task = std::move(queue_.front());
     queue_.pop_front();
-    lock.unlock();
+    lock.Unlock();
     pool_internal::RunTask(task, counters_[index]);
-    lock.lock();
+    lock.Lock();
   }
   tls_pool = nullptr;
 }
 
 size_t SharedQueuePool::Shutdown(ShutdownMode mode) {
   assert(tls_pool != this && "Shutdown must not be called from a worker");
-  std::lock_guard shutdown_lock(shutdown_mu_);
+  MutexLock shutdown_lock(&shutdown_mu_);
   if (shut_down_) return 0;
   std::deque<Task> dropped;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     closed_ = true;
     if (mode == ShutdownMode::kCancel) dropped.swap(queue_);
     dropped_ = dropped.size();
   }
-  work_cv_.notify_all();
+  work_cv_.SignalAll();
   for (auto& t : threads_) t.join();
   shut_down_ = true;
   return dropped.size();  // their destructors run here, on the caller's thread
@@ -72,7 +72,7 @@ size_t SharedQueuePool::Shutdown(ShutdownMode mode) {
 PoolStats SharedQueuePool::stats() const {
   PoolStats s;
   for (const auto& c : counters_) c.AddTo(s);
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   s.rejected = rejected_;
   s.dropped = dropped_;
   return s;

@@ -66,7 +66,7 @@ Status TbbPool::Spawn(Task task) {
 
 size_t TbbPool::Shutdown(ShutdownMode mode) {
   assert(tls_running != this && "Shutdown must not be called from a worker");
-  std::lock_guard lock(shutdown_mu_);
+  MutexLock lock(&shutdown_mu_);
   if (shut_down_) return 0;
   if (mode == ShutdownMode::kCancel) cancel_.store(true, std::memory_order_seq_cst);
   gate_.CloseAndWait();

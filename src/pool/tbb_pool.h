@@ -19,9 +19,10 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "pool/pool_internal.h"
 #include "pool/thread_pool.h"
 
@@ -35,7 +36,7 @@ class TbbPool final : public ThreadPool {
   std::string_view name() const override { return "tbb"; }
   size_t threads() const override { return threads_; }
   [[nodiscard]] Status Spawn(Task task) override;
-  size_t Shutdown(ShutdownMode mode) override;
+  size_t Shutdown(ShutdownMode mode) override EXCLUDES(shutdown_mu_);
   PoolStats stats() const override;
 
  private:
@@ -47,6 +48,8 @@ class TbbPool final : public ThreadPool {
   };
   void RunOne(Task& task);
 
+  // Only shut_down_ needs a lock: TBB's arena and group are thread-safe, the rest is
+  // atomic or fixed by the constructor.
   const size_t threads_;
   tbb::global_control parallelism_;
   tbb::task_arena arena_;
@@ -57,8 +60,8 @@ class TbbPool final : public ThreadPool {
   std::atomic<uint64_t> dropped_{0};
   // Indexed by arena slot; several threads may share one (fetch_add, not Bump).
   std::vector<pool_internal::WorkerCounters> counters_;
-  std::mutex shutdown_mu_;
-  bool shut_down_ = false;  // guarded by shutdown_mu_
+  Mutex shutdown_mu_;  // serialises Shutdown calls
+  bool shut_down_ GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace kvs

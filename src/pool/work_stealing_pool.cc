@@ -189,7 +189,7 @@ void WorkStealingPool::WorkerMain(size_t index) {
 
 size_t WorkStealingPool::Shutdown(ShutdownMode mode) {
   assert(tls_worker.pool != this && "Shutdown must not be called from a worker");
-  std::lock_guard lock(shutdown_mu_);
+  MutexLock lock(&shutdown_mu_);
   if (shut_down_) return 0;
   // cancel_ before the gate closes: a Spawn refused with Aborted proves cancellation is on.
   if (mode == ShutdownMode::kCancel) cancel_.store(true, std::memory_order_seq_cst);

@@ -13,10 +13,11 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
+#include "base/thread_annotations.h"
 #include "pool/chase_lev_deque.h"
 #include "pool/event_count.h"
 #include "pool/injector.h"
@@ -42,10 +43,13 @@ class WorkStealingPool final : public ThreadPool {
   std::string_view name() const override { return "stealing"; }
   size_t threads() const override { return workers_.size(); }
   [[nodiscard]] Status Spawn(Task task) override;
-  size_t Shutdown(ShutdownMode mode) override;
+  size_t Shutdown(ShutdownMode mode) override EXCLUDES(shutdown_mu_);
   PoolStats stats() const override;
 
  private:
+  // No mutex: `deque` is pushed and popped by its worker only and stolen from by any
+  // (ChaseLevDeque's contract); `counters` are written by its worker only; `thread` is set
+  // by the constructor and joined by Shutdown.
   struct Worker {
     explicit Worker(uint32_t seed) : rng(seed) {}
     ChaseLevDeque<Task> deque;
@@ -62,6 +66,8 @@ class WorkStealingPool final : public ThreadPool {
   // REQUIRES: a seq_cst fence since the caller's work became visible.
   void Wake();
 
+  // The hot path takes no lock: what follows is lock-free (Injector, EventCount, the
+  // atomics) or fixed once the constructor returns (options_, the workers_ vector).
   const Options options_;
   std::vector<std::unique_ptr<Worker>> workers_;
   Injector injector_;
@@ -75,8 +81,8 @@ class WorkStealingPool final : public ThreadPool {
   std::atomic<uint64_t> rejected_{0};
   std::atomic<uint64_t> wakeups_{0};
   std::atomic<uint64_t> dropped_{0};
-  std::mutex shutdown_mu_;
-  bool shut_down_ = false;  // guarded by shutdown_mu_
+  Mutex shutdown_mu_;  // serialises Shutdown calls
+  bool shut_down_ GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace kvs

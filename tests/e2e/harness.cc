@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -14,8 +15,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <fmt/format.h>
 
 extern char** environ;
 
@@ -73,7 +72,8 @@ std::optional<int> WaitPid(pid_t pid, int timeout_s) {
 }
 
 std::string TempPath(const char* tag) {
-  std::string tmpl = std::string(::getenv("TMPDIR") ? ::getenv("TMPDIR") : "/tmp") + "/kvs-e2e-" + tag + "-XXXXXX";
+  std::string tmpl =
+      std::string(::getenv("TMPDIR") ? ::getenv("TMPDIR") : "/tmp") + "/kvs-e2e-" + tag + "-XXXXXX";
   int fd = ::mkstemp(tmpl.data());
   ::close(fd);
   return tmpl;
@@ -83,8 +83,8 @@ std::string TempPath(const char* tag) {
 
 std::string BinPath(const std::string& name) { return std::string(KVS_BIN_DIR) + "/" + name; }
 
-CommandResult RunCommand(const std::vector<std::string>& argv_in, const std::vector<std::string>& env_extra,
-                  int timeout_s) {
+CommandResult RunCommand(const std::vector<std::string>& argv_in,
+                         const std::vector<std::string>& env_extra, int timeout_s) {
   std::string out_path = TempPath("out"), err_path = TempPath("err");
   std::vector<std::string> argv = argv_in;
   std::vector<std::string> env = Environment(env_extra);
@@ -231,7 +231,10 @@ bool Conn::Fill(int timeout_s) {
   if (::poll(&p, 1, timeout_s * 1000) <= 0) return false;
   char buf[65536];
   ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-  if (n <= 0) return false;
+  if (n <= 0) {
+    peer_closed_ = n == 0 || errno != EINTR;
+    return false;
+  }
   buf_.append(buf, static_cast<size_t>(n));
   return true;
 }

@@ -19,8 +19,8 @@ struct CommandResult {
 
 // Runs `argv` (argv[0] a path) to completion with `env_extra` ("K=V") added to the
 // environment; kills it after `timeout_s` seconds (exit_code then -SIGKILL).
-CommandResult RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env_extra = {},
-                  int timeout_s = 30);
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env_extra = {}, int timeout_s = 30);
 
 // A loopback TCP port nobody listens on right now.
 int FreePort();
@@ -33,7 +33,8 @@ class ServerProcess {
  public:
   // Starts build/bin/kvs-server with `args` and stderr captured to a file; `launcher` (e.g.
   // {"ip", "netns", "exec", "ns1"}) goes before it and must exec it in the same process.
-  ServerProcess(const std::vector<std::string>& args, const std::vector<std::string>& env_extra = {},
+  ServerProcess(const std::vector<std::string>& args,
+                const std::vector<std::string>& env_extra = {},
                 const std::vector<std::string>& launcher = {});
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
@@ -80,11 +81,15 @@ class Conn {
   std::optional<std::string> ReadN(size_t n, int timeout_s = 10);
   // Everything until the server closes (or timeout).
   std::string ReadAll(int timeout_s = 10);
+  // True once a read found the connection closed by the peer (EOF or reset), which tells
+  // a close from a timeout after ReadAll.
+  bool peer_closed() const { return peer_closed_; }
 
  private:
   bool Fill(int timeout_s);
   int fd_ = -1;
   std::string buf_;
+  bool peer_closed_ = false;
 };
 
 }  // namespace kvs::e2e
