@@ -22,7 +22,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// "*<n>\r\n" / "$<n>\r\n" number: an optional '-', then 1..19 digits, nothing else.
+// "*<n>\r\n" / "$<n>\r\n" number: an optional '-', then 1..18 digits, nothing else (18
+// digits cannot overflow int64_t).
 bool ParseLength(std::string_view s, int64_t* out) {
   bool negative = false;
   if (!s.empty() && s[0] == '-') {

@@ -66,7 +66,8 @@ inline constexpr std::string_view kRespOk = "+OK\r\n";
 inline constexpr std::string_view kRespPong = "+PONG\r\n";
 // Error replies are "-ERR <message>\r\n"; CR/LF inside a message become spaces.
 inline constexpr std::string_view kErrorPrefix = "-ERR ";
-// "*<n>" and "$<n>" header lines: the longest legal one is "$-1" or 20 digits.
+// "*<n>" and "$<n>" header lines: the longest legal number is '-' and 18 digits
+// (resp_codec.cc ParseLength); a line longer than this is refused.
 inline constexpr size_t kMaxHeaderLineBytes = 32;
 
 }  // namespace kvs::proto::wire

@@ -18,8 +18,9 @@
 // kMetaKey, value laid out below) that names the compaction it belongs to; see
 // docs/COMPACTION.md. Meta records never enter the index.
 //
-// A hint file `<n>.hint` sits beside a compacted segment `<n>.log` and lists its records
-// without their values, so recovery can rebuild the index without reading values:
+// A hint file `<n>.hint` sits beside a closed segment `<n>.log` (one the writer rolled
+// away from, or a compaction output; log_hints.cc) and lists its records without their
+// values, so recovery can rebuild the index without reading values:
 //
 //   header   8 bytes  kHintMagic
 //   entries  each:    key length (4) | kind (1) | sequence (8) | record offset (8) |

@@ -292,4 +292,19 @@ std::optional<std::string> ValueOf(const std::string& reply) {
 
 bool IsOk(const std::string& reply) { return reply == R"({"ok":true})"; }
 
+std::optional<uint64_t> InfoNumber(int port, const std::string& field, int timeout_s) {
+  Conn c(port);
+  if (!c.ok()) return std::nullopt;
+  c.Send("*1\r\n$4\r\nINFO\r\n");
+  std::optional<std::string> header = c.ReadLine(timeout_s);  // "$<length>\r"
+  if (!header || !header->starts_with("$")) return std::nullopt;
+  const size_t length = std::strtoull(header->c_str() + 1, nullptr, 10);
+  std::optional<std::string> body = c.ReadN(length + 2, timeout_s);
+  if (!body) return std::nullopt;
+  const std::string text = "\r\n" + *body;
+  const size_t at = text.find("\r\n" + field + ":");
+  if (at == std::string::npos) return std::nullopt;
+  return std::strtoull(text.c_str() + at + 2 + field.size() + 1, nullptr, 10);
+}
+
 }  // namespace kvs::e2e

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <csignal>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +65,10 @@ std::string ValueReply(const std::string& value);
 // The "value" string of {"ok":true,"value":"..."}; nullopt for null or a non-ok reply.
 std::optional<std::string> ValueOf(const std::string& reply);
 bool IsOk(const std::string& reply);
+
+// The number INFO (over RESP) shows for `field`, e.g. "compactions"; nullopt when the server
+// does not answer in time or has no such field.
+std::optional<uint64_t> InfoNumber(int port, const std::string& field, int timeout_s = 10);
 
 // A blocking TCP client for protocol tests.
 class Conn {

@@ -3,6 +3,8 @@
 // limits (idle clients, clients that never read).
 
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -151,6 +153,24 @@ TEST_F(ServerTest, AMissingNestedDataDirectoryIsCreated) {
   EXPECT_EQ(Client({"set", "k", "v"}).exit_code, 0);
   EXPECT_EQ(server.Stop(SIGTERM), 0);
   EXPECT_TRUE(std::filesystem::exists(nested + "/ENGINE"));
+}
+
+// Regression: when the loop failed, the stop-signal thread, woken only so that the process
+// could exit, logged "received SIGTERM" although no one had sent a signal. The loop is made
+// to fail by a launcher under which io_uring_setup(2) fails, after everything before the
+// loop (engine, port) worked.
+TEST_F(ServerTest, ALoopErrorIsReportedAsSuchAndNotAsASignal) {
+  port_ = FreePort();
+  ServerProcess server({"--addr", Addr(), "--data-dir", dir_.path()}, {}, {KVS_DENY_IO_URING});
+  const std::optional<int> code = server.WaitExit(60);
+  const std::string log = server.Stderr();
+  ASSERT_TRUE(code.has_value()) << "still running without io_uring: " << log;
+  ASSERT_THAT(log, HasSubstr("listening on")) << "it failed before its loop ran";
+  EXPECT_EQ(*code, 1) << log;
+  EXPECT_THAT(log, HasSubstr("the server loop failed, shutting down: "));
+  EXPECT_THAT(log, HasSubstr("io_uring_queue_init_params"));
+  EXPECT_THAT(log, HasSubstr("server stopped on an error"));
+  EXPECT_THAT(log, ::testing::Not(HasSubstr("received SIG"))) << "no signal was sent";
 }
 
 }  // namespace

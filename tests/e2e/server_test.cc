@@ -35,6 +35,7 @@ TEST_F(ServerTest, SigtermExitsZeroAndDataPersists) {
   ASSERT_EQ(Client({"set", "b", "2"}).exit_code, 0);
   ASSERT_EQ(Client({"rm", "a"}).exit_code, 0);
   EXPECT_EQ(server->Stop(SIGTERM), 0) << server->Stderr();
+  EXPECT_THAT(server->Stderr(), HasSubstr("received SIGTERM, shutting down"));
   server = Start();
   EXPECT_EQ(Client({"get", "a"}).out, "Key not found\n");
   EXPECT_EQ(Client({"get", "b"}).out, "2\n");

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -15,10 +18,21 @@
 namespace kvs {
 namespace {
 
-// Blocks the calling thread until `counter` reaches `target` (no timeout: a hang is a
-// failure the test runner's timeout reports).
+// Blocks the calling thread until `counter` reaches `target`. Not a timing assertion: the
+// deadline, far beyond any slow machine, only turns a lost wake-up into a message instead
+// of a ctest timeout. The process ends there, because tasks stuck in the pool hold
+// references into the test's stack and would hang its teardown too.
 void WaitFor(const std::atomic<int>& counter, int target) {
+  constexpr auto kDeadline = std::chrono::seconds(30);
+  const auto give_up = std::chrono::steady_clock::now() + kDeadline;
   for (int v = counter.load(); v < target; v = counter.load()) {
+    if (std::chrono::steady_clock::now() > give_up) {
+      ADD_FAILURE() << "waited " << kDeadline.count() << " s for " << target
+                    << " tasks to run, but only " << v
+                    << " did: a wake-up was lost (a queued task with its worker asleep)";
+      std::fflush(stdout);
+      std::abort();
+    }
     std::this_thread::yield();
   }
 }

@@ -3,10 +3,16 @@
 #include "uring/loop.h"
 
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -125,21 +131,50 @@ TEST(LoopTest, PostFromManyThreadsRunsEveryTaskOnceOnLoopThread) {
   EXPECT_EQ(loop->stats().posted, static_cast<uint64_t>(kTotal));
 }
 
+// The system call `tid` (a thread of this process) is blocked in, or -1 when it is running
+// (proc(5) /proc/<pid>/task/<tid>/syscall); nullopt when the kernel does not say.
+std::optional<long> BlockedInSyscall(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  std::string first;
+  if (!(in >> first)) return std::nullopt;
+  if (first == "running") return -1;
+  return std::strtol(first.c_str(), nullptr, 10);
+}
+
 TEST(LoopTest, PostWakesASleepingLoop) {
   auto loop = MakeLoop(SmallOptions());
   ASSERT_NE(loop, nullptr);
+  const pid_t loop_tid = static_cast<pid_t>(::syscall(SYS_gettid));  // Run() runs here
+  if (!BlockedInSyscall(loop_tid).has_value()) {
+    GTEST_SKIP() << "/proc/self/task/<tid>/syscall is not readable here";
+  }
   bool ran = false;
-  // Nothing else is armed: the loop sleeps in the kernel until the eventfd wakes it.
+  Loop::Stats at_task{};
+  std::atomic<bool> asleep{false};
+  // Nothing else is armed but the hang guard's 90 s timer: the loop sleeps in the kernel
+  // (io_uring_enter) until the eventfd wakes it.
   std::thread producer([&] {
-    std::this_thread::sleep_for(20ms);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (BlockedInSyscall(loop_tid) != SYS_io_uring_enter &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    asleep = BlockedInSyscall(loop_tid) == SYS_io_uring_enter;
     loop->Post([&] {
       ran = true;
+      at_task = loop->stats();
       loop->Stop();
     });
   });
   ASSERT_TRUE(loop->Run().ok());
   producer.join();
+  EXPECT_TRUE(asleep) << "the loop never blocked in io_uring_enter";
   EXPECT_TRUE(ran);
+  // The one wait ended with the eventfd's completion and nothing else (no timer fired):
+  // iteration 1 went to sleep, iteration 2 reaped the wake-up and ran the task.
+  EXPECT_EQ(at_task.wakeups, 1u);
+  EXPECT_EQ(at_task.completions, 1u);
+  EXPECT_EQ(at_task.iterations, 2u);
 }
 
 TEST(LoopTest, TimersFireOnceInDeadlineOrder) {
