@@ -130,9 +130,7 @@ Status Validate(const FlagTexts& t, Config& c) {
   KVS_ASSIGN_OR_RETURN(c.store.fsync, ParseFsyncPolicy(t.fsync));
   c.server.fsync = c.store.fsync;
   KVS_ASSIGN_OR_RETURN(c.pool, ParsePoolKind(t.pool));
-  c.server.log_write = t.log_write == "inline"  ? LogWritePath::kInline
-                       : t.log_write == "uring" ? LogWritePath::kUring
-                                                : LogWritePath::kAuto;
+  c.server.log_write = ParseLogWritePath(t.log_write).value_or(LogWritePath::kAuto);
   if (!c.engine.empty() && c.engine != "kvs" && c.engine != "rocksdb") {
     return Status::InvalidArgument(
         fmt::format("unknown engine '{}' (expected kvs or rocksdb)", c.engine));

@@ -19,17 +19,16 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "base/mutex.h"
 #include "pool/thread_pool.h"
 #include "raft/raft_node.h"
 #include "server/address.h"
@@ -123,28 +122,33 @@ class StatusReporter {
   std::string Line() const {
     return fmt::format("STATUS=serving on {}, {} keys", addr_, engine_->Stats().keys);
   }
-  void Stop() {
+  void Stop() EXCLUDES(mu_) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       stop_ = true;
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     if (thread_.joinable()) thread_.join();
   }
 
  private:
-  void Loop() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(5), [this] { return stop_; })) {
+  void Loop() EXCLUDES(mu_) {
+    constexpr auto kPeriod = std::chrono::seconds(5);
+    MutexLock lock(&mu_);
+    for (auto next = std::chrono::steady_clock::now() + kPeriod; !stop_;) {
+      cv_.WaitUntil(&mu_, next);
+      if (stop_) break;
+      if (std::chrono::steady_clock::now() < next) continue;  // woken early
       Notify(Line());
+      next += kPeriod;
     }
   }
 
   const Engine* const engine_;
   const std::string addr_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
