@@ -58,6 +58,34 @@ class File {
   virtual const std::string& path() const = 0;
 };
 
+// Forwards every call to a File it owns, so a test double overrides only what it needs
+// (the File counterpart of EnvWrapper). WriteAsync is not forwarded: the default, which
+// calls this object's PWrite and DataSync, keeps the double's overrides in the path.
+class FileWrapper : public File {
+ public:
+  explicit FileWrapper(std::unique_ptr<File> target) : target_(std::move(target)) {}
+  File* target() const { return target_.get(); }
+
+  Status PWrite(uint64_t offset, std::span<const char> data) override {
+    return target_->PWrite(offset, data);
+  }
+  Result<size_t> PRead(uint64_t offset, std::span<char> out) const override {
+    return target_->PRead(offset, out);
+  }
+  Result<size_t> PReadCached(uint64_t offset, std::span<char> out) const override {
+    return target_->PReadCached(offset, out);
+  }
+  Status DataSync() override { return target_->DataSync(); }
+  Status Sync() override { return target_->Sync(); }
+  Status Truncate(uint64_t size) override { return target_->Truncate(size); }
+  Status Allocate(uint64_t offset, uint64_t len) override { return target_->Allocate(offset, len); }
+  Result<uint64_t> Size() const override { return target_->Size(); }
+  const std::string& path() const override { return target_->path(); }
+
+ private:
+  const std::unique_ptr<File> target_;
+};
+
 // A held advisory lock (flock); released on destruction.
 class FileLock {
  public:

@@ -81,33 +81,25 @@ class FaultInjectionEnv : public EnvWrapper {
   }
 
  private:
-  class FaultyFile : public File {
+  class FaultyFile : public FileWrapper {
    public:
     FaultyFile(FaultInjectionEnv* env, std::unique_ptr<File> base)
-        : env_(env), base_(std::move(base)) {}
+        : FileWrapper(std::move(base)), env_(env) {}
     Status PWrite(uint64_t offset, std::span<const char> data) override {
       if (int e = env_->write_errno_.load()) return Status::FromErrno("pwrite " + path(), e);
-      return base_->PWrite(offset, data);
-    }
-    Result<size_t> PRead(uint64_t offset, std::span<char> out) const override {
-      return base_->PRead(offset, out);
+      return FileWrapper::PWrite(offset, data);
     }
     Status DataSync() override {
       if (int e = env_->sync_errno_.load()) return Status::FromErrno("fdatasync " + path(), e);
-      return base_->DataSync();
+      return FileWrapper::DataSync();
     }
     Status Sync() override {
       if (int e = env_->sync_errno_.load()) return Status::FromErrno("fsync " + path(), e);
-      return base_->Sync();
+      return FileWrapper::Sync();
     }
-    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
-    Status Allocate(uint64_t offset, uint64_t len) override { return base_->Allocate(offset, len); }
-    Result<uint64_t> Size() const override { return base_->Size(); }
-    const std::string& path() const override { return base_->path(); }
 
    private:
     FaultInjectionEnv* const env_;
-    const std::unique_ptr<File> base_;
   };
 
   std::atomic<int> write_errno_{0};
@@ -152,26 +144,17 @@ class GatedEnv : public EnvWrapper {
   }
 
  private:
-  class GatedFile : public File {
+  class GatedFile : public FileWrapper {
    public:
-    GatedFile(GatedEnv* env, std::unique_ptr<File> base) : env_(env), base_(std::move(base)) {}
+    GatedFile(GatedEnv* env, std::unique_ptr<File> base)
+        : FileWrapper(std::move(base)), env_(env) {}
     Status PWrite(uint64_t offset, std::span<const char> data) override {
       env_->Pass(&env_->writes_closed_);
-      return base_->PWrite(offset, data);
+      return FileWrapper::PWrite(offset, data);
     }
-    Result<size_t> PRead(uint64_t offset, std::span<char> out) const override {
-      return base_->PRead(offset, out);
-    }
-    Status DataSync() override { return base_->DataSync(); }
-    Status Sync() override { return base_->Sync(); }
-    Status Truncate(uint64_t size) override { return base_->Truncate(size); }
-    Status Allocate(uint64_t offset, uint64_t len) override { return base_->Allocate(offset, len); }
-    Result<uint64_t> Size() const override { return base_->Size(); }
-    const std::string& path() const override { return base_->path(); }
 
    private:
     GatedEnv* const env_;
-    const std::unique_ptr<File> base_;
   };
 
   void SetClosed(bool* closed) {
