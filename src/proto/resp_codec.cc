@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "proto/resp_inline.h"
 #include "proto/wire_format.h"
 
 namespace kvs::proto {
@@ -181,19 +182,30 @@ Decoded RespDecoder::ParseMultibulk(std::string_view input) {
 Decoded RespDecoder::ParseInline(std::string_view input) {
   Decoded d;
   const size_t window = std::min(input.size(), limits_.max_inline_bytes + 2);  // + "\r\n"
-  const size_t from = std::min(inline_scanned_, window);
-  const char* nl = static_cast<const char*>(std::memchr(input.data() + from, '\n', window - from));
-  if (nl == nullptr) {
-    if (input.size() > limits_.max_inline_bytes + 1) {
-      return Fatal(fmt::format("Protocol error: inline command longer than {} bytes",
-                               limits_.max_inline_bytes),
-                   0);
+  if (!inline_blocked_) {
+    const size_t from = std::min(inline_scanned_, window);
+    const char* base = input.data() + from;
+    const char* nl = static_cast<const char*>(std::memchr(base, '\n', window - from));
+    const size_t scan = nl != nullptr ? static_cast<size_t>(nl - base) : window - from;
+    // Redis finds the line end with strchr(), which stops at a NUL: a line holding a NUL
+    // never ends, whatever follows, until it outgrows the limit below.
+    inline_blocked_ = std::memchr(base, '\0', scan) != nullptr;
+    if (nl != nullptr && !inline_blocked_) {
+      inline_scanned_ = 0;
+      return SplitInline(input, static_cast<size_t>(nl - input.data()));
     }
     inline_scanned_ = window;
-    return d;
   }
-  inline_scanned_ = 0;
-  const size_t line_end = static_cast<size_t>(nl - input.data());
+  if (input.size() > limits_.max_inline_bytes + 1) {
+    return Fatal(fmt::format("Protocol error: inline command longer than {} bytes",
+                             limits_.max_inline_bytes),
+                 0);
+  }
+  return d;
+}
+
+Decoded RespDecoder::SplitInline(std::string_view input, size_t line_end) {
+  Decoded d;
   std::string_view line = input.substr(0, line_end);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.size() > limits_.max_inline_bytes) {
@@ -201,23 +213,17 @@ Decoded RespDecoder::ParseInline(std::string_view input) {
                              limits_.max_inline_bytes),
                  0);
   }
-  argv_.clear();
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-    const size_t start = i;
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    if (i > start) {
-      if (argv_.size() == limits_.max_array_len) {
-        return Fatal(fmt::format("Protocol error: too many arguments (limit {})",
-                                 limits_.max_array_len),
-                     0);
-      }
-      argv_.push_back(line.substr(start, i - start));
-    }
+  switch (SplitInlineArgs(line, limits_.max_array_len, &argv_, &inline_scratch_)) {
+    case InlineSplit::kOk:
+      break;
+    case InlineSplit::kUnbalancedQuotes:
+      return Fatal("Protocol error: unbalanced quotes in request", 0);  // Redis's words
+    case InlineSplit::kTooManyArgs:
+      return Fatal(
+          fmt::format("Protocol error: too many arguments (limit {})", limits_.max_array_len), 0);
   }
   d.consumed = line_end + 1;
-  if (argv_.empty()) return d;  // blank line: skipped
+  if (argv_.empty()) return d;  // a blank line, or only spaces: skipped
   BuildRequest(&d);
   return d;
 }

@@ -19,7 +19,7 @@
 //                 errors                         → {"Err":"..."}
 //
 // RESP2: a request is an array of bulk strings  *<n>\r\n ($<len>\r\n<bytes>\r\n){n}
-// or an inline line of space-separated words; replies are + - : $ * as below.
+// or an inline line of words split as Redis does (resp_inline.h); replies are + - : $ * below.
 #pragma once
 
 #include <string_view>

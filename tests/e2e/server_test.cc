@@ -259,6 +259,21 @@ TEST_F(ServerTest, RespBasics) {
   EXPECT_EQ(c.ReadLine(), "$-1\r");
 }
 
+// A telnet user's inline commands, split as Redis splits them (quotes, escapes). The
+// expected bytes are what redis-server 7.0.15 answered to the same bytes.
+TEST_F(ServerTest, InlineCommandsAreSplitAsRedisDoes) {
+  auto server = Start();
+  Conn c(port_);
+  c.Send("SET \"a b\" \"c\\x41\"\r\nGET \"a b\"\r\nPING 'it\\'s'\n");
+  EXPECT_EQ(c.ReadN(5 + 8 + 10), "+OK\r\n$2\r\ncA\r\n$4\r\nit's\r\n");
+  // An unbalanced quote is a protocol error: the reply, then the close; the PING after it
+  // is never answered.
+  c.Send("PING \"x\r\nPING\r\n");
+  EXPECT_EQ(c.ReadAll(), "-ERR Protocol error: unbalanced quotes in request\r\n");
+  EXPECT_TRUE(c.peer_closed());
+  EXPECT_TRUE(server->running());
+}
+
 TEST_F(ServerTest, UnchangedRedisCliWorks) {
   auto server = Start();
   const std::string port = std::to_string(port_);
