@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <span>
 
 #include "proto/resp_inline.h"
 #include "proto/wire_format.h"
@@ -23,15 +24,20 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// "*<n>\r\n" / "$<n>\r\n" number: an optional '-', then 1..18 digits, nothing else (18
-// digits cannot overflow int64_t).
+// "*<n>\r\n" / "$<n>\r\n" number, as strictly as Redis reads it (string2ll): "0", or an
+// optional '-' then 1..18 digits without a leading zero ("01", "-0" and "+1" are refused);
+// nothing else. 18 digits cannot overflow int64_t.
 bool ParseLength(std::string_view s, int64_t* out) {
+  if (s == "0") {
+    *out = 0;
+    return true;
+  }
   bool negative = false;
   if (!s.empty() && s[0] == '-') {
     negative = true;
     s.remove_prefix(1);
   }
-  if (s.empty() || s.size() > 18) return false;
+  if (s.empty() || s.size() > 18 || s[0] == '0') return false;
   int64_t n = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
@@ -46,6 +52,32 @@ std::string Shown(std::string_view s) {
   std::string r;
   for (char c : s.substr(0, 128)) r.push_back(c >= 0x20 && c < 0x7f && c != '\'' ? c : '?');
   return r;
+}
+
+// What Redis's printf("%s") shows of a client's bytes: up to the first NUL.
+std::string_view AsCString(std::string_view s) { return s.substr(0, s.find('\0')); }
+
+// Redis's text, byte for byte: the name cut to 128 bytes, then each argument quoted, the
+// quoted list cut at 128 bytes in all (Redis processCommand). CR and LF become spaces when
+// the error is written (resp::AppendError).
+std::string UnknownCommand(std::span<const std::string_view> argv) {
+  std::string args;
+  for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
+    const size_t room = 128 - args.size();
+    args += '\'';
+    args += AsCString(argv[i]).substr(0, room);
+    args += "' ";
+  }
+  return fmt::format("unknown command '{}', with args beginning with: {}",
+                     AsCString(argv[0]).substr(0, 128), args);
+}
+
+// SET's options in Redis 7 (t_string.c); kvs takes none of them yet.
+bool IsSetOption(std::string_view word) {
+  for (std::string_view option : {"NX", "XX", "GET", "EX", "PX", "EXAT", "PXAT", "KEEPTTL"}) {
+    if (EqualsIgnoreCase(word, option)) return true;
+  }
+  return false;
 }
 
 std::string WrongArity(std::string_view name) {
@@ -71,9 +103,7 @@ Line ReadHeader(std::string_view input, size_t p, int64_t* n, size_t* next) {
 
 }  // namespace
 
-RespDecoder::RespDecoder(const ProtoLimits& limits) : limits_(limits) {
-  argv_.reserve(8);
-}
+RespDecoder::RespDecoder(const ProtoLimits& limits) : limits_(limits) { argv_.reserve(8); }
 
 Decoded RespDecoder::Fatal(std::string message, size_t consumed) {
   fatal_ = message;
@@ -138,8 +168,8 @@ Decoded RespDecoder::ParseMultibulk(std::string_view input) {
   for (int64_t i = 0; i < count; ++i) {
     if (p == input.size()) return d;
     if (input[p] != wire::kBulk) {
-      return Fatal(fmt::format("Protocol error: expected '$', got '{}'", Shown(input.substr(p, 1))),
-                   0);
+      // The byte itself, as Redis shows it (CR and LF become spaces in the reply).
+      return Fatal(fmt::format("Protocol error: expected '$', got '{}'", input[p]), 0);
     }
     int64_t len;
     size_t start;
@@ -160,9 +190,9 @@ Decoded RespDecoder::ParseMultibulk(std::string_view input) {
     }
     total += n;
     if (total > limits_.max_request_bytes()) {
-      return Fatal(fmt::format("Protocol error: command of more than {} bytes",
-                               limits_.max_request_bytes()),
-                   0);
+      return Fatal(
+          fmt::format("Protocol error: command of more than {} bytes", limits_.max_request_bytes()),
+          0);
     }
     if (input.size() - start < n + 2) {
       d.wanted = start + n + 2;  // the caller can size its buffer once
@@ -248,7 +278,10 @@ void RespDecoder::BuildRequest(Decoded* out) const {
     if (argc < 3) {
       err = WrongArity(name);
     } else if (argc > 3) {
-      err = "syntax error (SET options are not supported)";
+      // A word that is no option at all is Redis's syntax error; real options are not
+      // implemented yet (tests/compat kNotYetImplemented).
+      const bool options = std::any_of(argv_.begin() + 3, argv_.end(), IsSetOption);
+      err = options ? "syntax error (SET options are not supported)" : "syntax error";
     } else {
       r.value = argv_[2];
       r.has_value = true;
@@ -295,7 +328,8 @@ void RespDecoder::BuildRequest(Decoded* out) const {
     } else if (EqualsIgnoreCase(argv_[1], "STATUS")) {
       if (argc != 2) err = WrongArity("cluster|status");
     } else if (EqualsIgnoreCase(argv_[1], "ADD") || EqualsIgnoreCase(argv_[1], "REMOVE")) {
-      if (argc != 3) err = WrongArity(EqualsIgnoreCase(argv_[1], "ADD") ? "cluster|add" : "cluster|remove");
+      if (argc != 3)
+        err = WrongArity(EqualsIgnoreCase(argv_[1], "ADD") ? "cluster|add" : "cluster|remove");
     } else {
       err = fmt::format("unknown subcommand '{}'. Try CLUSTER STATUS, ADD or REMOVE.",
                         Shown(argv_[1]));
@@ -313,17 +347,14 @@ void RespDecoder::BuildRequest(Decoded* out) const {
       r.args = rest.subspan(1);
     }
   } else {
-    std::string shown_args;
-    for (size_t i = 1; i < argc && shown_args.size() < 128; ++i) {
-      shown_args += fmt::format("'{}' ", Shown(argv_[i]));
-    }
-    err = fmt::format("unknown command '{}', with args beginning with: {}", Shown(name),
-                      shown_args);
+    err = UnknownCommand(argv_);
   }
   if (err.empty() && keys > 0) {
     r.key = argv_[1];
     for (size_t i = 1; i <= keys && err.empty(); ++i) {
-      if (argv_[i].empty()) {
+      // An empty key can be read and deleted (it is never there), not stored: the log
+      // format reserves key length 0 (store/log_format.h).
+      if (argv_[i].empty() && r.command == Command::kSet) {
         err = "key must not be empty";
       } else if (argv_[i].size() > limits_.max_key_bytes) {
         err = fmt::format("key too long: {} bytes (limit {})", argv_[i].size(),
@@ -350,8 +381,9 @@ void AppendLine(char type, std::string_view prefix, std::string_view s, std::str
   out->append(prefix);
   const size_t start = out->size();
   out->append(s);
-  std::replace_if(out->begin() + static_cast<std::ptrdiff_t>(start), out->end(),
-                  [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  std::replace_if(
+      out->begin() + static_cast<std::ptrdiff_t>(start), out->end(),
+      [](char c) { return c == '\r' || c == '\n'; }, ' ');
   out->append(wire::kCrlf);
 }
 

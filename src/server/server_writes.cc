@@ -29,6 +29,9 @@ void Server::Impl::StartWrite(Connection& c, Call&& call) {
     pending_.ops.Append({WriteBatch::OpKind::kPut, std::move(call.key), std::move(call.value)});
   } else {
     for (std::string& key : std::move(call).Keys()) {
+      // The empty key is never stored (the decoder refuses to SET it): deleting it removes
+      // nothing, and the engine would refuse the op, and with it the whole batch.
+      if (key.empty()) continue;
       pending_.bytes += key.size();
       pending_.ops.Append({WriteBatch::OpKind::kDelete, std::move(key), {}});
     }

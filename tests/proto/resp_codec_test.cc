@@ -10,6 +10,8 @@
 namespace kvs::proto {
 namespace {
 
+using namespace std::string_literals;
+
 using testing::DecodeOne;
 using testing::FeedWhole;
 
@@ -77,10 +79,34 @@ TEST(RespDecoderTest, BinarySafeKeysAndValues) {
   EXPECT_LE(d.request.value.data() + d.request.value.size(), input.data() + input.size());
 }
 
-TEST(RespDecoderTest, EmptyValueAllowedEmptyKeyRejected) {
+TEST(RespDecoderTest, EmptyValueAllowed) {
   EXPECT_EQ(DecodeOne(Cmd({"SET", "k", ""})), "resp SET key=k value= args=[k,]");
-  EXPECT_EQ(DecodeOne(Cmd({"GET", ""})), "resp ERR key must not be empty");
-  EXPECT_EQ(DecodeOne(Cmd({"DEL", "a", ""})), "resp ERR key must not be empty");
+}
+
+// Redis reads and deletes the empty key like any other; kvs cannot store it yet (the log
+// format reserves key length 0), so only SET refuses it.
+TEST(RespDecoderTest, EmptyKeyIsReadAndDeletedButNotStored) {
+  EXPECT_EQ(DecodeOne(Cmd({"GET", ""})), "resp GET args=[]");
+  EXPECT_EQ(DecodeOne(Cmd({"DEL", "a", ""})), "resp DEL key=a args=[a,]");
+  EXPECT_EQ(DecodeOne(Cmd({"EXISTS", "", "a"})), "resp EXISTS args=[,a]");
+  EXPECT_EQ(DecodeOne(Cmd({"SET", "", "v"})), "resp ERR key must not be empty");
+}
+
+// Redis's unknown-command text (processCommand) formats with %s and cuts at 128 bytes.
+TEST(RespDecoderTest, UnknownCommandErrorIsRedisText) {
+  EXPECT_EQ(DecodeOne(Cmd({"NO\0SUCH"s, "x"})),
+            "resp ERR unknown command 'NO', with args beginning with: 'x' ");
+  EXPECT_EQ(DecodeOne(Cmd({"FOO", "a\0b"s, "c"})),
+            "resp ERR unknown command 'FOO', with args beginning with: 'a' 'c' ");
+  EXPECT_EQ(DecodeOne(Cmd({std::string(200, 'n')})),
+            "resp ERR unknown command '" + std::string(128, 'n') + "', with args beginning with: ");
+  // 100 a's take 103 bytes quoted: 25 of the b's fit, and nothing after them.
+  EXPECT_EQ(DecodeOne(Cmd({"FOO", std::string(100, 'a'), std::string(100, 'b'), "c"})),
+            "resp ERR unknown command 'FOO', with args beginning with: '" + std::string(100, 'a') +
+                "' '" + std::string(25, 'b') + "' ");
+  EXPECT_EQ(DecodeOne(Cmd({"FOO", std::string(124, 'a'), "b", "c"})),
+            "resp ERR unknown command 'FOO', with args beginning with: '" + std::string(124, 'a') +
+                "' 'b' ");
 }
 
 TEST(RespDecoderTest, InlineCommands) {
@@ -147,6 +173,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCommand{{"GET", "a", "b"}, "wrong number of arguments for 'get' command"},
         BadCommand{{"SET", "k"}, "wrong number of arguments for 'set' command"},
         BadCommand{{"SET", "k", "v", "EX", "10"}, "syntax error (SET options are not supported)"},
+        BadCommand{{"SET", "k", "v", "foo"}, "syntax error"},
         BadCommand{{"DEL"}, "wrong number of arguments for 'del' command"},
         BadCommand{{"EXISTS"}, "wrong number of arguments for 'exists' command"},
         BadCommand{{"PING", "a", "b"}, "wrong number of arguments for 'ping' command"},
@@ -156,7 +183,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCommand{{"CONFIG", "SET", "save", ""}, "unknown subcommand 'SET'. Try CONFIG GET."},
         BadCommand{{"FLUSHALL"}, "unknown command 'FLUSHALL', with args beginning with: "},
         BadCommand{{"HSET", "h", "f\r\n'", "v"},
-                   "unknown command 'HSET', with args beginning with: 'h' 'f?\?\?' 'v' "},
+                   "unknown command 'HSET', with args beginning with: 'h' 'f\r\n'' 'v' "},
         BadCommand{{""}, "unknown command '', with args beginning with: "}));
 
 // ----- Framing errors: fatal (reply, then close) -----
@@ -197,6 +224,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadFrame{"*1\r\n+PING\r\n", "Protocol error: expected '$', got '+'"},
         BadFrame{"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"},
         BadFrame{"*1\r\n$x\r\n", "Protocol error: invalid bulk length"},
+        BadFrame{"*01\r\n", "Protocol error: invalid multibulk length"},
+        BadFrame{"*-0\r\n", "Protocol error: invalid multibulk length"},
+        BadFrame{"*1\r\n$04\r\nPING\r\n", "Protocol error: invalid bulk length"},
+        BadFrame{"*1\r\n$-0\r\n", "Protocol error: invalid bulk length"},
+        BadFrame{"*1\r\n\x01\r\n", "Protocol error: expected '$', got '\x01'"},
         BadFrame{"*1\r\n$4\r\nPINGxx", "Protocol error: bulk string not followed by CRLF"},
         BadFrame{"*1\r\n$4\r\nPING\n\r", "Protocol error: bulk string not followed by CRLF"},
         BadFrame{"*1\r\n$" + std::string(40, '9'), "Protocol error: invalid bulk length"}));

@@ -77,6 +77,18 @@ TEST_F(ServerTest, UnknownRespCommandGetsAnErrorAndTheConnectionGoesOn) {
   EXPECT_EQ(c.ReadLine(), "+PONG\r");
 }
 
+// The empty key is never stored, so DEL of it removes nothing (as in Redis); it must not
+// reach the engine, which refuses the op and with it every write of the batch.
+TEST_F(ServerTest, DelOfTheEmptyKeyRemovesNothingAndFailsNoOtherWrite) {
+  StartServer();
+  Conn c(port_);
+  c.Send(Resp({"SET", "k", "v"}) + Resp({"DEL", ""}) + Resp({"DEL", "", "k"}) + Resp({"GET", ""}));
+  EXPECT_EQ(c.ReadLine(), "+OK\r");
+  EXPECT_EQ(c.ReadLine(), ":0\r");
+  EXPECT_EQ(c.ReadLine(), ":1\r");
+  EXPECT_EQ(c.ReadLine(), "$-1\r");
+}
+
 // Bad RESP framing cannot be resynchronised: the error, then the connection is closed.
 TEST_F(ServerTest, RespProtocolErrorGetsAnErrorAndClosesTheConnection) {
   StartServer();
