@@ -49,6 +49,8 @@ std::string_view CommandName(Command command) {
       return "READWRITE";
     case Command::kCluster:
       return "CLUSTER";
+    case Command::kRedis:
+      return "(by name)";
   }
   return "?";
 }

@@ -42,6 +42,10 @@ enum class Command : uint8_t {
   kReadOnly,   // RESP only: this connection's reads may be served stale by a follower
   kReadWrite,  // RESP only: back to linearizable reads (the default)
   kCluster,    // RESP only: args = STATUS | ADD ID=CLIENT_ADDR/RAFT_ADDR | REMOVE ID
+  // A Redis command by name: `argv` holds it whole, name first (RESP; JSON {"cmd":[...]}).
+  // The server looks the name up in its command table (proto/command_table.h), which
+  // checks the arity and says how to run it.
+  kRedis,
 };
 
 struct Request {
@@ -53,6 +57,8 @@ struct Request {
   // RESP: the arguments after the command name (and after CONFIG's "GET"). JSON: empty.
   std::span<const std::string_view> args;
   bool stale = false;  // JSON get with "stale":true: a cluster follower may answer from its copy
+  // kRedis: the command's words, name first (argv.size() >= 1). Empty otherwise.
+  std::span<const std::string_view> argv;
 
   Protocol protocol() const { return shape == Shape::kResp ? Protocol::kResp : Protocol::kJson; }
 };

@@ -40,6 +40,7 @@ CallClass Classify(proto::Command command) {
     case proto::Command::kConfigGet:
     case proto::Command::kReadOnly:
     case proto::Command::kReadWrite:
+    case proto::Command::kRedis:
       return CallClass::kLocal;
   }
   return CallClass::kLocal;
