@@ -28,7 +28,12 @@
 // legacy shape); a top-level Error becomes {"ok":false,"error":"ERR text"}\n ({"Err":...}).
 // Map keys must be Bulk or Simple (JSON object keys). Bytes that are not valid UTF-8 cannot
 // be carried by JSON: the whole reply is then replaced by an error naming the problem.
-// CR and LF inside Simple and Error text become spaces (one-line types).
+// CR and LF inside Simple and Error text become spaces (one-line types), in JSON too; there
+// bytes of Simple and Error text that are not UTF-8 become '?' (they quote client input).
+// Doubles are %.17g as Redis 7.0 prints them, in JSON too ("inf", "-inf", "nan" as strings).
+//
+// REQUIRES of every call: !done(), and a Map key is Bulk, Simple or Ok (asserted). The
+// destructor asserts the reply is complete unless nothing was written.
 //
 // Not thread-safe; one writer per reply.
 #pragma once
@@ -73,22 +78,36 @@ class ReplyWriter {
   bool done() const;
 
  private:
-  void BeginValue();             // JSON: separators before a value
-  void EndValue();               // counts the value against the innermost aggregate
-  void OpenAggregate(size_t n, bool map, bool json_object);
-  void Finish();                 // JSON: closes the envelope
-
   struct Level {
-    size_t remaining;  // elements still to come
+    size_t remaining;  // elements still to come (a Map counts keys and values)
     size_t written;    // elements written so far
-    bool json_object;  // a JSON object: elements alternate key, value
+    bool map;          // elements alternate key, value (JSON: an object)
   };
+  // Levels nested deeper than this spill into deep_levels_ (one allocation, rare).
+  static constexpr size_t kInlineDepth = 8;
+
+  bool json() const { return shape_ != Shape::kResp; }
+  bool resp3() const { return version_ == RespVersion::k3; }
+  // Before every value: checks the call is legal here (REQUIRES: !done(); a Map key is a
+  // string), writes the JSON envelope or separator. False when the JSON reply has already
+  // failed and its bytes will be dropped: the caller writes nothing.
+  bool BeginValue(bool string_key);
+  // After every complete value: counts it against the innermost aggregate, closing
+  // aggregates that are full, and finishes the reply when nothing is open.
+  void EndValue();
+  // `resp3_type`: the aggregate's RESP3 header byte (RESP2 always writes '*').
+  void OpenAggregate(size_t n, char resp3_type, bool map);
+  void Finish();  // JSON: closes the envelope, or replaces a failed reply with its error
+  Level& Top() { return depth_ <= kInlineDepth ? levels_[depth_ - 1] : deep_levels_.back(); }
 
   const Shape shape_;
   const RespVersion version_;
   std::string* const out_;
   const size_t start_;  // out_->size() when constructed: a failed JSON reply is cut back to it
-  std::vector<Level> stack_;
+  Level levels_[kInlineDepth];
+  std::vector<Level> deep_levels_;  // levels kInlineDepth + 1 ...
+  size_t depth_ = 0;                // open aggregates
+  bool started_ = false;
   bool done_ = false;
   bool json_failed_ = false;  // a Bulk was not UTF-8: the reply becomes an error at Finish
 };
