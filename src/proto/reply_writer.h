@@ -74,6 +74,10 @@ class ReplyWriter {
   void Double(double d);
   void Verbatim(std::string_view text);
 
+  // Switches the RESP version for what follows (HELLO's own reply is in the version it
+  // chose). JSON ignores it.
+  void SetVersion(RespVersion version) { version_ = version; }
+
   // True once one complete reply has been written (every aggregate filled).
   bool done() const;
 
@@ -101,7 +105,7 @@ class ReplyWriter {
   Level& Top() { return depth_ <= kInlineDepth ? levels_[depth_ - 1] : deep_levels_.back(); }
 
   const Shape shape_;
-  const RespVersion version_;
+  RespVersion version_;
   std::string* const out_;
   const size_t start_;  // out_->size() when constructed: a failed JSON reply is cut back to it
   Level levels_[kInlineDepth];

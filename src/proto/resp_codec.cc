@@ -14,16 +14,6 @@ namespace kvs::proto {
 
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-    if (x != b[i]) return false;  // b is upper case
-  }
-  return true;
-}
-
 // "*<n>\r\n" / "$<n>\r\n" number, as strictly as Redis reads it (string2ll): "0", or an
 // optional '-' then 1..18 digits without a leading zero ("01", "-0" and "+1" are refused);
 // nothing else. 18 digits cannot overflow int64_t.
@@ -45,46 +35,6 @@ bool ParseLength(std::string_view s, int64_t* out) {
   }
   *out = negative ? -n : n;
   return true;
-}
-
-// Client-supplied bytes shown in an error message: printable ASCII only, bounded.
-std::string Shown(std::string_view s) {
-  std::string r;
-  for (char c : s.substr(0, 128)) r.push_back(c >= 0x20 && c < 0x7f && c != '\'' ? c : '?');
-  return r;
-}
-
-// What Redis's printf("%s") shows of a client's bytes: up to the first NUL.
-std::string_view AsCString(std::string_view s) { return s.substr(0, s.find('\0')); }
-
-// Redis's text, byte for byte: the name cut to 128 bytes, then each argument quoted, the
-// quoted list cut at 128 bytes in all (Redis processCommand). CR and LF become spaces when
-// the error is written (resp::AppendError).
-std::string UnknownCommand(std::span<const std::string_view> argv) {
-  std::string args;
-  for (size_t i = 1; i < argv.size() && args.size() < 128; ++i) {
-    const size_t room = 128 - args.size();
-    args += '\'';
-    args += AsCString(argv[i]).substr(0, room);
-    args += "' ";
-  }
-  return fmt::format("unknown command '{}', with args beginning with: {}",
-                     AsCString(argv[0]).substr(0, 128), args);
-}
-
-// SET's options in Redis 7 (t_string.c); kvs takes none of them yet.
-bool IsSetOption(std::string_view word) {
-  for (std::string_view option : {"NX", "XX", "GET", "EX", "PX", "EXAT", "PXAT", "KEEPTTL"}) {
-    if (EqualsIgnoreCase(word, option)) return true;
-  }
-  return false;
-}
-
-std::string WrongArity(std::string_view name) {
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-  return fmt::format("wrong number of arguments for '{}' command", Shown(lower));
 }
 
 // The header line at `p` (after its type byte): digits up to "\r\n".
@@ -259,115 +209,14 @@ Decoded RespDecoder::SplitInline(std::string_view input, size_t line_end) {
 }
 
 void RespDecoder::BuildRequest(Decoded* out) const {
-  const std::string_view name = argv_[0];
-  const size_t argc = argv_.size();
-  const std::span<const std::string_view> rest(argv_.data() + 1, argc - 1);
+  // Framing only: the server looks the command up in its table (proto/command_table.h),
+  // which checks the arity and the arguments, as Redis's processCommand does.
   Request& r = out->request;
   r = Request{};
   r.shape = Shape::kResp;
-  r.args = rest;
-  std::string err;
-  size_t keys = 0;  // how many leading args are keys, to be size-checked
-  if (EqualsIgnoreCase(name, "GET")) {
-    r.command = Command::kGet;
-    keys = 1;
-    if (argc != 2) err = WrongArity(name);
-  } else if (EqualsIgnoreCase(name, "SET")) {
-    r.command = Command::kSet;
-    keys = 1;
-    if (argc < 3) {
-      err = WrongArity(name);
-    } else if (argc > 3) {
-      // A word that is no option at all is Redis's syntax error; real options are not
-      // implemented yet (tests/compat kNotYetImplemented).
-      const bool options = std::any_of(argv_.begin() + 3, argv_.end(), IsSetOption);
-      err = options ? "syntax error (SET options are not supported)" : "syntax error";
-    } else {
-      r.value = argv_[2];
-      r.has_value = true;
-      if (r.value.size() > limits_.max_value_bytes) {
-        err = fmt::format("value too long: {} bytes (limit {})", r.value.size(),
-                          limits_.max_value_bytes);
-      }
-    }
-  } else if (EqualsIgnoreCase(name, "DEL")) {
-    r.command = Command::kRm;
-    keys = argc - 1;
-    if (argc < 2) err = WrongArity(name);
-  } else if (EqualsIgnoreCase(name, "EXISTS")) {
-    r.command = Command::kExists;
-    keys = argc - 1;
-    if (argc < 2) err = WrongArity(name);
-  } else if (EqualsIgnoreCase(name, "PING")) {
-    r.command = Command::kPing;
-    if (argc > 2) {
-      err = WrongArity(name);
-    } else if (argc == 2) {
-      r.value = argv_[1];
-      r.has_value = true;
-    }
-  } else if (EqualsIgnoreCase(name, "DBSIZE")) {
-    r.command = Command::kDbSize;
-    if (argc != 1) err = WrongArity(name);
-  } else if (EqualsIgnoreCase(name, "INFO")) {
-    r.command = Command::kInfo;
-  } else if (EqualsIgnoreCase(name, "QUIT")) {
-    r.command = Command::kQuit;
-  } else if (EqualsIgnoreCase(name, "COMMAND")) {
-    r.command = Command::kCommand;
-  } else if (EqualsIgnoreCase(name, "READONLY")) {
-    r.command = Command::kReadOnly;
-    if (argc != 1) err = WrongArity(name);
-  } else if (EqualsIgnoreCase(name, "READWRITE")) {
-    r.command = Command::kReadWrite;
-    if (argc != 1) err = WrongArity(name);
-  } else if (EqualsIgnoreCase(name, "CLUSTER")) {
-    r.command = Command::kCluster;
-    if (argc < 2) {
-      err = WrongArity(name);
-    } else if (EqualsIgnoreCase(argv_[1], "STATUS")) {
-      if (argc != 2) err = WrongArity("cluster|status");
-    } else if (EqualsIgnoreCase(argv_[1], "ADD") || EqualsIgnoreCase(argv_[1], "REMOVE")) {
-      if (argc != 3)
-        err = WrongArity(EqualsIgnoreCase(argv_[1], "ADD") ? "cluster|add" : "cluster|remove");
-    } else {
-      err = fmt::format("unknown subcommand '{}'. Try CLUSTER STATUS, ADD or REMOVE.",
-                        Shown(argv_[1]));
-    }
-    r.args = rest;
-  } else if (EqualsIgnoreCase(name, "CONFIG")) {
-    r.command = Command::kConfigGet;
-    if (argc < 2) {
-      err = WrongArity(name);
-    } else if (!EqualsIgnoreCase(argv_[1], "GET")) {
-      err = fmt::format("unknown subcommand '{}'. Try CONFIG GET.", Shown(argv_[1]));
-    } else if (argc < 3) {
-      err = WrongArity("config|get");
-    } else {
-      r.args = rest.subspan(1);
-    }
-  } else {
-    err = UnknownCommand(argv_);
-  }
-  if (err.empty() && keys > 0) {
-    r.key = argv_[1];
-    for (size_t i = 1; i <= keys && err.empty(); ++i) {
-      // An empty key can be read and deleted (it is never there), not stored: the log
-      // format reserves key length 0 (store/log_format.h).
-      if (argv_[i].empty() && r.command == Command::kSet) {
-        err = "key must not be empty";
-      } else if (argv_[i].size() > limits_.max_key_bytes) {
-        err = fmt::format("key too long: {} bytes (limit {})", argv_[i].size(),
-                          limits_.max_key_bytes);
-      }
-    }
-  }
-  if (err.empty()) {
-    out->status = DecodeStatus::kRequest;
-  } else {
-    out->status = DecodeStatus::kError;
-    out->error = {Shape::kResp, false, std::move(err)};
-  }
+  r.command = Command::kRedis;
+  r.argv = argv_;
+  out->status = DecodeStatus::kRequest;
 }
 
 // --- Encoding ---------------------------------------------------------------------------

@@ -23,6 +23,29 @@ std::vector<std::string> Call::Keys() && {
   return std::move(args);
 }
 
+CallClass Classify(const Call& call) {
+  if (call.command != proto::Command::kRedis) return Classify(call.command);
+  switch (call.spec->id) {
+    case proto::CommandId::kExec:
+      return CallClass::kWrite;
+    case proto::CommandId::kInfo:  // the keyspace is counted on the pool
+    case proto::CommandId::kCluster:
+      return CallClass::kRead;
+    default:
+      break;
+  }
+  switch (call.spec->exec) {
+    case proto::Exec::kRead:
+      return CallClass::kRead;
+    case proto::Exec::kWrite:
+      return CallClass::kWrite;
+    case proto::Exec::kConnection:
+    case proto::Exec::kTransaction:
+      return CallClass::kLocal;
+  }
+  return CallClass::kLocal;
+}
+
 CallClass Classify(proto::Command command) {
   switch (command) {
     case proto::Command::kGet:

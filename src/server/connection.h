@@ -14,15 +14,31 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "base/status.h"
+#include "proto/command_table.h"
 #include "proto/decoder.h"
+#include "proto/reply_writer.h"
 #include "proto/request.h"
 #include "uring/loop.h"
 
 namespace kvs::server_internal {
 
 using Clock = std::chrono::steady_clock;
+
+// What a connection's commands act on and answer in; changed by SELECT, HELLO, AUTH,
+// CLIENT SETNAME, READONLY... A transaction runs on a copy, kept only once it ran.
+struct Session {
+  uint32_t db = 0;
+  proto::RespVersion resp = proto::RespVersion::k2;
+  bool authenticated = false;  // AUTH (or HELLO AUTH) passed, or no password is set
+  bool stale_reads = false;    // READONLY: reads may be answered by a cluster follower
+  std::string name;            // CLIENT SETNAME
+  std::string lib_name;        // CLIENT SETINFO LIB-NAME
+  std::string lib_ver;         // CLIENT SETINFO LIB-VER
+};
 
 // An owned copy of a decoded request: what outlives the receive buffer.
 struct Call {
@@ -33,17 +49,32 @@ struct Call {
   std::vector<std::string> args;
   bool stale = false;  // a cluster read that a follower may answer from its own copy
 
+  // command == kRedis: the command (a subcommand's own entry), its words, and the session
+  // it runs in (captured when it starts: a later SELECT does not move it).
+  const proto::CommandSpec* spec = nullptr;
+  std::vector<std::string> argv;
+  uint32_t db = 0;
+  proto::RespVersion resp = proto::RespVersion::k2;
+  // EXEC: the queued commands. INFO: the loop's sections (the pool adds the keyspace).
+  std::vector<Call> queued;
+  std::string text;
+  // A write that had to read keys off the loop first: their values then (nullopt: absent),
+  // and fetch_error when a read failed.
+  std::unordered_map<std::string, std::optional<std::string>> fetched;
+  Status fetch_error;
+
   static Call From(const proto::Request& request);
   // The keys a DEL or EXISTS names (its args), or the one key of the others.
   std::vector<std::string> Keys() &&;
 };
 
 enum class CallClass : uint8_t {
-  kLocal,  // answered on the loop from nothing but the request (PING, errors, COMMAND...)
-  kRead,   // runs on the pool (GET, EXISTS, DBSIZE); CLUSTER, also answered later
-  kWrite,  // goes into the group commit (SET, RM/DEL)
+  kLocal,  // answered on the loop from the request and the connection (PING, HELLO, errors...)
+  kRead,   // runs on the pool (GET, MGET, EXISTS, DBSIZE, INFO...); CLUSTER, also answered later
+  kWrite,  // decided on the loop, then goes into the group commit (SET, INCR, DEL, EXEC...)
 };
 CallClass Classify(proto::Command command);
+CallClass Classify(const Call& call);
 
 struct ReplySlot {
   bool ready = false;
@@ -81,10 +112,22 @@ struct Connection {
   bool broken = false;         // the socket failed: close without sending
   bool rejected = false;       // over --max-clients: one error reply, then close
   bool dirty = false;          // in the server's flush list
-  bool stale_reads = false;    // RESP READONLY: reads may be answered by a follower
+  // A write is reading keys off the loop (Call::fetched): nothing after it may start.
+  bool executing = false;
   bool close_scheduled = false;
 
   Clock::time_point last_active;
+  Clock::time_point created;
+
+  // Redis's per-client state (server_commands.cc).
+  uint64_t client_id = 0;  // CLIENT ID: never reused while the server runs
+  Session session;
+  std::string last_command;      // CLIENT LIST's cmd=
+  bool in_multi = false;         // MULTI: commands are queued until EXEC
+  bool multi_failed = false;     // a command was refused while queueing: EXEC aborts
+  std::vector<Call> queued;      // MULTI's queue
+  std::vector<std::string> watched;  // WATCH's engine keys
+  bool watch_dirty = false;          // a watched key changed: EXEC fails
 
   size_t buffered_bytes() const { return (in.size() - in_start) + out.size() + sending_bytes; }
   bool idle() const {

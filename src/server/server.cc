@@ -12,6 +12,7 @@
 
 #include "proto/reply.h"
 #include "server/server_impl.h"
+#include "store/db_key.h"
 
 namespace kvs {
 
@@ -106,7 +107,11 @@ Server::Impl::Impl(const ServerConfig& config, Engine* engine, ThreadPool* pool,
       pool_(pool),
       cluster_(config.cluster),
       loop_(loop),
-      listen_fd_(listen_fd) {}
+      listen_fd_(listen_fd),
+      keyspace_options_{config.databases, config.limits.max_key_bytes,
+                        config.limits.max_value_bytes} {
+  pending_.id = next_batch_id_++;
+}
 
 Server::Impl::~Impl() {
   {
@@ -151,7 +156,9 @@ void Server::Impl::OnAccept(int fd) {
   uint32_t gen = ++gens_[id];
   conns_[id] = std::make_unique<Connection>(id, gen, fd, config_.limits);
   Connection& c = *conns_[id];
-  c.last_active = Clock::now();
+  c.last_active = c.created = Clock::now();
+  c.client_id = next_client_id_++;
+  c.session.authenticated = config_.requirepass.empty();
   ++connections_received_;
   if (clients_ >= config_.max_clients) {
     // Over the limit: the client gets one error, in its own protocol once its first bytes
@@ -216,9 +223,9 @@ void Server::Impl::OnRejectedData(Connection& c, std::string_view data) {
 // ---- Impl: decoding and dispatch -------------------------------------------------------
 
 void Server::Impl::Pump(Connection& c) {
-  while (!c.closing && !c.broken) {
+  while (!c.closing && !c.broken && !c.executing) {
     if (c.parked) {
-      if (!CanStart(c, Classify(c.parked->command))) return;
+      if (!CanStart(c, Classify(*c.parked))) return;
       Call call = std::move(*c.parked);
       c.parked.reset();
       Dispatch(c, std::move(call));
@@ -237,12 +244,23 @@ void Server::Impl::Pump(Connection& c) {
       if (d.error.close) c.closing = true;
       continue;
     }
+    if (d.request.command == proto::Command::kRedis) {
+      if (!HandleCommand(c, d.request)) break;
+      continue;
+    }
+    if (!c.session.authenticated && d.request.command != proto::Command::kQuit) {
+      std::string reply;
+      proto::EncodeError(d.request.shape, "NOAUTH Authentication required.", &reply);
+      AddReply(c, std::move(reply));
+      continue;
+    }
     CallClass cls = Classify(d.request.command);
     if (cls == CallClass::kLocal) {
       AnswerLocal(c, d.request);
       continue;
     }
     Call call = Call::From(d.request);
+    call.key = EncodeDbKey(c.session.db, call.key);  // JSON's get/set/rm: the session's db
     if (!CanStart(c, cls)) {
       c.parked = std::move(call);
       if (cls == CallClass::kWrite && c.reads_in_flight == 0) {
@@ -277,7 +295,7 @@ bool Server::Impl::CanStart(const Connection& c, CallClass cls) const {
 }
 
 void Server::Impl::Dispatch(Connection& c, Call&& call) {
-  if (Classify(call.command) == CallClass::kWrite) {
+  if (Classify(call) == CallClass::kWrite) {
     StartWrite(c, std::move(call));
   } else {
     StartRead(c, std::move(call));
@@ -286,13 +304,7 @@ void Server::Impl::Dispatch(Connection& c, Call&& call) {
 
 void Server::Impl::AnswerLocal(Connection& c, const proto::Request& request) {
   std::string reply;
-  if (request.command == proto::Command::kInfo) {
-    proto::EncodeInfoReply(request.shape, InfoText(), &reply);
-  } else if (request.command == proto::Command::kReadOnly ||
-             request.command == proto::Command::kReadWrite) {
-    c.stale_reads = request.command == proto::Command::kReadOnly;
-    proto::EncodeLocalReply(request, &reply);
-  } else if (!proto::EncodeLocalReply(request, &reply)) {
+  if (!proto::EncodeLocalReply(request, &reply)) {
     proto::EncodeError(request.shape, "command not supported here", &reply);
   }
   AddReply(c, std::move(reply));
@@ -421,6 +433,7 @@ void Server::Impl::CloseScheduled() {
     }
     // In-flight reads and writes of this connection find it gone (generation) and drop
     // their replies; the writes themselves still complete.
+    Unwatch(*c);
     conns_[id].reset();
     free_ids_.push_back(id);
   }
@@ -484,7 +497,7 @@ void Server::Impl::BeginShutdown() {
 void Server::Impl::MaybeFinishShutdown() {
   if (!shutting_down_ || stopped_) return;
   if (clients_ + rejected_ > 0 || !in_flight_.empty() || !pending_.empty() ||
-      reads_in_flight_ > 0) {
+      reads_in_flight_ > 0 || !fetches_.empty()) {
     return;
   }
   stopped_ = true;

@@ -57,6 +57,11 @@ struct ServerConfig {
   // alive (kvs-server sends systemd's WATCHDOG=1 from it). May be empty.
   std::function<void()> on_tick;
   proto::ProtoLimits limits;
+  // Default empty: no password. Otherwise every command but AUTH, HELLO and QUIT answers
+  // -NOAUTH until the connection authenticates with it (AUTH, HELLO AUTH, JSON's auth).
+  std::string requirepass;
+  // Default 16: SELECT 0 .. databases-1, as Redis.
+  uint32_t databases = 16;
   // Cluster mode (docs/REPLICATION.md): writes are replicated through this node's Raft log
   // and applied to the engine by it; reads wait for a Raft read fence unless stale. Null:
   // a single server. Borrowed; must outlive the Server.

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <iterator>
+#include <span>
 
 #include "proto/reply.h"
 #include "raft/peers.h"
@@ -65,7 +66,27 @@ void Server::Impl::StartClusterCommand(ReadJob&& job) {
     }
     reply(std::move(out));
   };
-  const std::vector<std::string>& args = job.call.args;
+  // CLUSTER STATUS | ADD id=client/raft | REMOVE id (kvs's own; not Redis Cluster's).
+  const std::span<const std::string> args = std::span(job.call.argv).subspan(1);
+  auto error = [&](std::string text) {
+    std::string out;
+    proto::ReplyWriter(shape, job.call.resp, &out).Error(text);
+    reply(std::move(out));
+  };
+  if (IsWord(args[0], "STATUS")) {
+    if (args.size() != 1) return error(proto::WrongArityError("cluster|status"));
+  } else if (IsWord(args[0], "ADD") || IsWord(args[0], "REMOVE")) {
+    if (args.size() != 2) {
+      return error(proto::WrongArityError(IsWord(args[0], "ADD") ? "cluster|add" : "cluster|remove"));
+    }
+  } else {
+    std::string shown;
+    for (char ch : std::string_view(args[0]).substr(0, 128)) {
+      shown.push_back(ch >= 0x20 && ch < 0x7f && ch != '\'' ? ch : '?');
+    }
+    return error(
+        fmt::format("ERR unknown subcommand '{}'. Try CLUSTER STATUS, ADD or REMOVE.", shown));
+  }
   if (cluster_ == nullptr) {
     return done(
         Status::NotSupported("not a cluster node (start kvs-server with --node-id and --peers)"));
@@ -82,7 +103,7 @@ void Server::Impl::StartClusterCommand(ReadJob&& job) {
     Result<raft::Peer> peer = raft::ParsePeer(args[1]);
     if (!peer.ok()) return done(peer.status());
     cluster_->AddNode(*peer, done);
-  } else {  // REMOVE, the decoder let nothing else through
+  } else {  // REMOVE, checked above
     uint64_t id = 0;
     const std::string& text = args[1];
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);

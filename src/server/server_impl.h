@@ -12,11 +12,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/mutex.h"
 #include "raft/raft_node.h"
 #include "server/connection.h"
+#include "server/keyspace.h"
 #include "server/log_write_policy.h"
 #include "server/server.h"
 #include "store/engine.h"
@@ -30,6 +32,8 @@ using server_internal::CallClass;
 using server_internal::Classify;
 using server_internal::Clock;
 using server_internal::Connection;
+using server_internal::Session;
+using server_internal::Txn;
 
 // The error reply for `status` in `shape`: a not-leader reply (with the leader's address)
 // for NotLeader, else the status's text.
@@ -60,6 +64,9 @@ class Server::Impl {
     proto::Command command;
     size_t first_op;
     size_t num_ops;
+    // A command by name (Call::spec): its reply, decided when it was staged; sent once the
+    // batch is durable (or replaced by the batch's error).
+    std::string reply;
   };
   struct Batch {
     WriteBatch ops;
@@ -84,6 +91,31 @@ class Server::Impl {
   void Dispatch(Connection& c, Call&& call);
   bool CanStart(const Connection& c, CallClass cls) const;
   void AnswerLocal(Connection& c, const proto::Request& request);
+
+  // ---- commands by name (server_commands.cc)
+  // Looks a command up in the table, checks its arity and the connection's password,
+  // queues it inside MULTI, or starts it. False when it had to park (stop decoding).
+  bool HandleCommand(Connection& c, const proto::Request& request);
+  // A refused command: the error reply; inside MULTI it also dooms the EXEC.
+  void Reject(Connection& c, proto::Shape shape, std::string_view error);
+  // Runs a connection or transaction command (not EXEC) on the loop: its reply into `out`,
+  // its effects on `session` (the connection's own, or a transaction's copy).
+  void RunLocalCommand(Connection& c, Session& session, const Call& call,
+                       proto::ReplyWriter& out);
+  void RunClientCommand(Connection& c, Session& session, const Call& call,
+                        proto::ReplyWriter& out);
+  void RunCommandCommand(const Call& call, proto::ReplyWriter& out) const;
+  void RunHello(Session& session, Connection& c, const Call& call, proto::ReplyWriter& out);
+  void RunConfigGet(const Call& call, proto::ReplyWriter& out) const;
+  bool PasswordMatches(std::string_view password) const;
+  std::string ClientInfoLine(const Connection& c) const;
+  // WATCH bookkeeping: `key` (an engine key) changed: EXEC fails for its watchers.
+  void TouchKey(const std::string& key);
+  void Unwatch(Connection& c);
+  void ResetTransaction(Connection& c);
+  // The keys of database `db` (all databases when db < 0): counts them off the loop.
+  Result<uint64_t> CountKeys(int64_t db) const;
+  std::string KeyspaceSection() const;
   uint64_t NewSlot(Connection& c);
   void FillSlot(Connection& c, uint64_t seq, std::string&& bytes);
   void AddReply(Connection& c, std::string&& bytes);
@@ -117,6 +149,22 @@ class Server::Impl {
   void FinishBatch(Batch& done);
   std::string WriteReply(const PendingCall& call, const Status& batch_status,
                          const std::vector<Status>& op_results) const;
+  // A command by name: decides it against the newest state (staged writes over the engine)
+  // and stages its writes, or, when a key it reads is not in memory, reads that off the
+  // loop first (FetchKeys) and then runs it again.
+  void StartCommandWrite(Connection& c, Call&& call);
+  // Runs `call` (a write, or EXEC) against `txn`; its reply into *reply. WouldBlock: keys
+  // to fetch (txn.missing()).
+  Status DecideWrite(Connection& c, Call& call, Txn& txn, std::string* reply);
+  void FetchKeys(Connection& c, Call&& call, std::vector<std::string> keys);
+  void OnFetched(uint64_t fetch_id);
+  // Appends a decided command's writes to pending_ (and the overlay) with its reply.
+  void Stage(Connection& c, const Call& call, WriteBatch& writes, std::string&& reply);
+  // Appends one op to pending_, the overlay and WATCH's bookkeeping.
+  void StageOp(WriteBatch::Op&& op);
+  // The newest staged op of `key`, if a batch not yet completed holds one.
+  const WriteBatch::Op* Staged(const std::string& key) const;
+  class LoopReader;
 
   // ---- reads (server_reads.cc)
   // A read waiting for the pool, and where its reply goes.
@@ -138,7 +186,8 @@ class Server::Impl {
   void StartClusterCommand(ReadJob&& job);
   void FailReads(std::vector<ReadJob>& jobs, const Status& status);
   void OnReadDone(uint32_t id, uint32_t gen, uint64_t seq, std::string&& reply);
-  std::string InfoText() const;
+  // INFO's sections but the keyspace (which the pool counts): all of them, or `sections`.
+  std::string InfoText(std::span<const std::string> sections) const;
 
   const ServerConfig& config_;
   Engine* const engine_;
@@ -178,6 +227,30 @@ class Server::Impl {
   const std::shared_ptr<ReadyToken> ready_token_ = MakeReadyToken(this);
   static std::shared_ptr<ReadyToken> MakeReadyToken(Impl* impl);
   std::vector<std::pair<uint32_t, uint32_t>> batch_waiters_;  // parked: pending_ was full
+
+  // Writes staged in pending_ and in_flight_ (not yet in the engine), by engine key: where
+  // the newest op of each key is. A command decided on the loop reads these first.
+  struct StagedOp {
+    uint64_t batch_id;
+    size_t op;
+  };
+  std::unordered_map<std::string, StagedOp> overlay_;
+  // Keys read off the loop for writes (FetchKeys), by fetch id; a batch that completes
+  // with one of their keys makes the fetch stale (its value may predate that batch).
+  struct Fetch {
+    uint32_t conn_id;
+    uint32_t conn_gen;
+    Call call;
+    std::vector<std::string> keys;
+    bool stale = false;
+  };
+  std::unordered_map<uint64_t, Fetch> fetches_;
+  std::unordered_multimap<std::string, uint64_t> fetch_keys_;
+  uint64_t next_fetch_id_ = 1;
+  // WATCH: engine key -> watching connections (id, gen).
+  std::unordered_map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> watchers_;
+  uint64_t next_client_id_ = 1;
+  const server_internal::KeyspaceOptions keyspace_options_;
 
   std::vector<ReadJob> reads_;          // reads of this iteration, not yet handed to the pool
   std::vector<ReadJob> fence_waiting_;  // cluster reads waiting for the next read fence

@@ -11,12 +11,16 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <iterator>
+#include <map>
 #include <span>
 
 #include "proto/reply.h"
 #include "server/server_impl.h"
+#include "store/db_key.h"
 
 namespace kvs {
 
@@ -32,9 +36,95 @@ std::string StatusReply(proto::Shape shape, const Status& status) {
 
 namespace {
 
+// The engine's committed state: what reads see.
+class EngineReader final : public server_internal::KeyReader {
+ public:
+  EngineReader(Engine* engine, bool cached_only) : engine_(engine), cached_only_(cached_only) {}
+
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    Result<std::string> value = cached_only_ ? engine_->GetCached(key) : engine_->Get(key);
+    if (value.ok()) return std::optional<std::string>(std::move(*value));
+    if (value.status().IsNotFound()) return std::optional<std::string>();
+    return value.status();
+  }
+  Result<bool> Exists(std::string_view key) override {
+    return engine_->Contains(key, cached_only_);
+  }
+
+ private:
+  Engine* const engine_;
+  const bool cached_only_;
+};
+
+// INFO's choice of sections: none named, "default", "all" and "everything" mean all.
+bool InfoWants(std::span<const std::string> sections, std::string_view name) {
+  if (sections.empty()) return true;
+  for (const std::string& s : sections) {
+    if (proto::EqualsIgnoreCase(s, name) || proto::EqualsIgnoreCase(s, "default") ||
+        proto::EqualsIgnoreCase(s, "all") || proto::EqualsIgnoreCase(s, "everything")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The keys of database `db`, or of all of them (db < 0).
+Result<uint64_t> CountKeysIn(Engine* engine, int64_t db) {
+  std::string prefix;
+  if (db >= 0) AppendDbPrefix(static_cast<uint32_t>(db), &prefix);
+  uint64_t n = 0;
+  Status s = engine->ForEachKey([&](std::string_view key) {
+    if (key.substr(0, prefix.size()) == prefix) ++n;
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return n;
+}
+
+// A command by name (Exec::kRead, DBSIZE, INFO) against the engine's committed state.
+std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bool cached_only,
+                                            const server_internal::KeyspaceOptions& options,
+                                            const std::function<std::string()>& keyspace) {
+  std::string out;
+  if (call.spec->id == proto::CommandId::kInfo || call.spec->id == proto::CommandId::kDbSize) {
+    if (cached_only) return std::nullopt;  // counts the keys: always on the pool
+    proto::ReplyWriter w(call.shape, call.resp, &out);
+    if (call.spec->id == proto::CommandId::kInfo) {
+      const bool with_keyspace =
+          InfoWants(std::span<const std::string>(call.argv).subspan(1), "keyspace");
+      w.Verbatim(with_keyspace ? call.text + keyspace() : call.text);
+    } else if (Result<uint64_t> n = CountKeysIn(engine, call.db); n.ok()) {
+      w.Integer(static_cast<int64_t>(*n));
+    } else {
+      w.Error("ERR " + n.status().ToString());
+    }
+    return out;
+  }
+  EngineReader reader(engine, cached_only);
+  Txn txn(&reader);
+  Status s;
+  {
+    proto::ReplyWriter w(call.shape, call.resp, &out);
+    s = server_internal::RunDataCommand(*call.spec, call.argv, call.db, options, &txn, &w);
+  }
+  if (s.ok()) return out;
+  if (s.IsWouldBlock()) {
+    if (cached_only) return std::nullopt;
+    s = Status::IOError("a read said WouldBlock off the loop");
+  }
+  out.clear();
+  proto::ReplyWriter(call.shape, call.resp, &out).Error("ERR " + s.ToString());
+  return out;
+}
+
 // Runs on a pool thread, or on the loop when cached_only: touches only the engine. Returns
 // the reply, or nothing when cached_only and a lookup would wait for the disk.
-std::optional<std::string> ExecuteRead(Engine* engine, const Call& call, bool cached_only) {
+std::optional<std::string> ExecuteRead(Engine* engine, const Call& call, bool cached_only,
+                                       const server_internal::KeyspaceOptions& options,
+                                       const std::function<std::string()>& keyspace) {
+  if (call.command == proto::Command::kRedis) {
+    return ExecuteNamedRead(engine, call, cached_only, options, keyspace);
+  }
   auto get = [engine, cached_only](std::string_view key) {
     return cached_only ? engine->GetCached(key) : engine->Get(key);
   };
@@ -84,7 +174,7 @@ std::optional<std::string> ExecuteRead(Engine* engine, const Call& call, bool ca
 void Server::Impl::StartRead(Connection& c, Call&& call) {
   ++c.reads_in_flight;
   ++reads_in_flight_;
-  call.stale = call.stale || c.stale_reads;
+  call.stale = call.stale || c.session.stale_reads;
   reads_.push_back(ReadJob{c.id, c.gen, NewSlot(c), std::move(call)});
 }
 
@@ -94,7 +184,8 @@ void Server::Impl::DispatchReads() {
   all.swap(reads_);
   std::vector<ReadJob> now;
   for (ReadJob& job : all) {
-    if (job.call.command == proto::Command::kCluster) {
+    if (job.call.command == proto::Command::kRedis &&
+        job.call.spec->id == proto::CommandId::kCluster) {
       StartClusterCommand(std::move(job));
     } else if (cluster_ == nullptr || job.call.stale) {
       now.push_back(std::move(job));
@@ -105,7 +196,8 @@ void Server::Impl::DispatchReads() {
   if (now.size() <= config_.loop_reads) {
     std::vector<ReadJob> uncached;
     for (ReadJob& job : now) {
-      if (std::optional<std::string> reply = ExecuteRead(engine_, job.call, true)) {
+      if (std::optional<std::string> reply =
+              ExecuteRead(engine_, job.call, true, keyspace_options_, {})) {
         ++loop_reads_;
         OnReadDone(job.conn_id, job.conn_gen, job.seq, std::move(*reply));
       } else {
@@ -153,7 +245,10 @@ void Server::Impl::RunReads(std::vector<ReadJob> all) {
     auto run = [this, jobs = std::move(jobs)]() mutable {
       std::vector<std::string> replies;
       replies.reserve(jobs.size());
-      for (ReadJob& job : jobs) replies.push_back(*ExecuteRead(engine_, job.call, false));
+      for (ReadJob& job : jobs) {
+        replies.push_back(*ExecuteRead(engine_, job.call, false, keyspace_options_,
+                                       [this] { return KeyspaceSection(); }));
+      }
       loop_->Post([this, jobs = std::move(jobs), replies = std::move(replies)]() mutable {
         for (size_t i = 0; i < jobs.size(); ++i) {
           OnReadDone(jobs[i].conn_id, jobs[i].conn_gen, jobs[i].seq, std::move(replies[i]));
@@ -184,55 +279,113 @@ void Server::Impl::OnReadDone(uint32_t id, uint32_t gen, uint64_t seq, std::stri
   if (--c->reads_in_flight == 0 && c->parked) Pump(*c);
 }
 
-std::string Server::Impl::InfoText() const {
+std::string Server::Impl::InfoText(std::span<const std::string> sections) const {
+  // Redis's section names and the fields tools read (redis_version, role, loading...),
+  // then kvs's own fields in the sections they belong to; the keyspace section is added
+  // by the caller (KeyspaceSection, off the loop). No names, "default", "all" and
+  // "everything": every section.
+  auto wanted = [sections](std::string_view name) { return InfoWants(sections, name); };
   const EngineStats s = engine_->Stats();
   const auto uptime =
       std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started_).count();
   const double mean_batch =
       s.batches == 0 ? 0.0 : static_cast<double>(s.batched_ops) / static_cast<double>(s.batches);
   std::string out;
+  auto section = [&out](std::string_view title) {
+    if (!out.empty()) out += "\r\n";
+    fmt::format_to(std::back_inserter(out), "# {}\r\n", title);
+  };
   auto line = [&out](std::string_view field, const auto& value) {
     fmt::format_to(std::back_inserter(out), "{}:{}\r\n", field, value);
   };
-  out += "# Server\r\n";
-  line("kvs_version", config_.version);
-  line("engine", engine_->name());
-  // In cluster mode --fsync does not apply: a write is acknowledged once a majority has it
-  // fsynced in its Raft log, and the engine, the state machine, runs without fsync.
-  line("fsync",
-       cluster_ != nullptr ? std::string_view("raft-log") : FsyncPolicyName(config_.fsync));
-  line("tcp_port", config_.addr.port());
-  line("uptime_in_seconds", uptime);
-  out += "\r\n# Clients\r\n";
-  line("connected_clients", clients_);
-  line("maxclients", config_.max_clients);
-  line("rejected_connections", rejected_connections_);
-  out += "\r\n# Stats\r\n";
-  line("total_connections_received", connections_received_);
-  line("total_commands_processed", commands_processed_);
-  line("reads_on_loop", loop_reads_);
-  line("reads_on_pool", pool_reads_);
-  out += "\r\n# Persistence\r\n";
-  line("fsyncs", s.fsyncs);
-  line("write_batches", s.batches);
-  line("batched_ops", s.batched_ops);
-  line("mean_batch_ops", fmt::format("{:.2f}", mean_batch));
-  line("inline_write_batches", inline_batches_);
-  line("read_only", s.read_only ? 1 : 0);
-  if (s.read_only) line("read_only_reason", s.failure);
-  out += "\r\n# Storage\r\n";
-  line("live_bytes", s.live_bytes);
-  line("dead_bytes", s.dead_bytes);
-  line("disk_bytes", s.disk_bytes);
-  line("segments", s.segments);
-  line("compactions", s.compactions);
-  if (cluster_ != nullptr) {
-    out += "\r\n# Cluster\r\n";
-    AppendNodeInfo(cluster_->CachedInfo(), "cluster_", /*members=*/false, &out);
+  if (wanted("server")) {
+    section("Server");
+    line("redis_version", "7.0.15");
+    line("redis_mode", "standalone");
+    line("os", "Linux");
+    line("arch_bits", 64);
+    line("process_id", ::getpid());
+    line("tcp_port", config_.addr.port());
+    line("uptime_in_seconds", uptime);
+    line("uptime_in_days", uptime / 86400);
+    line("kvs_version", config_.version);
+    line("engine", engine_->name());
+    // In cluster mode --fsync does not apply: a write is acknowledged once a majority has
+    // it fsynced in its Raft log, and the engine, the state machine, runs without fsync.
+    line("fsync",
+         cluster_ != nullptr ? std::string_view("raft-log") : FsyncPolicyName(config_.fsync));
   }
-  out += "\r\n# Keyspace\r\n";
-  line("db0", fmt::format("keys={},expires=0,avg_ttl=0", s.keys));
+  if (wanted("clients")) {
+    section("Clients");
+    line("connected_clients", clients_);
+    line("maxclients", config_.max_clients);
+    line("blocked_clients", 0);
+    line("rejected_connections", rejected_connections_);
+  }
+  if (wanted("persistence")) {
+    section("Persistence");
+    line("loading", 0);
+    line("aof_enabled", 1);
+    line("fsyncs", s.fsyncs);
+    line("write_batches", s.batches);
+    line("batched_ops", s.batched_ops);
+    line("mean_batch_ops", fmt::format("{:.2f}", mean_batch));
+    line("inline_write_batches", inline_batches_);
+    line("read_only", s.read_only ? 1 : 0);
+    if (s.read_only) line("read_only_reason", s.failure);
+  }
+  if (wanted("stats")) {
+    section("Stats");
+    line("total_connections_received", connections_received_);
+    line("total_commands_processed", commands_processed_);
+    line("rejected_connections", rejected_connections_);
+    line("expired_keys", 0);
+    line("evicted_keys", 0);
+    line("reads_on_loop", loop_reads_);
+    line("reads_on_pool", pool_reads_);
+  }
+  if (wanted("replication")) {
+    section("Replication");
+    line("role", "master");
+    line("connected_slaves", 0);
+  }
+  if (wanted("storage")) {
+    section("Storage");
+    line("live_bytes", s.live_bytes);
+    line("dead_bytes", s.dead_bytes);
+    line("disk_bytes", s.disk_bytes);
+    line("segments", s.segments);
+    line("compactions", s.compactions);
+  }
+  if (wanted("cluster")) {
+    section("Cluster");
+    // Redis Cluster's flag: kvs's cluster is one replicated keyspace, not sharded slots.
+    line("cluster_enabled", 0);
+    if (cluster_ != nullptr) {
+      AppendNodeInfo(cluster_->CachedInfo(), "cluster_", /*members=*/false, &out);
+    }
+  }
+  if (wanted("keyspace") && !out.empty()) out += "\r\n";  // before the pool's keyspace part
   return out;
 }
+
+std::string Server::Impl::KeyspaceSection() const {
+  // One pass over the keys, counted per database; off the loop (a pool task, or EXEC).
+  std::map<uint32_t, uint64_t> per_db;
+  Status s = engine_->ForEachKey([&per_db](std::string_view key) {
+    uint32_t db;
+    std::string_view user_key;
+    if (DecodeDbKey(key, &db, &user_key)) ++per_db[db];
+    return Status::Ok();
+  });
+  std::string out = "# Keyspace\r\n";
+  if (!s.ok()) return out;
+  for (auto [db, keys] : per_db) {
+    fmt::format_to(std::back_inserter(out), "db{}:keys={},expires=0,avg_ttl=0\r\n", db, keys);
+  }
+  return out;
+}
+
+Result<uint64_t> Server::Impl::CountKeys(int64_t db) const { return CountKeysIn(engine_, db); }
 
 }  // namespace kvs

@@ -15,29 +15,240 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "base/failpoint.h"
 #include "proto/reply.h"
 #include "server/server_impl.h"
 
 namespace kvs {
 
+// What a command decided on the loop reads: the writes staged in batches not yet completed
+// (overlay_), then what was fetched off the loop for it, then the engine's memory and page
+// cache (WouldBlock beyond).
+class Server::Impl::LoopReader final : public server_internal::KeyReader {
+ public:
+  LoopReader(const Impl* impl, const Call* call) : impl_(impl), call_(call) {}
+
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    const std::string k(key);
+    if (const WriteBatch::Op* op = impl_->Staged(k)) {
+      if (op->kind == WriteBatch::OpKind::kDelete) return std::optional<std::string>();
+      return std::optional<std::string>(op->value);
+    }
+    if (auto it = call_->fetched.find(k); it != call_->fetched.end()) return it->second;
+    Result<std::string> value = impl_->engine_->GetCached(key);
+    if (value.ok()) return std::optional<std::string>(std::move(*value));
+    if (value.status().IsNotFound()) return std::optional<std::string>();
+    return value.status();
+  }
+
+  Result<bool> Exists(std::string_view key) override {
+    const std::string k(key);
+    if (const WriteBatch::Op* op = impl_->Staged(k)) return op->kind == WriteBatch::OpKind::kPut;
+    if (auto it = call_->fetched.find(k); it != call_->fetched.end()) {
+      return it->second.has_value();
+    }
+    return impl_->engine_->Contains(key, /*cached_only=*/true);
+  }
+
+ private:
+  const Impl* const impl_;
+  const Call* const call_;
+};
+
+const WriteBatch::Op* Server::Impl::Staged(const std::string& key) const {
+  auto it = overlay_.find(key);
+  if (it == overlay_.end()) return nullptr;
+  const StagedOp& at = it->second;
+  const Batch* batch = nullptr;
+  if (pending_.id == at.batch_id) {
+    batch = &pending_;
+  } else {
+    for (const Batch& b : in_flight_) {
+      if (b.id == at.batch_id) batch = &b;
+    }
+  }
+  return batch != nullptr ? &batch->ops.ops()[at.op] : nullptr;
+}
+
+void Server::Impl::StageOp(WriteBatch::Op&& op) {
+  overlay_[op.key] = StagedOp{pending_.id, pending_.ops.size()};
+  TouchKey(op.key);
+  pending_.bytes += op.key.size() + op.value.size();
+  pending_.ops.Append(std::move(op));
+}
+
 void Server::Impl::StartWrite(Connection& c, Call&& call) {
-  PendingCall pc{c.id, c.gen, NewSlot(c), call.shape, call.command, pending_.ops.size(), 0};
+  if (call.command == proto::Command::kRedis) {
+    StartCommandWrite(c, std::move(call));
+    return;
+  }
+  PendingCall pc{c.id, c.gen, NewSlot(c), call.shape, call.command, pending_.ops.size(), 0, {}};
   ++c.writes_in_flight;
   if (call.command == proto::Command::kSet) {
-    pending_.bytes += call.key.size() + call.value.size();
-    pending_.ops.Append({WriteBatch::OpKind::kPut, std::move(call.key), std::move(call.value)});
+    StageOp({WriteBatch::OpKind::kPut, std::move(call.key), std::move(call.value)});
   } else {
     for (std::string& key : std::move(call).Keys()) {
-      // The empty key is never stored (the decoder refuses to SET it): deleting it removes
-      // nothing, and the engine would refuse the op, and with it the whole batch.
-      if (key.empty()) continue;
-      pending_.bytes += key.size();
-      pending_.ops.Append({WriteBatch::OpKind::kDelete, std::move(key), {}});
+      StageOp({WriteBatch::OpKind::kDelete, std::move(key), {}});
     }
   }
   pc.num_ops = pending_.ops.size() - pc.first_op;
-  pending_.calls.push_back(pc);
+  pending_.calls.push_back(std::move(pc));
+}
+
+void Server::Impl::StartCommandWrite(Connection& c, Call&& call) {
+  LoopReader reader(this, &call);
+  Txn txn(&reader);
+  std::string reply;
+  Status s = call.fetch_error.ok() ? DecideWrite(c, call, txn, &reply) : call.fetch_error;
+  if (s.IsWouldBlock()) {
+    std::vector<std::string> keys = txn.missing();
+    FetchKeys(c, std::move(call), std::move(keys));
+    return;
+  }
+  if (!s.ok()) {  // a read failed: nothing is written, the client hears why
+    reply.clear();
+    proto::ReplyWriter(call.shape, c.session.resp, &reply).Error("ERR " + s.ToString());
+    txn.writes().Clear();
+  }
+  Stage(c, call, txn.writes(), std::move(reply));
+}
+
+Status Server::Impl::DecideWrite(Connection& c, Call& call, Txn& txn, std::string* reply) {
+  if (call.spec->id != proto::CommandId::kExec) {
+    proto::ReplyWriter out(call.shape, call.resp, reply);
+    return server_internal::RunDataCommand(*call.spec, call.argv, call.db, keyspace_options_,
+                                           &txn, &out);
+  }
+  // EXEC: every queued command, in order, against the same Txn: their writes join one batch
+  // and become durable together, or not at all.
+  proto::ReplyWriter out(call.shape, c.session.resp, reply);
+  if (!c.in_multi) {
+    out.Error("ERR EXEC without MULTI");
+    return Status::Ok();
+  }
+  if (c.multi_failed) {
+    out.Error("EXECABORT Transaction discarded because of previous errors.");
+    ResetTransaction(c);
+    Unwatch(c);
+    return Status::Ok();
+  }
+  if (c.watch_dirty) {
+    out.NullArray();
+    ResetTransaction(c);
+    Unwatch(c);
+    return Status::Ok();
+  }
+  Session session = c.session;  // commands inside act on a copy, kept if EXEC runs
+  out.Array(c.queued.size());
+  for (Call& q : c.queued) {
+    if (q.spec->exec == proto::Exec::kRead || q.spec->exec == proto::Exec::kWrite) {
+      if (q.spec->id == proto::CommandId::kDbSize) {
+        Result<uint64_t> n = CountKeys(session.db);
+        if (!n.ok()) return n.status();
+        out.Integer(static_cast<int64_t>(*n));
+        continue;
+      }
+      KVS_RETURN_IF_ERROR(server_internal::RunDataCommand(*q.spec, q.argv, session.db,
+                                                          keyspace_options_, &txn, &out));
+    } else if (q.spec->id == proto::CommandId::kInfo) {
+      // INFO inside a transaction counts the keyspace on the loop: rare, and bounded by
+      // the number of keys.
+      const std::span<const std::string> sections = std::span(q.argv).subspan(1);
+      std::string text = InfoText(sections);
+      if (text.empty() || text.ends_with("\r\n\r\n")) text += KeyspaceSection();
+      out.Verbatim(text);
+    } else if (q.spec->id == proto::CommandId::kCluster) {
+      out.Error("ERR CLUSTER is not allowed inside a transaction");
+    } else {
+      RunLocalCommand(c, session, q, out);
+    }
+  }
+  c.session = session;
+  ResetTransaction(c);
+  Unwatch(c);
+  return Status::Ok();
+}
+
+void Server::Impl::FetchKeys(Connection& c, Call&& call, std::vector<std::string> keys) {
+  // Values fetched for an earlier attempt are fetched again with the new ones: only a
+  // fetch's own keys are watched for staleness.
+  for (auto& [key, value] : call.fetched) keys.push_back(key);
+  call.fetched.clear();
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  c.executing = true;  // nothing of this connection starts until this write is decided
+  ++c.writes_in_flight;
+  const uint64_t fetch_id = next_fetch_id_++;
+  for (const std::string& key : keys) fetch_keys_.emplace(key, fetch_id);
+  Fetch& f = fetches_[fetch_id];
+  f.conn_id = c.id;
+  f.conn_gen = c.gen;
+  f.call = std::move(call);
+  f.keys = keys;
+  auto run = [this, fetch_id, keys = std::move(keys)] {
+    std::vector<std::optional<std::string>> values;
+    Status error;
+    for (const std::string& key : keys) {
+      Result<std::string> value = engine_->Get(key);
+      if (value.ok()) {
+        values.emplace_back(std::move(*value));
+      } else if (value.status().IsNotFound()) {
+        values.emplace_back();
+      } else {
+        error = value.status();
+        values.emplace_back();
+      }
+    }
+    loop_->Post([this, fetch_id, values = std::move(values), error = std::move(error)]() mutable {
+      auto it = fetches_.find(fetch_id);
+      if (it == fetches_.end()) return;
+      if (!it->second.stale) {
+        for (size_t i = 0; i < values.size(); ++i) {
+          it->second.call.fetched[it->second.keys[i]] = std::move(values[i]);
+        }
+        it->second.call.fetch_error = std::move(error);
+      }
+      OnFetched(fetch_id);
+    });
+  };
+  if (Status spawned = pool_->Spawn(std::move(run)); !spawned.ok()) {
+    fetches_[fetch_id].call.fetch_error = spawned;
+    OnFetched(fetch_id);
+  }
+}
+
+void Server::Impl::OnFetched(uint64_t fetch_id) {
+  auto it = fetches_.find(fetch_id);
+  Fetch f = std::move(it->second);
+  fetches_.erase(it);
+  for (const std::string& key : f.keys) {
+    auto [first, last] = fetch_keys_.equal_range(key);
+    for (auto k = first; k != last; ++k) {
+      if (k->second == fetch_id) {
+        fetch_keys_.erase(k);
+        break;
+      }
+    }
+  }
+  Connection* c = Find(f.conn_id, f.conn_gen);
+  if (c == nullptr) return;  // closed: the command never ran, nothing was acknowledged
+  c->executing = false;
+  --c->writes_in_flight;
+  // A stale fetch (a batch writing one of its keys completed meanwhile) brought nothing:
+  // the command runs again and finds those keys in the engine's memory, or fetches again.
+  StartCommandWrite(*c, std::move(f.call));
+  if (!c->executing) Pump(*c);
+}
+
+void Server::Impl::Stage(Connection& c, const Call& call, WriteBatch& writes, std::string&& reply) {
+  PendingCall pc{c.id, c.gen, NewSlot(c), call.shape, call.command, pending_.ops.size(), 0,
+                 std::move(reply)};
+  ++c.writes_in_flight;
+  for (WriteBatch::Op& op : std::move(writes).ReleaseOps()) StageOp(std::move(op));
+  pc.num_ops = pending_.ops.size() - pc.first_op;
+  pending_.calls.push_back(std::move(pc));
 }
 
 void Server::Impl::MaybeStartBatch() {
@@ -57,8 +268,8 @@ std::shared_ptr<Server::Impl::ReadyToken> Server::Impl::MakeReadyToken(Impl* imp
 uint64_t Server::Impl::TakePending() {
   in_flight_.push_back(std::move(pending_));
   pending_ = Batch{};
+  pending_.id = next_batch_id_++;
   Batch& batch = in_flight_.back();  // deque: stays put while others come and go
-  batch.id = next_batch_id_++;
   // Writers that waited for room in the pending batch may go on.
   std::vector<std::pair<uint32_t, uint32_t>> waiters;
   waiters.swap(batch_waiters_);
@@ -167,10 +378,26 @@ void Server::Impl::FinishBatch(Batch& done) {
       spdlog::error("write batch of {} ops failed: {}", done.ops.size(), batch_status.ToString());
     }
   }
-  for (const PendingCall& pc : done.calls) {
+  // The engine has the batch's writes now (or failed them all): the overlay lets go of
+  // them, and values fetched before they landed are stale.
+  for (const WriteBatch::Op& op : done.ops.ops()) {
+    if (auto it = overlay_.find(op.key); it != overlay_.end() && it->second.batch_id == done.id) {
+      overlay_.erase(it);
+    }
+    if (!fetch_keys_.empty()) {
+      auto [first, last] = fetch_keys_.equal_range(op.key);
+      for (auto k = first; k != last; ++k) fetches_[k->second].stale = true;
+    }
+  }
+  for (PendingCall& pc : done.calls) {
     Connection* c = Find(pc.conn_id, pc.conn_gen);
     if (c == nullptr) continue;  // closed meanwhile; its writes are done all the same
-    FillSlot(*c, pc.seq, WriteReply(pc, batch_status, done.op_results));
+    if (pc.command == proto::Command::kRedis) {
+      FillSlot(*c, pc.seq,
+               batch_status.ok() ? std::move(pc.reply) : StatusReply(pc.shape, batch_status));
+    } else {
+      FillSlot(*c, pc.seq, WriteReply(pc, batch_status, done.op_results));
+    }
     if (--c->writes_in_flight == 0 && c->parked) Pump(*c);
   }
 }

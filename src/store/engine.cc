@@ -33,6 +33,17 @@ Result<std::string> Engine::GetCached(std::string_view /*key*/) {
   return Status::WouldBlock("this engine reads only through Get");
 }
 
+Result<bool> Engine::Contains(std::string_view key, bool cached_only) {
+  Result<std::string> value = cached_only ? GetCached(key) : Get(key);
+  if (value.ok()) return true;
+  if (value.status().IsNotFound()) return false;
+  return value.status();
+}
+
+Status Engine::ForEachKey(const std::function<Status(std::string_view key)>& fn) {
+  return ForEach([&fn](std::string_view key, std::string_view) { return fn(key); });
+}
+
 Status Engine::Set(std::string_view key, std::string_view value) {
   WriteBatch batch;
   batch.Put(key, value);

@@ -54,6 +54,8 @@ class WriteBatch {
   // Takes the op's bytes without copying them (the server moves request bytes in).
   void Append(Op&& op) { ops_.push_back(std::move(op)); }
   void Clear() { ops_.clear(); }
+  // Hands the ops over, leaving the batch empty.
+  std::vector<Op> ReleaseOps() && { return std::move(ops_); }
 
   size_t size() const { return ops_.size(); }
   bool empty() const { return ops_.empty(); }
@@ -128,6 +130,10 @@ class Engine {
   // need not override it: this one always says WouldBlock.
   virtual Result<std::string> GetCached(std::string_view key);
 
+  // Whether `key` exists; with cached_only, WouldBlock where that needs the disk. Engines
+  // need not override it: this one reads the value (Get / GetCached).
+  virtual Result<bool> Contains(std::string_view key, bool cached_only);
+
   // A one-op Write(); engines need not override it.
   virtual Status Set(std::string_view key, std::string_view value);
 
@@ -158,6 +164,10 @@ class Engine {
   // (docs/REPLICATION.md "Snapshots").
   virtual Status ForEach(
       const std::function<Status(std::string_view key, std::string_view value)>& fn) = 0;
+
+  // ForEach without the values, where the engine can list keys without reading them (the
+  // LogStore from its index). This default calls ForEach.
+  virtual Status ForEachKey(const std::function<Status(std::string_view key)>& fn);
 };
 
 // Opens (creating if needed) the data directory `options.data_dir` with engine `engine_name`

@@ -133,6 +133,12 @@ Result<std::string> LogStore::Get(std::string_view key) { return Lookup(key, fal
 
 Result<std::string> LogStore::GetCached(std::string_view key) { return Lookup(key, true); }
 
+Result<bool> LogStore::Contains(std::string_view key, bool /*cached_only*/) {
+  // The index knows: never the disk.
+  std::optional<IndexEntry> entry = index_.Find(key);
+  return entry.has_value() && !entry->tombstone();
+}
+
 Result<std::string> LogStore::Lookup(std::string_view key, bool cached_only) {
   // A lookup can race a compaction that moves the entry and drops the old segment between
   // reading the entry and finding its segment; look the entry up again in that case.
@@ -527,6 +533,17 @@ Status LogStore::ForEach(
     }
     KVS_RETURN_IF_ERROR(fn(key, *value));
   }
+  return Status::Ok();
+}
+
+Status LogStore::ForEachKey(const std::function<Status(std::string_view key)>& fn) {
+  // Keys from the index only. Copied first, as in ForEach: `fn` runs without a shard lock.
+  std::vector<std::string> keys;
+  keys.reserve(index_.size());
+  index_.ForEach([&keys](std::string_view key, const IndexEntry& entry) {
+    if (!entry.tombstone()) keys.emplace_back(key);
+  });
+  for (const std::string& key : keys) KVS_RETURN_IF_ERROR(fn(key));
   return Status::Ok();
 }
 

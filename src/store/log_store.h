@@ -52,11 +52,13 @@ class LogStore final : public Engine, public LogWriter {
   std::string_view name() const override { return "kvs"; }
   Result<std::string> Get(std::string_view key) override;
   Result<std::string> GetCached(std::string_view key) override;  // the pread with RWF_NOWAIT
+  Result<bool> Contains(std::string_view key, bool cached_only) override;  // the index only
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;
   Status ForEach(
       const std::function<Status(std::string_view key, std::string_view value)>& fn) override;
+  Status ForEachKey(const std::function<Status(std::string_view key)>& fn) override;
 
   // ---- Group commit, for the io_uring loop (store/log_writer.h) ------------------------
 

@@ -1,0 +1,585 @@
+#include "server/keyspace.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "proto/redis_number.h"
+#include "store/db_key.h"
+
+namespace kvs::server_internal {
+
+using proto::CommandId;
+using proto::EqualsIgnoreCase;
+using proto::ReplyWriter;
+
+// ---- Txn -------------------------------------------------------------------------------
+
+Result<std::optional<std::string>> Txn::Get(std::string_view key) {
+  if (auto it = latest_.find(std::string(key)); it != latest_.end()) {
+    const WriteBatch::Op& op = writes_.ops()[it->second];
+    if (op.kind == WriteBatch::OpKind::kDelete) return std::optional<std::string>();
+    return std::optional<std::string>(op.value);
+  }
+  Result<std::optional<std::string>> value = base_->Get(key);
+  if (!value.ok() && value.status().IsWouldBlock()) missing_.emplace_back(key);
+  return value;
+}
+
+Result<bool> Txn::Exists(std::string_view key) {
+  if (auto it = latest_.find(std::string(key)); it != latest_.end()) {
+    return writes_.ops()[it->second].kind == WriteBatch::OpKind::kPut;
+  }
+  Result<bool> exists = base_->Exists(key);
+  if (!exists.ok() && exists.status().IsWouldBlock()) missing_.emplace_back(key);
+  return exists;
+}
+
+void Txn::Put(std::string key, std::string value) {
+  latest_[key] = writes_.size();
+  writes_.Append({WriteBatch::OpKind::kPut, std::move(key), std::move(value)});
+}
+
+void Txn::Delete(std::string key) {
+  latest_[key] = writes_.size();
+  writes_.Append({WriteBatch::OpKind::kDelete, std::move(key), {}});
+}
+
+// ---- Commands --------------------------------------------------------------------------
+
+namespace {
+
+using proto::errors::kDbIndexOutOfRange;
+using proto::errors::kDecrementOverflow;
+using proto::errors::kIncrDecrOverflow;
+using proto::errors::kNanOrInfinity;
+using proto::errors::kNotFloat;
+using proto::errors::kNotInteger;
+using proto::errors::kOffsetOutOfRange;
+using proto::errors::kStringTooLong;
+// Redis's other texts (server.c's shared objects, db.c).
+constexpr std::string_view kSyntaxError = "ERR syntax error";
+constexpr std::string_view kNoSuchKey = "ERR no such key";
+constexpr std::string_view kSameObject = "ERR source and destination objects are the same";
+
+// Propagates a failed read (WouldBlock included) out of a command.
+#define KVS_READ(lhs, expr) KVS_ASSIGN_OR_RETURN(lhs, expr)
+
+class Command {
+ public:
+  Command(std::span<const std::string> argv, uint32_t db, const KeyspaceOptions& options,
+          Txn* txn, ReplyWriter* out)
+      : argv_(argv), db_(db), options_(options), txn_(txn), out_(out) {}
+
+  Status Run(CommandId id);
+
+ private:
+  std::string Key(size_t i) const { return EncodeDbKey(db_, argv_[i]); }
+  // Redis's checkStringLength: a string may not grow past the value limit.
+  bool TooBig(uint64_t size, uint64_t append) const {
+    return size + append > options_.max_value_bytes;
+  }
+
+  Status Get();
+  Status MGet();
+  Status Exists();
+  Status StrLen();
+  Status GetRange();
+  Status Type();
+  Status Set();
+  Status SetNx();
+  Status GetSet();
+  Status GetDel();
+  Status MSet(bool nx);
+  Status Append();
+  Status SetRange();
+  Status IncrBy(CommandId id);
+  Status IncrByFloat();
+  Status Del();
+  Status Rename(bool nx);
+  Status Copy();
+
+  std::span<const std::string> argv_;
+  const uint32_t db_;
+  const KeyspaceOptions& options_;
+  Txn* const txn_;
+  ReplyWriter* const out_;
+};
+
+Status Command::Run(CommandId id) {
+  switch (id) {
+    case CommandId::kGet:
+      return Get();
+    case CommandId::kMGet:
+      return MGet();
+    case CommandId::kExists:
+      return Exists();
+    case CommandId::kStrLen:
+      return StrLen();
+    case CommandId::kGetRange:
+      return GetRange();
+    case CommandId::kType:
+      return Type();
+    case CommandId::kSet:
+      return Set();
+    case CommandId::kSetNx:
+      return SetNx();
+    case CommandId::kGetSet:
+      return GetSet();
+    case CommandId::kGetDel:
+      return GetDel();
+    case CommandId::kMSet:
+      return MSet(false);
+    case CommandId::kMSetNx:
+      return MSet(true);
+    case CommandId::kAppend:
+      return Append();
+    case CommandId::kSetRange:
+      return SetRange();
+    case CommandId::kIncr:
+    case CommandId::kDecr:
+    case CommandId::kIncrBy:
+    case CommandId::kDecrBy:
+      return IncrBy(id);
+    case CommandId::kIncrByFloat:
+      return IncrByFloat();
+    case CommandId::kDel:
+    case CommandId::kUnlink:
+      return Del();
+    case CommandId::kRename:
+      return Rename(false);
+    case CommandId::kRenameNx:
+      return Rename(true);
+    case CommandId::kCopy:
+      return Copy();
+    default:
+      return Status::InvalidArgument("not a data command");
+  }
+}
+
+Status Command::Get() {
+  KVS_READ(std::optional<std::string> value, txn_->Get(Key(1)));
+  if (value) {
+    out_->Bulk(*value);
+  } else {
+    out_->Null();
+  }
+  return Status::Ok();
+}
+
+Status Command::MGet() {
+  std::vector<std::optional<std::string>> values;
+  values.reserve(argv_.size() - 1);
+  for (size_t i = 1; i < argv_.size(); ++i) {
+    KVS_READ(std::optional<std::string> value, txn_->Get(Key(i)));
+    values.push_back(std::move(value));
+  }
+  out_->Array(values.size());
+  for (const auto& value : values) {
+    if (value) {
+      out_->Bulk(*value);
+    } else {
+      out_->Null();
+    }
+  }
+  return Status::Ok();
+}
+
+Status Command::Exists() {
+  int64_t found = 0;
+  for (size_t i = 1; i < argv_.size(); ++i) {
+    KVS_READ(bool exists, txn_->Exists(Key(i)));
+    found += exists ? 1 : 0;
+  }
+  out_->Integer(found);
+  return Status::Ok();
+}
+
+Status Command::StrLen() {
+  KVS_READ(std::optional<std::string> value, txn_->Get(Key(1)));
+  out_->Integer(value ? static_cast<int64_t>(value->size()) : 0);
+  return Status::Ok();
+}
+
+Status Command::GetRange() {
+  int64_t start, end;
+  if (!proto::ParseInt64(argv_[2], &start) || !proto::ParseInt64(argv_[3], &end)) {
+    out_->Error(kNotInteger);
+    return Status::Ok();
+  }
+  KVS_READ(std::optional<std::string> value, txn_->Get(Key(1)));
+  const std::string empty;
+  const std::string& s = value ? *value : empty;
+  const auto len = static_cast<int64_t>(s.size());
+  if (start < 0 && end < 0 && start > end) {
+    out_->Bulk("");
+    return Status::Ok();
+  }
+  if (start < 0) start = len + start;
+  if (end < 0) end = len + end;
+  start = std::max<int64_t>(start, 0);
+  end = std::max<int64_t>(end, 0);
+  if (end >= len) end = len - 1;
+  if (start > end || len == 0) {
+    out_->Bulk("");
+  } else {
+    out_->Bulk(std::string_view(s).substr(static_cast<size_t>(start),
+                                          static_cast<size_t>(end - start + 1)));
+  }
+  return Status::Ok();
+}
+
+Status Command::Type() {
+  KVS_READ(bool exists, txn_->Exists(Key(1)));
+  out_->Simple(exists ? "string" : "none");
+  return Status::Ok();
+}
+
+Status Command::Set() {
+  // Redis's parseExtendedStringArgumentsOrReply: each option once, NX/XX exclusive, one
+  // expiry form; anything else is a syntax error.
+  bool nx = false, xx = false, get = false, keepttl = false;
+  std::string_view expiry_option;
+  size_t expiry_at = 0;  // the argument holding the time
+  for (size_t j = 3; j < argv_.size(); ++j) {
+    const std::string& opt = argv_[j];
+    const bool has_next = j + 1 < argv_.size();
+    if (EqualsIgnoreCase(opt, "NX") && !xx) {
+      nx = true;
+    } else if (EqualsIgnoreCase(opt, "XX") && !nx) {
+      xx = true;
+    } else if (EqualsIgnoreCase(opt, "GET")) {
+      get = true;
+    } else if (EqualsIgnoreCase(opt, "KEEPTTL") && expiry_option.empty()) {
+      keepttl = true;
+    } else if ((EqualsIgnoreCase(opt, "EX") || EqualsIgnoreCase(opt, "PX") ||
+                EqualsIgnoreCase(opt, "EXAT") || EqualsIgnoreCase(opt, "PXAT")) &&
+               !keepttl && expiry_option.empty() && has_next) {
+      expiry_option = opt;
+      expiry_at = ++j;
+    } else {
+      out_->Error(kSyntaxError);
+      return Status::Ok();
+    }
+  }
+  if (!expiry_option.empty()) {
+    // Redis checks the time before anything else: the same errors for a bad one.
+    int64_t t;
+    if (!proto::ParseInt64(argv_[expiry_at], &t)) {
+      out_->Error(kNotInteger);
+    } else if (t <= 0) {
+      out_->Error("ERR invalid expire time in 'set' command");
+    } else {
+      // Expiry is the next step of the command set (docs/PROTOCOL.md).
+      std::string upper(expiry_option);
+      std::transform(upper.begin(), upper.end(), upper.begin(),
+                     [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
+      out_->Error(fmt::format("ERR SET option {} is not supported yet: kvs keeps no expiry times",
+                              upper));
+    }
+    return Status::Ok();
+  }
+  (void)keepttl;  // no key has a TTL to keep
+  std::string key = Key(1);
+  std::optional<std::string> old;
+  bool found;
+  if (get) {
+    KVS_READ(old, txn_->Get(key));
+    found = old.has_value();
+  } else if (nx || xx) {
+    KVS_READ(found, txn_->Exists(key));
+  } else {
+    found = false;
+  }
+  const bool set = !((nx && found) || (xx && !found));
+  if (set) txn_->Put(std::move(key), argv_[2]);
+  if (get) {
+    if (old) {
+      out_->Bulk(*old);
+    } else {
+      out_->Null();
+    }
+  } else if (set) {
+    out_->Ok();
+  } else {
+    out_->Null();
+  }
+  return Status::Ok();
+}
+
+Status Command::SetNx() {
+  std::string key = Key(1);
+  KVS_READ(bool exists, txn_->Exists(key));
+  if (!exists) txn_->Put(std::move(key), argv_[2]);
+  out_->Integer(exists ? 0 : 1);
+  return Status::Ok();
+}
+
+Status Command::GetSet() {
+  std::string key = Key(1);
+  KVS_READ(std::optional<std::string> old, txn_->Get(key));
+  txn_->Put(std::move(key), argv_[2]);
+  if (old) {
+    out_->Bulk(*old);
+  } else {
+    out_->Null();
+  }
+  return Status::Ok();
+}
+
+Status Command::GetDel() {
+  std::string key = Key(1);
+  KVS_READ(std::optional<std::string> old, txn_->Get(key));
+  if (old) {
+    txn_->Delete(std::move(key));
+    out_->Bulk(*old);
+  } else {
+    out_->Null();
+  }
+  return Status::Ok();
+}
+
+Status Command::MSet(bool nx) {
+  if (argv_.size() % 2 == 0) {
+    out_->Error(proto::WrongArityError(nx ? "msetnx" : "mset"));
+    return Status::Ok();
+  }
+  if (nx) {
+    for (size_t i = 1; i < argv_.size(); i += 2) {
+      KVS_READ(bool exists, txn_->Exists(Key(i)));
+      if (exists) {
+        out_->Integer(0);
+        return Status::Ok();
+      }
+    }
+  }
+  for (size_t i = 1; i < argv_.size(); i += 2) txn_->Put(Key(i), argv_[i + 1]);
+  if (nx) {
+    out_->Integer(1);
+  } else {
+    out_->Ok();
+  }
+  return Status::Ok();
+}
+
+Status Command::Append() {
+  std::string key = Key(1);
+  KVS_READ(std::optional<std::string> value, txn_->Get(key));
+  const std::string& tail = argv_[2];
+  if (!value) {
+    txn_->Put(std::move(key), tail);
+    out_->Integer(static_cast<int64_t>(tail.size()));
+    return Status::Ok();
+  }
+  if (TooBig(value->size(), tail.size())) {
+    out_->Error(kStringTooLong);
+    return Status::Ok();
+  }
+  value->append(tail);
+  const auto len = static_cast<int64_t>(value->size());
+  txn_->Put(std::move(key), std::move(*value));
+  out_->Integer(len);
+  return Status::Ok();
+}
+
+Status Command::SetRange() {
+  int64_t offset;
+  if (!proto::ParseInt64(argv_[2], &offset)) {
+    out_->Error(kNotInteger);
+    return Status::Ok();
+  }
+  if (offset < 0) {
+    out_->Error(kOffsetOutOfRange);
+    return Status::Ok();
+  }
+  const std::string& patch = argv_[3];
+  std::string key = Key(1);
+  KVS_READ(std::optional<std::string> value, txn_->Get(key));
+  if (patch.empty()) {  // nothing to write: the current length (0 when absent)
+    out_->Integer(value ? static_cast<int64_t>(value->size()) : 0);
+    return Status::Ok();
+  }
+  if (TooBig(static_cast<uint64_t>(offset), patch.size())) {
+    out_->Error(kStringTooLong);
+    return Status::Ok();
+  }
+  std::string s = value ? std::move(*value) : std::string();
+  const auto end = static_cast<size_t>(offset) + patch.size();
+  if (s.size() < end) s.resize(end, '\0');
+  s.replace(static_cast<size_t>(offset), patch.size(), patch);
+  const auto len = static_cast<int64_t>(s.size());
+  txn_->Put(std::move(key), std::move(s));
+  out_->Integer(len);
+  return Status::Ok();
+}
+
+Status Command::IncrBy(CommandId id) {
+  int64_t incr = 1;
+  if (id == CommandId::kIncrBy || id == CommandId::kDecrBy) {
+    if (!proto::ParseInt64(argv_[2], &incr)) {
+      out_->Error(kNotInteger);
+      return Status::Ok();
+    }
+  }
+  if (id == CommandId::kDecrBy && incr == std::numeric_limits<int64_t>::min()) {
+    out_->Error(kDecrementOverflow);
+    return Status::Ok();
+  }
+  if (id == CommandId::kDecr || id == CommandId::kDecrBy) incr = -incr;
+  std::string key = Key(1);
+  KVS_READ(std::optional<std::string> value, txn_->Get(key));
+  int64_t old = 0;
+  if (value && !proto::ParseInt64(*value, &old)) {
+    out_->Error(kNotInteger);
+    return Status::Ok();
+  }
+  if ((incr < 0 && old < 0 && incr < std::numeric_limits<int64_t>::min() - old) ||
+      (incr > 0 && old > 0 && incr > std::numeric_limits<int64_t>::max() - old)) {
+    out_->Error(kIncrDecrOverflow);
+    return Status::Ok();
+  }
+  const int64_t now = old + incr;
+  txn_->Put(std::move(key), fmt::format_int(now).str());
+  out_->Integer(now);
+  return Status::Ok();
+}
+
+Status Command::IncrByFloat() {
+  std::string key = Key(1);
+  KVS_READ(std::optional<std::string> value, txn_->Get(key));
+  long double old = 0, incr = 0;
+  if ((value && !proto::ParseLongDouble(*value, &old)) ||
+      !proto::ParseLongDouble(argv_[2], &incr)) {
+    out_->Error(kNotFloat);
+    return Status::Ok();
+  }
+  const long double now = old + incr;
+  if (std::isnan(now) || std::isinf(now)) {
+    out_->Error(kNanOrInfinity);
+    return Status::Ok();
+  }
+  std::string text = proto::FormatLongDouble(now);
+  out_->Bulk(text);
+  txn_->Put(std::move(key), std::move(text));
+  return Status::Ok();
+}
+
+Status Command::Del() {
+  int64_t removed = 0;
+  for (size_t i = 1; i < argv_.size(); ++i) {
+    std::string key = Key(i);
+    KVS_READ(bool exists, txn_->Exists(key));
+    if (exists) {
+      txn_->Delete(std::move(key));
+      ++removed;
+    }
+  }
+  out_->Integer(removed);
+  return Status::Ok();
+}
+
+Status Command::Rename(bool nx) {
+  std::string src = Key(1);
+  std::string dst = Key(2);
+  KVS_READ(std::optional<std::string> value, txn_->Get(src));
+  if (!value) {
+    out_->Error(kNoSuchKey);
+    return Status::Ok();
+  }
+  if (src == dst) {  // the same key: nothing to do, but a missing one is still an error
+    if (nx) {
+      out_->Integer(0);
+    } else {
+      out_->Ok();
+    }
+    return Status::Ok();
+  }
+  if (nx) {
+    KVS_READ(bool taken, txn_->Exists(dst));
+    if (taken) {
+      out_->Integer(0);
+      return Status::Ok();
+    }
+  }
+  txn_->Put(std::move(dst), std::move(*value));
+  txn_->Delete(std::move(src));
+  if (nx) {
+    out_->Integer(1);
+  } else {
+    out_->Ok();
+  }
+  return Status::Ok();
+}
+
+Status Command::Copy() {
+  uint32_t dst_db = db_;
+  bool replace = false;
+  for (size_t j = 3; j < argv_.size(); ++j) {
+    const bool has_next = j + 1 < argv_.size();
+    if (EqualsIgnoreCase(argv_[j], "REPLACE")) {
+      replace = true;
+    } else if (EqualsIgnoreCase(argv_[j], "DB") && has_next) {
+      int64_t n;
+      if (!proto::ParseInt64(argv_[j + 1], &n)) {
+        out_->Error(kNotInteger);
+        return Status::Ok();
+      }
+      if (n < 0 || n >= options_.databases) {
+        out_->Error(kDbIndexOutOfRange);
+        return Status::Ok();
+      }
+      dst_db = static_cast<uint32_t>(n);
+      ++j;
+    } else {
+      out_->Error(kSyntaxError);
+      return Status::Ok();
+    }
+  }
+  if (dst_db == db_ && argv_[1] == argv_[2]) {
+    out_->Error(kSameObject);
+    return Status::Ok();
+  }
+  KVS_READ(std::optional<std::string> value, txn_->Get(Key(1)));
+  if (!value) {
+    out_->Integer(0);
+    return Status::Ok();
+  }
+  std::string dst = EncodeDbKey(dst_db, argv_[2]);
+  if (!replace) {
+    KVS_READ(bool taken, txn_->Exists(dst));
+    if (taken) {
+      out_->Integer(0);
+      return Status::Ok();
+    }
+  }
+  txn_->Put(std::move(dst), std::move(*value));
+  out_->Integer(1);
+  return Status::Ok();
+}
+
+#undef KVS_READ
+
+}  // namespace
+
+Status RunDataCommand(const proto::CommandSpec& spec, std::span<const std::string> argv,
+                      uint32_t db, const KeyspaceOptions& options, Txn* txn, ReplyWriter* out) {
+  return Command(argv, db, options, txn, out).Run(spec.id);
+}
+
+std::string CheckKeyLengths(const proto::CommandSpec& spec, std::span<const std::string> argv,
+                            const KeyspaceOptions& options) {
+  if (spec.first_key <= 0) return {};
+  const auto argc = static_cast<int>(argv.size());
+  const int last = spec.last_key < 0 ? argc + spec.last_key : spec.last_key;
+  for (int i = spec.first_key; i <= last && i < argc; i += std::max(spec.key_step, 1)) {
+    const size_t len = argv[static_cast<size_t>(i)].size();
+    if (len > options.max_key_bytes) {
+      return fmt::format("ERR key too long: {} bytes (limit {})", len, options.max_key_bytes);
+    }
+  }
+  return {};
+}
+
+}  // namespace kvs::server_internal

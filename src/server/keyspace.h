@@ -1,0 +1,86 @@
+// The string and keyspace commands (GET ... COPY): what each one reads, writes and replies,
+// as Redis 7 does (t_string.c, db.c), over an abstract view of the keyspace. Internal to
+// src/server.
+//
+// A command runs against a Txn: the keys' newest state (a KeyReader: for reads the engine's
+// committed state; for writes the loop's view, which includes writes staged in batches not
+// yet on disk) under the writes the command (or its transaction) staged before. Its writes
+// stay staged in the Txn; the server puts them into the group commit, and sends the reply
+// once they are durable.
+//
+// A key whose value is not in memory makes a read answer WouldBlock: the command stops
+// without replying or staging anything that the caller keeps, the key is in Txn::missing(),
+// and the caller fetches it (off the loop) and runs the command again from the start.
+//
+// Not thread-safe; a Txn is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "base/status.h"
+#include "proto/command_table.h"
+#include "proto/reply_writer.h"
+#include "store/engine.h"
+
+namespace kvs::server_internal {
+
+// The state of keys (engine keys: store/db_key.h).
+class KeyReader {
+ public:
+  virtual ~KeyReader() = default;
+  // The value, or nullopt when the key does not exist. WouldBlock: not in memory.
+  virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+  // Whether the key exists, where that is cheaper than its value. WouldBlock: not known
+  // without the disk.
+  virtual Result<bool> Exists(std::string_view key) = 0;
+};
+
+// Writes staged over a KeyReader, seen by the reads after them.
+class Txn {
+ public:
+  explicit Txn(KeyReader* base) : base_(base) {}
+
+  Result<std::optional<std::string>> Get(std::string_view key);
+  Result<bool> Exists(std::string_view key);
+  void Put(std::string key, std::string value);
+  void Delete(std::string key);
+
+  // The staged writes, in order. A key may appear more than once (the last op wins).
+  WriteBatch& writes() { return writes_; }
+  // Keys a read could not answer (WouldBlock), to fetch before running again.
+  const std::vector<std::string>& missing() const { return missing_; }
+
+ private:
+  KeyReader* const base_;
+  WriteBatch writes_;
+  std::unordered_map<std::string, size_t> latest_;  // key -> index of its last staged op
+  std::vector<std::string> missing_;
+};
+
+struct KeyspaceOptions {
+  uint32_t databases = 16;
+  size_t max_key_bytes = 64 * 1024;
+  size_t max_value_bytes = kMaxValueBytes;  // what APPEND and SETRANGE may grow a string to
+};
+
+// Runs data command `spec` (Exec::kRead or kWrite; argv[0] is its name) in database `db`.
+// OK: the reply (possibly a Redis error reply) is in `out` and the writes are in `txn`.
+// WouldBlock: a key must be fetched first (txn->missing()). Another error: a read failed;
+// the caller replies with it. On any non-OK status, discard `out`'s bytes and `txn`.
+Status RunDataCommand(const proto::CommandSpec& spec, std::span<const std::string> argv,
+                      uint32_t db, const KeyspaceOptions& options, Txn* txn,
+                      proto::ReplyWriter* out);
+
+// Checks the key arguments of `spec` (its first/last/step positions) against
+// options.max_key_bytes: an error reply text, or empty.
+std::string CheckKeyLengths(const proto::CommandSpec& spec, std::span<const std::string> argv,
+                            const KeyspaceOptions& options);
+
+}  // namespace kvs::server_internal
