@@ -26,7 +26,7 @@ std::string Pipeline(Shape shape, Command command, size_t value_bytes, bool esca
   for (size_t i = 0; i < n; ++i) {
     std::string key = "key:" + std::to_string(100000000000 + i);
     key.resize(kKeyBytes, 'k');
-    Request r{shape, command, key, value, command == Command::kSet, {}, false};
+    Request r{shape, command, key, value, command == Command::kSet, {}, false, {}};
     EncodeRequest(r, &wire);
   }
   *count = n;
@@ -86,7 +86,7 @@ BENCHMARK(BM_RespParseGet)->Arg(0);
 void ParseOne(benchmark::State& state, bool padded) {
   std::string wire;
   const std::string value(static_cast<size_t>(state.range(0)), 'v');
-  EncodeRequest({Shape::kJson, Command::kSet, "key", value, true, {}}, &wire);
+  EncodeRequest({Shape::kJson, Command::kSet, "key", value, true, {}, false, {}}, &wire);
   std::string storage = wire + std::string(64, ' ');
   const std::string_view input(storage.data(), wire.size());
   Decoder decoder(Protocol::kJson);

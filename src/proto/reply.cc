@@ -141,42 +141,6 @@ bool EncodeLocalReply(const Request& request, std::string* out) {
         out->append(wire::kRespPong);
       }
       return true;
-    case Command::kQuit:
-    case Command::kReadOnly:
-    case Command::kReadWrite:
-      out->append(wire::kRespOk);
-      return true;
-    case Command::kCommand:
-      if (!request.args.empty() && request.args[0].size() == 5 &&
-          (request.args[0] == "COUNT" || request.args[0] == "count")) {
-        resp::AppendInteger(0, out);
-      } else {
-        out->append(wire::kEmptyArray);
-      }
-      return true;
-    case Command::kConfigGet: {
-      static constexpr std::pair<std::string_view, std::string_view> kParams[] = {
-          {"save", ""}, {"appendonly", "yes"}};
-      std::string body;
-      size_t n = 0;
-      for (const auto& [name, value] : kParams) {
-        for (std::string_view arg : request.args) {
-          bool match = arg == "*" || arg.size() == name.size();
-          for (size_t i = 0; match && arg != "*" && i < arg.size(); ++i) {
-            match = (arg[i] | 0x20) == name[i];
-          }
-          if (match) {
-            resp::AppendBulk(name, &body);
-            resp::AppendBulk(value, &body);
-            n += 2;
-            break;
-          }
-        }
-      }
-      resp::AppendArrayHeader(n, out);
-      out->append(body);
-      return true;
-    }
     default:
       return false;
   }

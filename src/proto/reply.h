@@ -40,11 +40,8 @@ void EncodeError(Shape shape, std::string_view message, std::string* out);
 // {"Err":"not leader; the leader is A"}; RESP -NOTLEADER not leader; the leader is A.
 void EncodeNotLeader(Shape shape, std::string_view leader, std::string* out);
 
-// Answers the requests that need no storage: PING, QUIT (+OK; the caller then closes),
-// READONLY and READWRITE (+OK; the caller switches the connection's read mode),
-// COMMAND (an empty array; COMMAND COUNT → :0) and CONFIG GET (save → "",
-// appendonly → "yes", "*" → both, anything else → nothing). Returns false, appending
-// nothing, for every other command.
+// Answers PING (JSON {"op":"ping"}; a RESP PING is a command by name, answered by the
+// server). Returns false, appending nothing, for every other command.
 bool EncodeLocalReply(const Request& request, std::string* out);
 
 }  // namespace kvs::proto

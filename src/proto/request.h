@@ -58,7 +58,7 @@ struct Request {
   std::span<const std::string_view> args;
   bool stale = false;  // JSON get with "stale":true: a cluster follower may answer from its copy
   // kRedis: the command's words, name first (argv.size() >= 1). Empty otherwise.
-  std::span<const std::string_view> argv;
+  std::span<const std::string_view> argv = {};
 
   Protocol protocol() const { return shape == Shape::kResp ? Protocol::kResp : Protocol::kJson; }
 };

@@ -40,6 +40,16 @@ inline std::string Describe(const Decoded& d) {
   }
   if (d.status == DecodeStatus::kNeedMore) return "NEED";
   const Request& r = d.request;
+  if (r.command == Command::kRedis) {  // "resp SET args=[k,v]": the name as sent, upper case
+    std::string s = ShapeName(r.shape) + " ";
+    for (char ch : r.argv[0]) s.push_back(ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 32) : ch);
+    if (r.argv.size() > 1) {
+      s += " args=[";
+      for (size_t i = 1; i < r.argv.size(); ++i) s += (i > 1 ? "," : "") + Printable(r.argv[i]);
+      s += "]";
+    }
+    return s;
+  }
   std::string s = ShapeName(r.shape) + " " + std::string(CommandName(r.command));
   if (!r.key.empty()) s += " key=" + Printable(r.key);
   if (r.has_value) s += " value=" + Printable(r.value);
