@@ -5,7 +5,8 @@
 // 2. Every split of the stream into chunks (chosen by the config byte) gives exactly the
 //    events the whole stream gives: framing is independent of how bytes arrive.
 // 3. Every decoded request respects the limits, re-encodes (EncodeRequest) to bytes that
-//    decode to the same request, and its value survives a JSON/RESP reply.
+//    decode to the same request (argv and "stale" included), and its value survives a
+//    JSON/RESP reply.
 #pragma once
 
 #include <simdjson.h>
@@ -42,11 +43,13 @@ struct Event {
   bool has_value;
   std::string key, value, message;
   std::vector<std::string> args;
+  std::vector<std::string> argv;
+  bool stale;
   bool operator==(const Event&) const = default;
 };
 
 inline Event Capture(const Decoded& d) {
-  Event e{d.status, Shape::kJson, Command::kPing, false, false, {}, {}, {}, {}};
+  Event e{d.status, Shape::kJson, Command::kPing, false, false, {}, {}, {}, {}, {}, false};
   if (d.status == DecodeStatus::kError) {
     e.shape = d.error.shape;
     e.close = d.error.close;
@@ -59,6 +62,8 @@ inline Event Capture(const Decoded& d) {
     e.key = r.key;
     e.value = r.value;
     for (auto a : r.args) e.args.emplace_back(a);
+    for (auto a : r.argv) e.argv.emplace_back(a);
+    e.stale = r.stale;
   }
   return e;
 }
@@ -73,6 +78,18 @@ inline void CheckRequest(const Request& r, const ProtoLimits& limits) {
     if (r.command == Command::kSet) Check(!r.key.empty(), "no SET of the empty key");
   }
   if (r.command == Command::kSet) Check(r.value.size() <= limits.max_value_bytes, "value size");
+  if (r.command == Command::kRedis) {
+    Check(!r.argv.empty() && r.argv.size() <= limits.max_array_len, "argv length within limits");
+    size_t total = 0;
+    for (std::string_view word : r.argv) {
+      Check(word.size() <= limits.max_bulk_bytes(), "argv word within limits");
+      Check(r.shape == Shape::kResp || IsValidUtf8(word), "JSON argv words are valid UTF-8");
+      total += word.size();
+    }
+    Check(total <= limits.max_request_bytes(), "argv bytes within limits");
+  } else {
+    Check(r.argv.empty(), "argv only for the generic form");
+  }
   if (r.shape != Shape::kResp) {
     Check(IsValidUtf8(r.key) && IsValidUtf8(r.value), "JSON strings are valid UTF-8");
   }
@@ -86,6 +103,9 @@ inline void CheckRequest(const Request& r, const ProtoLimits& limits) {
   Check(d.request.shape == r.shape && d.request.command == r.command, "same command");
   Check(d.request.key == r.key && d.request.value == r.value, "same key and value");
   Check(d.request.args.size() == r.args.size() || r.args.empty(), "same args");
+  Check(d.request.stale == r.stale, "same stale");
+  Check(d.request.argv.size() == r.argv.size(), "same argv length");
+  for (size_t i = 0; i < r.argv.size(); ++i) Check(d.request.argv[i] == r.argv[i], "same argv");
   // The value survives a GET reply in the request's shape.
   std::string reply;
   EncodeGetReply(r.shape, r.value, &reply);

@@ -89,6 +89,73 @@ std::string ReadString(od::value& v, std::string_view name, const char* doc_base
   return {};
 }
 
+std::string_view JsonTypeName(od::json_type type) {
+  switch (type) {
+    case od::json_type::array:
+      return "an array";
+    case od::json_type::object:
+      return "an object";
+    case od::json_type::number:
+      return "a number";
+    case od::json_type::string:
+      return "a string";
+    case od::json_type::boolean:
+      return "a boolean";
+    case od::json_type::null:
+      return "null";
+  }
+  return "something else";
+}
+
+// Reads the generic form's array into `argv`: a word without escapes is a view into the
+// caller's line; a word with escapes is a view into the parser's string buffer (valid until
+// the parser's next document) and its index goes to `escaped`, so that the caller copies it
+// to scratch once the whole array is known. Returns "" on success, else the error message.
+std::string ReadArgv(od::value& v, const char* doc_base, std::string_view line,
+                     const ProtoLimits& limits, std::vector<std::string_view>* argv,
+                     std::vector<size_t>* escaped) {
+  constexpr std::string_view kNotAnArray = "field \"cmd\" must be a non-empty array of strings";
+  od::json_type type;
+  if (auto e = v.type().get(type)) return InvalidJson(e);
+  if (type != od::json_type::array) return std::string(kNotAnArray);
+  od::array array;
+  if (auto e = v.get_array().get(array)) return InvalidJson(e);
+  size_t total = 0;
+  for (auto element_result : array) {
+    od::value element;
+    if (auto e = std::move(element_result).get(element)) return InvalidJson(e);
+    const size_t i = argv->size();
+    if (i == limits.max_array_len) {
+      return fmt::format("field \"cmd\" has too many elements (limit {})", limits.max_array_len);
+    }
+    if (auto e = element.type().get(type)) return InvalidJson(e);
+    if (type != od::json_type::string) {
+      return fmt::format("cmd[{}] must be a string, not {}", i, JsonTypeName(type));
+    }
+    std::string_view word;
+    std::string_view token = TrimRight(element.raw_json_token());
+    if (token.size() >= 2 && token.back() == '"' &&
+        std::memchr(token.data(), '\\', token.size()) == nullptr) {
+      word = std::string_view(line.data() + (token.data() + 1 - doc_base), token.size() - 2);
+    } else {
+      if (auto e = element.get_string().get(word)) return InvalidJson(e);
+      if (!IsValidUtf8(word)) return fmt::format("cmd[{}] is not valid UTF-8", i);
+      escaped->push_back(i);
+    }
+    if (word.size() > limits.max_bulk_bytes()) {
+      return fmt::format("cmd[{}] too long: {} bytes (limit {})", i, word.size(),
+                         limits.max_bulk_bytes());
+    }
+    total += word.size();
+    if (total > limits.max_request_bytes()) {
+      return fmt::format("field \"cmd\" holds more than {} bytes", limits.max_request_bytes());
+    }
+    argv->push_back(word);
+  }
+  if (argv->empty()) return std::string(kNotAnArray);
+  return {};
+}
+
 struct Fields {
   std::string_view op;
   std::string_view key;
@@ -98,6 +165,7 @@ struct Fields {
   bool has_value = false;
   bool has_stale = false;
   bool stale = false;
+  bool has_cmd = false;
 };
 
 std::string CheckSizes(const Fields& f, const ProtoLimits& limits) {
@@ -120,6 +188,7 @@ Decoded JsonDecoder::Next(std::string_view input, bool eof, size_t padding) {
   Decoded out;
   ReleaseIfHuge(&key_scratch_);
   ReleaseIfHuge(&value_scratch_);
+  ReleaseIfHuge(&argv_scratch_);
   if (padded_capacity_ > kKeepScratchBytes) {
     padded_.reset();
     padded_capacity_ = 0;
@@ -198,6 +267,8 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
   }
 
   od::parser& parser = ThreadParser();
+  argv_.clear();
+  argv_escaped_.clear();
   Shape shape = Shape::kJson;
   Fields f;
   std::string err;
@@ -320,6 +391,13 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
         }
         f.has_value = true;
         err = ReadString(field.value(), name, base, line, &value_scratch_, &f.value);
+      } else if (name == kJsonFieldCmd) {
+        if (f.has_cmd) {
+          err = "duplicate field \"cmd\"";
+          return;
+        }
+        f.has_cmd = true;
+        err = ReadArgv(field.value(), base, line, limits_, &argv_, &argv_escaped_);
       } else if (name == wire::kFieldStale) {
         if (f.has_stale) {
           err = "duplicate field \"stale\"";
@@ -342,6 +420,14 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
     const char* trailing;
     if (doc.current_location().get(trailing) == simdjson::SUCCESS) {
       err = "invalid JSON: trailing characters after the object";
+      return;
+    }
+    if (f.has_cmd) {
+      err = f.has_op      ? "field \"op\" not allowed with \"cmd\""
+            : f.has_key   ? "field \"key\" not allowed with \"cmd\""
+            : f.has_value ? "field \"value\" not allowed with \"cmd\""
+                          : "";
+      if (err.empty()) FinishArgv(&out->request, f.stale);
       return;
     }
     if (!f.has_op) {
@@ -385,6 +471,26 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
     out->status = DecodeStatus::kError;
     out->error = {shape, false, std::move(err)};
   }
+}
+
+void JsonDecoder::FinishArgv(Request* r, bool stale) {
+  size_t bytes = 0;
+  for (size_t i : argv_escaped_) bytes += argv_[i].size();
+  argv_scratch_.clear();
+  argv_scratch_.reserve(bytes);  // so that the appends below never move the earlier words
+  for (size_t i : argv_escaped_) {
+    const size_t at = argv_scratch_.size();
+    argv_scratch_.append(argv_[i]);
+    argv_[i] = std::string_view(argv_scratch_.data() + at, argv_[i].size());
+  }
+  r->shape = Shape::kJson;
+  r->command = Command::kRedis;
+  r->key = {};
+  r->value = {};
+  r->has_value = false;
+  r->args = {};
+  r->stale = stale;
+  r->argv = argv_;
 }
 
 // --- Encoding ---------------------------------------------------------------------------

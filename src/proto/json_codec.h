@@ -1,9 +1,10 @@
 // JSON codec: newline-delimited JSON requests in (simdjson On-Demand), JSON replies out.
 //
 // JsonDecoder frames lines and parses each into a Request of the new shape
-// ({"op":"get","key":K}) or the original kvs shape ({"Get":{"key":K}}). Strings without
-// escapes are returned as views into the caller's input (zero copy); strings with escapes
-// are unescaped into the decoder's own scratch. See Request for the lifetime rules.
+// ({"op":"get","key":K}), the generic form ({"cmd":["INCR","k"]} → Command::kRedis with
+// `argv`) or the original kvs shape ({"Get":{"key":K}}). Strings without escapes are
+// returned as views into the caller's input (zero copy); strings with escapes are unescaped
+// into the decoder's own scratch. See Request for the lifetime rules.
 // One JsonDecoder per connection; not thread-safe. It parses with a thread_local simdjson
 // parser, so many decoders on one thread share one parser's memory.
 #pragma once
@@ -12,11 +13,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proto/limits.h"
 #include "proto/request.h"
 
 namespace kvs::proto {
+
+// The generic form's field, {"cmd":["INCR","k"]}: a non-empty array of strings, the command
+// name first (docs/PROTOCOL.md). It may be combined with "stale" only.
+inline constexpr std::string_view kJsonFieldCmd = "cmd";
 
 class JsonDecoder {
  public:
@@ -36,13 +42,21 @@ class JsonDecoder {
  private:
   // Parses one line (no '\n'); `readable_after` bytes after it may be read.
   void ParseLine(std::string_view line, size_t readable_after, Decoded* out);
+  // Moves the escaped words of argv_ into argv_scratch_ and makes `r` the generic request.
+  // REQUIRES: the parser still holds the document argv_ was read from.
+  void FinishArgv(Request* r, bool stale);
 
   const ProtoLimits limits_;
-  size_t scanned_ = 0;        // bytes at the front of the input known to hold no '\n'
-  bool discarding_ = false;   // skipping the rest of an over-long line, up to its '\n'
-  std::string key_scratch_;   // unescaped key, when it had escapes
-  std::string value_scratch_; // unescaped value, when it had escapes
-  std::unique_ptr<char[]> padded_;  // a copy of the line + SIMDJSON_PADDING
+  size_t scanned_ = 0;         // bytes at the front of the input known to hold no '\n'
+  bool discarding_ = false;    // skipping the rest of an over-long line, up to its '\n'
+  std::string key_scratch_;    // unescaped key, when it had escapes
+  std::string value_scratch_;  // unescaped value, when it had escapes
+  // The generic form's words (Request::argv points here): views into the input, or into
+  // argv_scratch_, which holds the unescaped words back to back.
+  std::vector<std::string_view> argv_;
+  std::string argv_scratch_;
+  std::vector<size_t> argv_escaped_;  // indexes of the words that had escapes
+  std::unique_ptr<char[]> padded_;    // a copy of the line + SIMDJSON_PADDING
   size_t padded_capacity_ = 0;
 };
 

@@ -11,7 +11,25 @@ namespace kvs::proto {
 
 namespace {
 
+// {"cmd":["INCR","k"]} (+ "stale":true).
+void EncodeJsonArgv(const Request& r, std::string* out) {
+  out->append("{");
+  AppendJsonString(kJsonFieldCmd, out);
+  out->append(":[");
+  for (size_t i = 0; i < r.argv.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(r.argv[i], out);
+  }
+  out->append("]");
+  if (r.stale) out->append(R"(,"stale":true)");
+  out->append("}\n");
+}
+
 void EncodeJson(const Request& r, std::string* out) {
+  if (r.command == Command::kRedis) {
+    EncodeJsonArgv(r, out);
+    return;
+  }
   std::string_view op;
   switch (r.command) {
     case Command::kSet:
@@ -58,6 +76,11 @@ void EncodeLegacy(const Request& r, std::string* out) {
 }
 
 void EncodeResp(const Request& r, std::string* out) {
+  if (r.command == Command::kRedis) {
+    resp::AppendArrayHeader(r.argv.size(), out);
+    for (std::string_view word : r.argv) resp::AppendBulk(word, out);
+    return;
+  }
   std::string_view name = CommandName(r.command);
   size_t prefix = 1;
   if (r.command == Command::kConfigGet) {

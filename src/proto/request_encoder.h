@@ -10,9 +10,11 @@
 
 namespace kvs::proto {
 
-// REQUIRES: the command exists in the shape (JSON: GET, SET, RM, PING; legacy: GET, SET,
-// RM) and, for JSON shapes, key and value are valid UTF-8. RESP DEL/EXISTS/INFO/COMMAND/
-// CONFIG GET send `args` (DEL/EXISTS: `key` alone when args is empty).
+// REQUIRES: the command exists in the shape (JSON: GET, SET, RM, PING and kRedis; legacy:
+// GET, SET, RM) and, for JSON shapes, key, value and argv are valid UTF-8. RESP DEL/EXISTS/
+// INFO/COMMAND/CONFIG GET send `args` (DEL/EXISTS: `key` alone when args is empty).
+// kRedis sends `argv` (REQUIRES: not empty): JSON {"cmd":[...]} (with "stale":true when
+// set), RESP an array of bulk strings.
 void EncodeRequest(const Request& request, std::string* out);
 
 }  // namespace kvs::proto

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "proto/proto_test_util.h"
+#include "proto/request_encoder.h"
 
 namespace kvs::proto {
 namespace {
@@ -209,7 +211,292 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"Remove":{"key":"k","x":1}})", "legacy ERR unknown field \"x\""},
         BadCase{R"({"Get":{"key":5}})", "legacy ERR field \"key\" must be a string"},
         BadCase{R"({"Get":{"key":"a","key":"b"}})", "legacy ERR duplicate field \"key\""},
-        BadCase{R"({"get":{"key":"k"}})", "json ERR unknown field \"get\""}));
+        BadCase{R"({"get":{"key":"k"}})", "json ERR unknown field \"get\""},
+        // The generic form.
+        BadCase{R"({"cmd":"INCR"})", "json ERR field \"cmd\" must be a non-empty array of strings"},
+        BadCase{R"({"cmd":[]})", "json ERR field \"cmd\" must be a non-empty array of strings"},
+        BadCase{R"({"cmd":null})", "json ERR field \"cmd\" must be a non-empty array of strings"},
+        BadCase{R"({"cmd":{"0":"GET"}})",
+                "json ERR field \"cmd\" must be a non-empty array of strings"},
+        BadCase{R"({"cmd":["INCRBY","k",5]})", "json ERR cmd[2] must be a string, not a number"},
+        BadCase{R"({"cmd":[1]})", "json ERR cmd[0] must be a string, not a number"},
+        BadCase{R"({"cmd":["GET",null]})", "json ERR cmd[1] must be a string, not null"},
+        BadCase{R"({"cmd":["GET",true]})", "json ERR cmd[1] must be a string, not a boolean"},
+        BadCase{R"({"cmd":[["GET"]]})", "json ERR cmd[0] must be a string, not an array"},
+        BadCase{R"({"cmd":["GET",{}]})", "json ERR cmd[1] must be a string, not an object"},
+        BadCase{R"({"cmd":["GET","\udc00"]})", "json ERR invalid JSON: bad string escape"},
+        BadCase{R"({"cmd":["GET","\ud800"]})", "json ERR invalid JSON: bad string escape"},
+        BadCase{R"({"cmd":["GET","k"],"op":"get"})",
+                "json ERR field \"op\" not allowed with \"cmd\""},
+        BadCase{R"({"op":"get","cmd":["GET","k"]})",
+                "json ERR field \"op\" not allowed with \"cmd\""},
+        BadCase{R"({"cmd":["GET","k"],"key":"k"})",
+                "json ERR field \"key\" not allowed with \"cmd\""},
+        BadCase{R"({"cmd":["SET","k","v"],"value":"v"})",
+                "json ERR field \"value\" not allowed with \"cmd\""},
+        BadCase{R"({"cmd":["GET","a"],"cmd":["GET","b"]})", "json ERR duplicate field \"cmd\""},
+        BadCase{R"({"cmd":["GET","k"],"stale":"yes"})",
+                "json ERR field \"stale\" must be true or false"},
+        BadCase{R"({"cmd":["GET","k"],"ttl":5})", "json ERR unknown field \"ttl\""},
+        BadCase{R"({"Get":{"key":"k"},"cmd":["GET","k"]})",
+                "legacy ERR legacy request must have exactly one field"},
+        BadCase{R"({"cmd":["GET","k"]} x)",
+                "json ERR invalid JSON: unbalanced braces, or characters after the object"},
+        BadCase{R"({"cmd":["GET","k")",
+                "json ERR invalid JSON: unbalanced braces, or characters after the object"},
+        BadCase{R"({"cmd":["GET","k",]})",
+                "json ERR invalid JSON: The JSON document has an improper structure: missing or "
+                "superfluous commas, braces, missing keys, etc."},
+        BadCase{R"({"cmd":["GET" "k"]})",
+                "json ERR invalid JSON: The JSON document has an improper structure: missing or "
+                "superfluous commas, braces, missing keys, etc."}));
+
+// ----- The generic form {"cmd":[...]} -----
+
+// "json cmd=[INCR,k]" (+ " stale") for a generic request, else testing::Describe.
+std::string DescribeCmd(const Decoded& d) {
+  if (d.status != DecodeStatus::kRequest || d.request.command != Command::kRedis) {
+    return testing::Describe(d);
+  }
+  const Request& r = d.request;
+  std::string s = testing::ShapeName(r.shape) + " cmd=[";
+  for (size_t i = 0; i < r.argv.size(); ++i) s += (i ? "," : "") + testing::Printable(r.argv[i]);
+  s += "]";
+  if (r.stale) s += " stale";
+  if (!r.key.empty() || r.has_value || !r.args.empty()) s += " (stray fields)";
+  return s;
+}
+
+std::string DecodeCmd(std::string_view line, const ProtoLimits& limits = {}) {
+  JsonDecoder decoder(limits);
+  return DescribeCmd(decoder.Next(line));
+}
+
+TEST(JsonCmdTest, DecodesToARedisRequestWithItsWords) {
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"INCR\",\"k\"]}\n"), "json cmd=[INCR,k]");
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"DBSIZE\"]}\n"), "json cmd=[DBSIZE]");
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"MSET\",\"a\",\"1\",\"b\",\"\"]}\n"), "json cmd=[MSET,a,1,b,]");
+  EXPECT_EQ(DecodeCmd(" { \"cmd\" : [ \"GET\" ,\t\"k\" ] }  \r\n"), "json cmd=[GET,k]");
+}
+
+TEST(JsonCmdTest, NamesAreNotInterpreted) {
+  // Every name is the command table's business, even the ones "op" knows.
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"GET\",\"k\"]}\n"), "json cmd=[GET,k]");
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"set\",\"k\",\"v\"]}\n"), "json cmd=[set,k,v]");
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"\"]}\n"), "json cmd=[]");
+}
+
+TEST(JsonCmdTest, StaleMayComeWithCmd) {
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"MGET\",\"a\",\"b\"],\"stale\":true}\n"),
+            "json cmd=[MGET,a,b] stale");
+  EXPECT_EQ(DecodeCmd("{\"stale\":false,\"cmd\":[\"MGET\",\"a\"]}\n"), "json cmd=[MGET,a]");
+}
+
+TEST(JsonCmdTest, PlainWordsAreViewsIntoTheInput) {
+  JsonDecoder decoder;
+  const std::string input = "{\"cmd\":[\"INCRBY\",\"counter\",\"17\"]}\n";
+  Decoded d = decoder.Next(input);
+  ASSERT_EQ(d.status, DecodeStatus::kRequest);
+  EXPECT_EQ(d.consumed, input.size());
+  ASSERT_EQ(d.request.argv.size(), 3u);
+  EXPECT_EQ(d.request.argv[0].data(), input.data() + input.find("INCRBY"));
+  EXPECT_EQ(d.request.argv[1].data(), input.data() + input.find("counter"));
+  EXPECT_EQ(d.request.argv[2].data(), input.data() + input.find("17"));
+}
+
+TEST(JsonCmdTest, EscapesAreUnescaped) {
+  JsonDecoder decoder;
+  Decoded d = decoder.Next(R"({"cmd":["SET","a\"b\\c","\u00e9\n\u0000\ud83d\ude00"]})"
+                           "\n");
+  ASSERT_EQ(d.status, DecodeStatus::kRequest) << d.error.message;
+  ASSERT_EQ(d.request.argv.size(), 3u);
+  EXPECT_EQ(d.request.argv[0], "SET");
+  EXPECT_EQ(d.request.argv[1], "a\"b\\c");
+  EXPECT_EQ(d.request.argv[2], std::string_view("\xc3\xa9\n\0\xf0\x9f\x98\x80", 8));
+}
+
+TEST(JsonCmdTest, EscapedWordsOwnTheirBytesAndKeepTheirOrder) {
+  // Every other word escaped, many of them, long and short: the scratch holding them grows
+  // while they are collected, and no view may be left pointing at its old bytes.
+  std::string line = "{\"cmd\":[\"MSET\"";
+  std::vector<std::string> want{"MSET"};
+  for (int i = 0; i < 200; ++i) {
+    const std::string word = std::string(i % 7 == 0 ? 300 : 3, 'a' + i % 26) + std::to_string(i);
+    if (i % 2 == 0) {
+      line += ",\"\\t" + word + "\"";
+      want.push_back("\t" + word);
+    } else {
+      line += ",\"" + word + "\"";
+      want.push_back(word);
+    }
+  }
+  line += "]}\n";
+  JsonDecoder decoder;
+  Decoded d = decoder.Next(line);
+  ASSERT_EQ(d.status, DecodeStatus::kRequest) << d.error.message;
+  ASSERT_EQ(d.request.argv.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(d.request.argv[i], want[i]) << i;
+  // The escaped words (odd indexes) live in the decoder, not in the input.
+  JsonDecoder other;
+  d = other.Next(std::string(line));  // the input is gone after this statement
+  ASSERT_EQ(d.status, DecodeStatus::kRequest) << d.error.message;
+  for (size_t i = 1; i < want.size(); i += 2) EXPECT_EQ(d.request.argv[i], want[i]) << i;
+}
+
+TEST(JsonCmdTest, PipelinedCmdLinesEachKeepTheirWordsUntilTheNextCall) {
+  const std::string stream = R"({"cmd":["SET","k\u0031","v\u0031"]})"
+                             "\n"
+                             R"({"op":"set","key":"k\u0032","value":"v2"})"
+                             "\n"
+                             R"({"cmd":["GET","k\u0033"]})"
+                             "\n"
+                             R"({"cmd":["PING"]})"
+                             "\n";
+  JsonDecoder decoder;
+  std::string_view rest = stream;
+  std::vector<std::string> seen;
+  for (;;) {
+    Decoded d = decoder.Next(rest);
+    if (d.status == DecodeStatus::kNeedMore) break;
+    seen.push_back(DescribeCmd(d));
+    rest.remove_prefix(d.consumed);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"json cmd=[SET,k1,v1]", "json SET key=k2 value=v2",
+                                            "json cmd=[GET,k3]", "json cmd=[PING]"}));
+}
+
+TEST(JsonCmdTest, SplitAnywhereGivesTheSameEvents) {
+  const std::string stream = R"({"cmd":["SET","a\"b","\u00e9"]})"
+                             "\n"
+                             R"({"cmd":["INCRBY","k",1]})"
+                             "\n"
+                             R"({"cmd":["MGET","x","y"],"stale":true})"
+                             "\n";
+  const auto whole = FeedWhole(stream);
+  ASSERT_EQ(whole.size(), 3u);
+  EXPECT_EQ(whole[1], "json ERR cmd[2] must be a string, not a number");
+  for (size_t cut = 1; cut < stream.size(); ++cut) {
+    EXPECT_EQ(testing::Feed(stream, {cut}, false, {}, Protocol::kJson), whole) << cut;
+  }
+}
+
+TEST(JsonCmdTest, TheRequestsOtherFieldsAreEmpty) {
+  JsonDecoder decoder;
+  // A set with escapes first, so that key and value scratch hold something.
+  ASSERT_EQ(decoder
+                .Next(R"({"op":"set","key":"\u006b","value":"\u0076"})"
+                      "\n")
+                .status,
+            DecodeStatus::kRequest);
+  Decoded d = decoder.Next(R"({"cmd":["GET","k"]})"
+                           "\n");
+  ASSERT_EQ(d.status, DecodeStatus::kRequest);
+  EXPECT_EQ(d.request.command, Command::kRedis);
+  EXPECT_TRUE(d.request.key.empty());
+  EXPECT_TRUE(d.request.value.empty());
+  EXPECT_FALSE(d.request.has_value);
+  EXPECT_TRUE(d.request.args.empty());
+  EXPECT_FALSE(d.request.stale);
+  // And a request of another shape after it has no argv.
+  d = decoder.Next(R"({"op":"get","key":"k"})"
+                   "\n");
+  ASSERT_EQ(d.status, DecodeStatus::kRequest);
+  EXPECT_TRUE(d.request.argv.empty());
+}
+
+TEST(JsonCmdTest, ArrayLengthLimit) {
+  ProtoLimits limits;
+  limits.max_array_len = 4;
+  EXPECT_EQ(DecodeCmd(R"({"cmd":["MGET","a","b","c"]})"
+                      "\n",
+                      limits),
+            "json cmd=[MGET,a,b,c]");
+  EXPECT_EQ(DecodeCmd(R"({"cmd":["MGET","a","b","c","d"]})"
+                      "\n",
+                      limits),
+            "json ERR field \"cmd\" has too many elements (limit 4)");
+}
+
+TEST(JsonCmdTest, WordLengthLimitAppliesAfterUnescaping) {
+  ProtoLimits limits;
+  limits.max_key_bytes = 8;
+  limits.max_value_bytes = 16;  // max_bulk_bytes() = 16
+  const std::string at = std::string(16, 'v');
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"SET\",\"k\",\"" + at + "\"]}\n", limits),
+            "json cmd=[SET,k," + at + "]");
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"SET\",\"k\",\"" + at + "v\"]}\n", limits),
+            "json ERR cmd[2] too long: 17 bytes (limit 16)");
+  std::string escaped;  // 16 characters, 96 bytes on the wire
+  for (int i = 0; i < 16; ++i) escaped += "\\u0041";
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"SET\",\"k\",\"" + escaped + "\"]}\n", limits),
+            "json cmd=[SET,k,AAAAAAAAAAAAAAAA]");
+  EXPECT_EQ(DecodeCmd("{\"cmd\":[\"SET\",\"k\",\"" + escaped + "B\"]}\n", limits),
+            "json ERR cmd[2] too long: 17 bytes (limit 16)");
+}
+
+TEST(JsonCmdTest, TotalLengthLimitIsRespsCommandLimit) {
+  ProtoLimits limits;
+  limits.max_key_bytes = 8;
+  limits.max_value_bytes = 600;
+  const size_t total = limits.max_request_bytes();  // 8 + 600 + 1024 = 1632
+  const std::string head =
+      "{\"cmd\":[\"MSET\",\"" + std::string(600, 'x') + "\",\"" + std::string(600, 'y') + "\",\"";
+  const size_t rest = total - 4 - 600 - 600;
+  EXPECT_EQ(DecodeCmd(head + std::string(rest, 'z') + "\"]}\n", limits).substr(0, 15),
+            "json cmd=[MSET,");
+  EXPECT_EQ(DecodeCmd(head + std::string(rest + 1, 'z') + "\"]}\n", limits),
+            "json ERR field \"cmd\" holds more than 1632 bytes");
+}
+
+TEST(JsonCmdTest, DefaultLimitsTakeAMaximalValue) {
+  const std::string value(kDefaultMaxValueBytes, 'v');
+  JsonDecoder decoder;
+  Decoded d = decoder.Next("{\"cmd\":[\"SET\",\"k\",\"" + value + "\"]}\n");
+  ASSERT_EQ(d.status, DecodeStatus::kRequest) << d.error.message;
+  EXPECT_EQ(d.request.argv[2].size(), kDefaultMaxValueBytes);
+}
+
+TEST(JsonCmdTest, EncodeRequestRoundTrips) {
+  std::string all;  // every ASCII byte and some UTF-8, in one word
+  for (int c = 0; c < 0x80; ++c) all.push_back(static_cast<char>(c));
+  all += "\xc3\xa9\xf0\x9f\x98\x80";
+  const std::vector<std::string_view> argv{"SET", "k \"quoted\"", all, ""};
+  for (bool stale : {false, true}) {
+    Request want;
+    want.shape = Shape::kJson;
+    want.command = Command::kRedis;
+    want.argv = argv;
+    want.stale = stale;
+    std::string wire;
+    EncodeRequest(want, &wire);
+    JsonDecoder decoder;
+    Decoded d = decoder.Next(wire);
+    ASSERT_EQ(d.status, DecodeStatus::kRequest) << d.error.message;
+    EXPECT_EQ(d.consumed, wire.size());
+    EXPECT_EQ(d.request.command, Command::kRedis);
+    EXPECT_EQ(d.request.stale, stale);
+    ASSERT_EQ(d.request.argv.size(), argv.size());
+    for (size_t i = 0; i < argv.size(); ++i) EXPECT_EQ(d.request.argv[i], argv[i]) << i;
+  }
+}
+
+TEST(JsonCmdTest, EncodeRequestWritesTheDocumentedBytes) {
+  const std::vector<std::string_view> argv{"INCR", "k"};
+  Request r;
+  r.command = Command::kRedis;
+  r.argv = argv;
+  std::string wire;
+  EncodeRequest(r, &wire);
+  EXPECT_EQ(wire, "{\"cmd\":[\"INCR\",\"k\"]}\n");
+  r.stale = true;
+  wire.clear();
+  EncodeRequest(r, &wire);
+  EXPECT_EQ(wire, "{\"cmd\":[\"INCR\",\"k\"],\"stale\":true}\n");
+  r.shape = Shape::kResp;
+  wire.clear();
+  EncodeRequest(r, &wire);
+  EXPECT_EQ(wire, "*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n");
+}
 
 // ----- The original kvs shape -----
 
