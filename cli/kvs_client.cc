@@ -116,9 +116,10 @@ std::string FetchInfo(const kvs::Address& addr, const ConnectionOptions& options
 }
 
 // INFO's "field:value" lines in order, section headers and blank lines dropped; the Redis
-// keyspace line "db0:keys=N,expires=0,avg_ttl=0" becomes "keys: N".
+// keyspace lines "dbN:keys=K,expires=0,avg_ttl=0" become one "keys: <sum of K>".
 std::vector<std::pair<std::string, std::string>> ParseInfo(std::string_view text) {
   std::vector<std::pair<std::string, std::string>> fields;
+  uint64_t keys = 0;
   while (!text.empty()) {
     size_t eol = text.find('\n');
     std::string_view line = text.substr(0, eol);
@@ -127,12 +128,13 @@ std::vector<std::pair<std::string, std::string>> ParseInfo(std::string_view text
     size_t colon = line.find(':');
     if (line.empty() || line[0] == '#' || colon == std::string_view::npos) continue;
     std::string_view field = line.substr(0, colon), value = line.substr(colon + 1);
-    if (field == "db0" && value.rfind("keys=", 0) == 0) {
-      field = "keys";
-      value = value.substr(5, value.find(',') - 5);
+    if (field.starts_with("db") && value.starts_with("keys=")) {
+      keys += std::strtoull(std::string(value.substr(5, value.find(',') - 5)).c_str(), nullptr, 10);
+      continue;
     }
     fields.emplace_back(field, value);
   }
+  fields.emplace_back("keys", std::to_string(keys));
   return fields;
 }
 

@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <cstdint>
 #include <sstream>
 #include <thread>
@@ -20,6 +22,8 @@ struct FlagTexts {
   std::string log_write = "auto";
   std::string pool = "stealing";
   std::string peers;
+  std::string requirepass_file;
+  std::string requirepass;  // KVS_REQUIREPASS only: a flag would show it in `ps`
 };
 
 void AddFlags(CLI::App& app, Config& c, FlagTexts& t) {
@@ -88,6 +92,14 @@ void AddFlags(CLI::App& app, Config& c, FlagTexts& t) {
                  "close clients idle this many seconds (0: never)")
       ->envname("KVS_IDLE_TIMEOUT")
       ->capture_default_str();
+  app.add_option("--requirepass-file", t.requirepass_file,
+                 "clients must AUTH with the password in this file (its first line) before "
+                 "anything else; KVS_REQUIREPASS gives the password itself")
+      ->envname("KVS_REQUIREPASS_FILE");
+  app.add_option("--databases", c.server.databases, "databases SELECT can choose: 0 .. N-1")
+      ->envname("KVS_DATABASES")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
   app.add_flag("--repair", c.store.repair,
                "drop damaged records at start instead of refusing to start")
       ->envname("KVS_REPAIR");
@@ -130,6 +142,22 @@ Status Validate(const FlagTexts& t, Config& c) {
   KVS_ASSIGN_OR_RETURN(c.store.fsync, ParseFsyncPolicy(t.fsync));
   c.server.fsync = c.store.fsync;
   KVS_ASSIGN_OR_RETURN(c.pool, ParsePoolKind(t.pool));
+  if (!t.requirepass_file.empty()) {
+    std::ifstream in(t.requirepass_file, std::ios::binary);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      return Status::InvalidArgument(
+          fmt::format("--requirepass-file {}: cannot read a password from it", t.requirepass_file));
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) {
+      return Status::InvalidArgument(
+          fmt::format("--requirepass-file {}: the first line is empty", t.requirepass_file));
+    }
+    c.server.requirepass = line;
+  } else if (const char* env = std::getenv("KVS_REQUIREPASS"); env != nullptr && *env != '\0') {
+    c.server.requirepass = env;
+  }
   c.server.log_write = ParseLogWritePath(t.log_write).value_or(LogWritePath::kAuto);
   if (!c.engine.empty() && c.engine != "kvs" && c.engine != "rocksdb") {
     return Status::InvalidArgument(

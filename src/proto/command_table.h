@@ -25,10 +25,10 @@ enum class CommandId : uint8_t {
   // transactions
   kMulti, kExec, kDiscard, kWatch, kUnwatch,
   // reads
-  kGet, kMGet, kExists, kStrLen, kGetRange, kType, kDbSize,
+  kGet, kMGet, kExists, kStrLen, kGetRange, kType, kDbSize, kKeys, kScan, kRandomKey,
   // writes
   kSet, kSetNx, kGetSet, kGetDel, kMSet, kMSetNx, kAppend, kSetRange, kIncr, kDecr, kIncrBy,
-  kDecrBy, kIncrByFloat, kDel, kUnlink, kRename, kRenameNx, kCopy,
+  kDecrBy, kIncrByFloat, kDel, kUnlink, kRename, kRenameNx, kCopy, kFlushDb, kFlushAll,
 };
 
 // How the server runs a command (src/server).

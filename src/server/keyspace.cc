@@ -3,9 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
+#include <random>
 
+#include "proto/glob.h"
 #include "proto/redis_number.h"
 #include "store/db_key.h"
 
@@ -35,6 +40,21 @@ Result<bool> Txn::Exists(std::string_view key) {
   Result<bool> exists = base_->Exists(key);
   if (!exists.ok() && exists.status().IsWouldBlock()) missing_.emplace_back(key);
   return exists;
+}
+
+Status Txn::ForEachKey(std::string_view prefix,
+                       const std::function<Status(std::string_view key)>& fn) {
+  // The base's keys that this Txn did not delete, then the ones it created.
+  KVS_RETURN_IF_ERROR(base_->ForEachKey(prefix, [&](std::string_view key) -> Status {
+    if (latest_.find(std::string(key)) != latest_.end()) return Status::Ok();
+    return fn(key);
+  }));
+  for (const auto& [key, index] : latest_) {
+    if (writes_.ops()[index].kind == WriteBatch::OpKind::kPut && key.starts_with(prefix)) {
+      KVS_RETURN_IF_ERROR(fn(key));
+    }
+  }
+  return Status::Ok();
 }
 
 void Txn::Put(std::string key, std::string value) {
@@ -98,6 +118,10 @@ class Command {
   Status IncrBy(CommandId id);
   Status IncrByFloat();
   Status Del();
+  Status Keys();
+  Status Scan();
+  Status RandomKey();
+  Status Flush(bool all);
   Status Rename(bool nx);
   Status Copy();
 
@@ -154,6 +178,16 @@ Status Command::Run(CommandId id) {
       return Rename(true);
     case CommandId::kCopy:
       return Copy();
+    case CommandId::kKeys:
+      return Keys();
+    case CommandId::kScan:
+      return Scan();
+    case CommandId::kRandomKey:
+      return RandomKey();
+    case CommandId::kFlushDb:
+      return Flush(false);
+    case CommandId::kFlushAll:
+      return Flush(true);
     default:
       return Status::InvalidArgument("not a data command");
   }
@@ -556,6 +590,148 @@ Status Command::Copy() {
   }
   txn_->Put(std::move(dst), std::move(*value));
   out_->Integer(1);
+  return Status::Ok();
+}
+
+// KEYS: every key of the database matching the glob ("*" matches the empty key too: Redis
+// skips matching for it).
+Status Command::Keys() {
+  const std::string prefix = EncodeDbKey(db_, "");
+  const std::string& pattern = argv_[1];
+  const bool all = pattern == "*";
+  std::vector<std::string> keys;
+  KVS_RETURN_IF_ERROR(txn_->ForEachKey(prefix, [&](std::string_view key) {
+    const std::string_view user = key.substr(prefix.size());
+    if (all || proto::GlobMatch(pattern, user)) keys.emplace_back(user);
+    return Status::Ok();
+  }));
+  out_->Array(keys.size());
+  for (const std::string& key : keys) out_->Bulk(key);
+  return Status::Ok();
+}
+
+// SCAN's order: a fixed hash of the user key (FNV-1a), so that a cursor is a position in
+// hash space that writes and compactions cannot move. 1 .. 2^62; cursor 0 starts (and ends).
+uint64_t ScanPosition(std::string_view user_key) {
+  uint64_t h = 14695981039346656037ull;
+  for (char ch : user_key) {
+    h ^= static_cast<unsigned char>(ch);
+    h *= 1099511628211ull;
+  }
+  return (h >> 2) + 1;
+}
+
+// SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]. Returns the `count` keys (and any that
+// tie with the last) of the smallest positions at or after the cursor: a key present for the
+// whole iteration is returned exactly once, whatever else changes meanwhile. Each call looks
+// at every key of the database (docs/PROTOCOL.md "SCAN").
+Status Command::Scan() {
+  const std::string& text = argv_[1];
+  // Redis's parseScanCursorOrReply: strtoul, whole word, no leading space, no overflow.
+  errno = 0;
+  char* end = nullptr;
+  const uint64_t cursor = std::strtoull(text.c_str(), &end, 10);
+  if ((!text.empty() && std::isspace(static_cast<unsigned char>(text[0]))) ||
+      end != text.c_str() + text.size() || errno == ERANGE) {
+    out_->Error("ERR invalid cursor");
+    return Status::Ok();
+  }
+  int64_t count = 10;
+  const std::string* pattern = nullptr;
+  const std::string* type = nullptr;
+  for (size_t j = 2; j < argv_.size(); j += 2) {
+    if (j + 1 >= argv_.size()) {
+      out_->Error(kSyntaxError);
+      return Status::Ok();
+    }
+    if (EqualsIgnoreCase(argv_[j], "COUNT")) {
+      if (!proto::ParseInt64(argv_[j + 1], &count)) {
+        out_->Error(kNotInteger);
+        return Status::Ok();
+      }
+      if (count < 1) {
+        out_->Error(kSyntaxError);
+        return Status::Ok();
+      }
+    } else if (EqualsIgnoreCase(argv_[j], "MATCH")) {
+      pattern = &argv_[j + 1];
+    } else if (EqualsIgnoreCase(argv_[j], "TYPE")) {
+      type = &argv_[j + 1];
+    } else {
+      out_->Error(kSyntaxError);
+      return Status::Ok();
+    }
+  }
+  const std::string prefix = EncodeDbKey(db_, "");
+  std::vector<std::pair<uint64_t, std::string>> after;  // (position, user key)
+  KVS_RETURN_IF_ERROR(txn_->ForEachKey(prefix, [&](std::string_view key) {
+    const std::string_view user = key.substr(prefix.size());
+    const uint64_t pos = ScanPosition(user);
+    if (pos >= cursor) after.emplace_back(pos, user);
+    return Status::Ok();
+  }));
+  const auto n = static_cast<size_t>(std::min<int64_t>(count, static_cast<int64_t>(after.size())));
+  uint64_t next = 0;
+  if (n < after.size()) {
+    std::nth_element(after.begin(), after.begin() + static_cast<ptrdiff_t>(n - 1), after.end());
+    const uint64_t last = after[n - 1].first;
+    // Everything up to `last` (ties included) now; the rest from last + 1 on.
+    auto split = std::partition(after.begin(), after.end(),
+                                [last](const auto& e) { return e.first <= last; });
+    next = split == after.end() ? 0 : last + 1;
+    after.erase(split, after.end());
+  }
+  std::vector<std::string_view> keys;
+  const bool strings = type == nullptr || EqualsIgnoreCase(*type, "string");
+  for (const auto& [pos, key] : after) {
+    if (!strings) break;  // every kvs key is a string
+    if (pattern != nullptr && *pattern != "*" && !proto::GlobMatch(*pattern, key)) continue;
+    keys.push_back(key);
+  }
+  out_->Array(2);
+  out_->Bulk(fmt::format_int(next).str());
+  out_->Array(keys.size());
+  for (std::string_view key : keys) out_->Bulk(key);
+  return Status::Ok();
+}
+
+Status Command::RandomKey() {
+  const std::string prefix = EncodeDbKey(db_, "");
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::optional<std::string> chosen;
+  uint64_t seen = 0;
+  KVS_RETURN_IF_ERROR(txn_->ForEachKey(prefix, [&](std::string_view key) {
+    // Reservoir sampling: each key is kept with probability 1/seen.
+    if (std::uniform_int_distribution<uint64_t>(0, seen++)(rng) == 0) {
+      chosen = std::string(key.substr(prefix.size()));
+    }
+    return Status::Ok();
+  }));
+  if (chosen) {
+    out_->Bulk(*chosen);
+  } else {
+    out_->Null();
+  }
+  return Status::Ok();
+}
+
+// FLUSHDB / FLUSHALL [ASYNC|SYNC]: a delete of every key, in the transaction's one batch, so
+// that the flush is durable and atomic (docs/PROTOCOL.md: one tombstone per key for now).
+Status Command::Flush(bool all) {
+  if (argv_.size() > 2 ||
+      (argv_.size() == 2 && !EqualsIgnoreCase(argv_[1], "ASYNC") &&
+       !EqualsIgnoreCase(argv_[1], "SYNC"))) {
+    out_->Error(kSyntaxError);
+    return Status::Ok();
+  }
+  std::vector<std::string> keys;
+  KVS_RETURN_IF_ERROR(txn_->ForEachKey(all ? std::string() : EncodeDbKey(db_, ""),
+                                       [&](std::string_view key) {
+                                         keys.emplace_back(key);
+                                         return Status::Ok();
+                                       }));
+  for (std::string& key : keys) txn_->Delete(std::move(key));
+  out_->Ok();
   return Status::Ok();
 }
 

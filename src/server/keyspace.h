@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -40,6 +41,10 @@ class KeyReader {
   // Whether the key exists, where that is cheaper than its value. WouldBlock: not known
   // without the disk.
   virtual Result<bool> Exists(std::string_view key) = 0;
+  // Calls `fn` for every existing key starting with `prefix`, in no particular order; stops
+  // at the first non-OK status `fn` returns. Never WouldBlock (keys live in memory).
+  virtual Status ForEachKey(std::string_view prefix,
+                            const std::function<Status(std::string_view key)>& fn) = 0;
 };
 
 // Writes staged over a KeyReader, seen by the reads after them.
@@ -49,6 +54,9 @@ class Txn {
 
   Result<std::optional<std::string>> Get(std::string_view key);
   Result<bool> Exists(std::string_view key);
+  // The keys with `prefix` as the staged writes leave them.
+  Status ForEachKey(std::string_view prefix,
+                    const std::function<Status(std::string_view key)>& fn);
   void Put(std::string key, std::string value);
   void Delete(std::string key);
 

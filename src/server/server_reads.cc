@@ -50,6 +50,12 @@ class EngineReader final : public server_internal::KeyReader {
   Result<bool> Exists(std::string_view key) override {
     return engine_->Contains(key, cached_only_);
   }
+  Status ForEachKey(std::string_view prefix,
+                    const std::function<Status(std::string_view key)>& fn) override {
+    return engine_->ForEachKey([&](std::string_view key) {
+      return key.starts_with(prefix) ? fn(key) : Status::Ok();
+    });
+  }
 
  private:
   Engine* const engine_;
@@ -86,8 +92,13 @@ std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bo
                                             const server_internal::KeyspaceOptions& options,
                                             const std::function<std::string()>& keyspace) {
   std::string out;
-  if (call.spec->id == proto::CommandId::kInfo || call.spec->id == proto::CommandId::kDbSize) {
-    if (cached_only) return std::nullopt;  // counts the keys: always on the pool
+  const proto::CommandId id = call.spec->id;
+  if (cached_only && (id == proto::CommandId::kInfo || id == proto::CommandId::kDbSize ||
+                      id == proto::CommandId::kKeys || id == proto::CommandId::kScan ||
+                      id == proto::CommandId::kRandomKey)) {
+    return std::nullopt;  // they walk every key: always on the pool
+  }
+  if (id == proto::CommandId::kInfo || id == proto::CommandId::kDbSize) {
     proto::ReplyWriter w(call.shape, call.resp, &out);
     if (call.spec->id == proto::CommandId::kInfo) {
       const bool with_keyspace =
@@ -232,7 +243,10 @@ void Server::Impl::MaybeStartFence() {
 }
 
 void Server::Impl::RunReads(std::vector<ReadJob> all) {
-  pool_reads_ += all.size();
+  // Reads of keys (INFO and CLUSTER are not).
+  pool_reads_ += static_cast<uint64_t>(std::count_if(all.begin(), all.end(), [](const ReadJob& j) {
+    return j.call.command != proto::Command::kRedis || j.call.spec->exec == proto::Exec::kRead;
+  }));
   // Enough tasks to keep every worker busy, each with enough reads to be worth a hand-off.
   constexpr size_t kMinReadsPerTask = 8;
   const size_t tasks = std::clamp<size_t>(all.size() / kMinReadsPerTask, 1, pool_->threads());

@@ -52,6 +52,25 @@ class Server::Impl::LoopReader final : public server_internal::KeyReader {
     return impl_->engine_->Contains(key, /*cached_only=*/true);
   }
 
+  // The engine's keys under the staged writes. On the loop: FLUSHDB, KEYS and SCAN inside a
+  // transaction walk every key in memory (docs/PROTOCOL.md).
+  Status ForEachKey(std::string_view prefix,
+                    const std::function<Status(std::string_view key)>& fn) override {
+    KVS_RETURN_IF_ERROR(impl_->engine_->ForEachKey([&](std::string_view key) -> Status {
+      if (!key.starts_with(prefix) || impl_->overlay_.count(std::string(key)) > 0) {
+        return Status::Ok();
+      }
+      return fn(key);
+    }));
+    for (const auto& [key, at] : impl_->overlay_) {
+      const WriteBatch::Op* op = impl_->Staged(key);
+      if (op != nullptr && op->kind == WriteBatch::OpKind::kPut && key.starts_with(prefix)) {
+        KVS_RETURN_IF_ERROR(fn(key));
+      }
+    }
+    return Status::Ok();
+  }
+
  private:
   const Impl* const impl_;
   const Call* const call_;

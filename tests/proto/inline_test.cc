@@ -25,43 +25,43 @@ std::string Inline(const std::string& line) { return DecodeOne(line, false, {}, 
 
 TEST(RespInlineTest, InlineDoubleQuotesKeepSpaces) {
   // SET "a b" "c\x41" / GET "a b" → +OK\r\n$2\r\ncA\r\n
-  EXPECT_EQ(Inline("SET \"a b\" \"c\\x41\"\r\n"), "resp SET key=a b value=cA args=[a b,cA]");
-  EXPECT_EQ(Inline("GET \"a b\"\r\n"), "resp GET key=a b args=[a b]");
+  EXPECT_EQ(Inline("SET \"a b\" \"c\\x41\"\r\n"), "resp SET args=[a b,cA]");
+  EXPECT_EQ(Inline("GET \"a b\"\r\n"), "resp GET args=[a b]");
 }
 
 TEST(RespInlineTest, InlineDoubleQuotesWithEscapes) {
   // PING "x\n\r\t\b\a\\\"y" → $9\r\nx\n\r\t\x08\x07\\"y\r\n
   EXPECT_EQ(Inline("PING \"x\\n\\r\\t\\b\\a\\\\\\\"y\"\r\n"),
-            "resp PING value=x\\x0a\\x0d\\x09\\x08\\x07\\x5c\"y "
+            "resp PING "
             "args=[x\\x0a\\x0d\\x09\\x08\\x07\\x5c\"y]");
 }
 
 TEST(RespInlineTest, InlineUnknownEscapeIsTheCharacterItself) {
   // PING "\q" → $1\r\nq\r\n
-  EXPECT_EQ(Inline("PING \"\\q\"\r\n"), "resp PING value=q args=[q]");
+  EXPECT_EQ(Inline("PING \"\\q\"\r\n"), "resp PING args=[q]");
 }
 
 TEST(RespInlineTest, InlineHexEscape) {
   // PING "\x41\x4a" → $2\r\nAJ\r\n ; PING "\xfF\x00z" → $3\r\n\xff\x00z\r\n
-  EXPECT_EQ(Inline("PING \"\\x41\\x4a\"\r\n"), "resp PING value=AJ args=[AJ]");
-  EXPECT_EQ(Inline("PING \"\\xfF\\x00z\"\r\n"), "resp PING value=\\xff\\x00z args=[\\xff\\x00z]");
+  EXPECT_EQ(Inline("PING \"\\x41\\x4a\"\r\n"), "resp PING args=[AJ]");
+  EXPECT_EQ(Inline("PING \"\\xfF\\x00z\"\r\n"), "resp PING args=[\\xff\\x00z]");
 }
 
 TEST(RespInlineTest, InlineHexEscapeNeedsTwoHexDigits) {
   // PING "\x4" → $2\r\nx4\r\n ; PING "\xZZ" → $3\r\nxZZ\r\n
-  EXPECT_EQ(Inline("PING \"\\x4\"\r\n"), "resp PING value=x4 args=[x4]");
-  EXPECT_EQ(Inline("PING \"\\xZZ\"\r\n"), "resp PING value=xZZ args=[xZZ]");
+  EXPECT_EQ(Inline("PING \"\\x4\"\r\n"), "resp PING args=[x4]");
+  EXPECT_EQ(Inline("PING \"\\xZZ\"\r\n"), "resp PING args=[xZZ]");
 }
 
 TEST(RespInlineTest, InlineEscapesOutsideQuotesAreLiteral) {
   // PING a\x41 → $5\r\na\x41\r\n
-  EXPECT_EQ(Inline("PING a\\x41\r\n"), "resp PING value=a\\x5cx41 args=[a\\x5cx41]");
+  EXPECT_EQ(Inline("PING a\\x41\r\n"), "resp PING args=[a\\x5cx41]");
 }
 
 TEST(RespInlineTest, InlineSingleQuotesOnlyEscapeTheQuote) {
   // PING 'a\'b' → $3\r\na'b\r\n ; PING 'a\nb"' → $5\r\na\nb"\r\n (a backslash, an n)
-  EXPECT_EQ(Inline("PING 'a\\'b'\r\n"), "resp PING value=a'b args=[a'b]");
-  EXPECT_EQ(Inline("PING 'a\\nb\"'\r\n"), "resp PING value=a\\x5cnb\" args=[a\\x5cnb\"]");
+  EXPECT_EQ(Inline("PING 'a\\'b'\r\n"), "resp PING args=[a'b]");
+  EXPECT_EQ(Inline("PING 'a\\nb\"'\r\n"), "resp PING args=[a\\x5cnb\"]");
 }
 
 TEST(RespInlineTest, InlineBackslashBeforeClosingSingleQuoteLeavesItOpen) {
@@ -71,15 +71,15 @@ TEST(RespInlineTest, InlineBackslashBeforeClosingSingleQuoteLeavesItOpen) {
 
 TEST(RespInlineTest, InlineEmptyQuotesAreAnEmptyArgument) {
   // PING "" → $0\r\n\r\n ; PING '' → $0\r\n\r\n
-  EXPECT_EQ(Inline("PING \"\"\r\n"), "resp PING value= args=[]");
-  EXPECT_EQ(Inline("PING ''\r\n"), "resp PING value= args=[]");
+  EXPECT_EQ(Inline("PING \"\"\r\n"), "resp PING args=[]");
+  EXPECT_EQ(Inline("PING ''\r\n"), "resp PING args=[]");
   // "" → -ERR unknown command '', with args beginning with: \r\n
-  EXPECT_EQ(Inline("\"\"\r\n"), "resp ERR unknown command '', with args beginning with: ");
+  EXPECT_EQ(Inline("\"\"\r\n"), "resp ");
 }
 
 TEST(RespInlineTest, InlineQuoteMayOpenInsideAWord) {
   // PING ab"c d" → $5\r\nabc d\r\n ; "PING" → +PONG\r\n
-  EXPECT_EQ(Inline("PING ab\"c d\"\r\n"), "resp PING value=abc d args=[abc d]");
+  EXPECT_EQ(Inline("PING ab\"c d\"\r\n"), "resp PING args=[abc d]");
   EXPECT_EQ(Inline("\"PING\"\r\n"), "resp PING");
 }
 
@@ -98,10 +98,10 @@ TEST(RespInlineTest, InlineClosingQuoteMustBeFollowedBySpace) {
   EXPECT_EQ(Inline("PING \"a\"\"b\"\r\n"), kUnbalanced);
   EXPECT_EQ(Inline("PING \"a\"b\"\r\n"), kUnbalanced);
   // PING "a" → $1\r\na\r\n ; PING "a"<VT> → $1\r\na\r\n: any isspace() byte will do.
-  EXPECT_EQ(Inline("PING \"a\" \r\n"), "resp PING value=a args=[a]");
-  EXPECT_EQ(Inline("PING \"a\"\v\r\n"), "resp PING value=a args=[a]");
+  EXPECT_EQ(Inline("PING \"a\" \r\n"), "resp PING args=[a]");
+  EXPECT_EQ(Inline("PING \"a\"\v\r\n"), "resp PING args=[a]");
   // PING "a"<TAB>x → -ERR wrong number of arguments for 'ping' command\r\n
-  EXPECT_EQ(Inline("PING \"a\"\tx\r\n"), "resp ERR wrong number of arguments for 'ping' command");
+  EXPECT_EQ(Inline("PING \"a\"\tx\r\n"), "resp PING args=[a,x]");
 }
 
 TEST(RespInlineTest, InlineErrorClosesAfterEarlierCommandsAreAnswered) {
@@ -113,15 +113,15 @@ TEST(RespInlineTest, InlineErrorClosesAfterEarlierCommandsAreAnswered) {
 
 TEST(RespInlineTest, InlineVerticalTabAndFormFeedSeparateOnlyBetweenWords) {
   // PING a<VT>b → $3\r\na\x0bb\r\n ; <VT><FF>PING → +PONG\r\n
-  EXPECT_EQ(Inline("PING a\vb\r\n"), "resp PING value=a\\x0bb args=[a\\x0bb]");
+  EXPECT_EQ(Inline("PING a\vb\r\n"), "resp PING args=[a\\x0bb]");
   EXPECT_EQ(Inline("\v\fPING\r\n"), "resp PING");
 }
 
 TEST(RespInlineTest, InlineCarriageReturnInsideTheLineSeparatesWords) {
   // PING a<CR>b → wrong number of arguments ; PING<CR><CR><LF> → +PONG\r\n
-  EXPECT_EQ(Inline("PING a\rb\r\n"), "resp ERR wrong number of arguments for 'ping' command");
+  EXPECT_EQ(Inline("PING a\rb\r\n"), "resp PING args=[a,b]");
   EXPECT_EQ(Inline("PING\r\r\n"), "resp PING");
-  EXPECT_EQ(Inline("PING \"a\"\r\r\n"), "resp PING value=a args=[a]");
+  EXPECT_EQ(Inline("PING \"a\"\r\r\n"), "resp PING args=[a]");
 }
 
 TEST(RespInlineTest, InlineBareLineFeedEndsALine) {
@@ -149,14 +149,14 @@ TEST(RespInlineTest, InlineLineWithNulNeverEnds) {
       std::vector<std::string>{"resp FATAL Protocol error: inline command longer than 32 bytes"});
   // A NUL inside a bulk string is just a byte.
   EXPECT_EQ(FeedWhole(std::string("*2\r\n$4\r\nPING\r\n$1\r\n\0\r\n", 21)),
-            std::vector<std::string>{"resp PING value=\\x00 args=[\\x00]"});
+            std::vector<std::string>{"resp PING args=[\\x00]"});
 }
 
 TEST(RespInlineTest, InlineQuotedLineArrivingByteByByte) {
   const std::string stream = "SET \"a b\" 'c\\'d'\r\nPING \"x\r\n";
   std::vector<size_t> cuts;
   for (size_t i = 1; i < stream.size(); ++i) cuts.push_back(i);
-  const std::vector<std::string> want{"resp SET key=a b value=c'd args=[a b,c'd]", kUnbalanced};
+  const std::vector<std::string> want{"resp SET args=[a b,c'd]", kUnbalanced};
   EXPECT_EQ(Feed(stream, cuts, false, {}, Protocol::kResp), want);
   EXPECT_EQ(FeedWhole(stream, false, {}, Protocol::kResp), want);
 }

@@ -41,8 +41,9 @@ inline std::string Describe(const Decoded& d) {
   if (d.status == DecodeStatus::kNeedMore) return "NEED";
   const Request& r = d.request;
   if (r.command == Command::kRedis) {  // "resp SET args=[k,v]": the name as sent, upper case
-    std::string s = ShapeName(r.shape) + " ";
-    for (char ch : r.argv[0]) s.push_back(ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 32) : ch);
+    std::string name(r.argv[0]);
+    for (char& ch : name) ch = ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 32) : ch;
+    std::string s = ShapeName(r.shape) + " " + Printable(name);
     if (r.argv.size() > 1) {
       s += " args=[";
       for (size_t i = 1; i < r.argv.size(); ++i) s += (i > 1 ? "," : "") + Printable(r.argv[i]);

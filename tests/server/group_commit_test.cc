@@ -37,6 +37,9 @@ class GroupCommitTest : public InProcessServerTest {
     return Resp({"SET", a, "x"}) + Resp({"DEL", a}) + Resp({"DEL", a}) + Resp({"SET", b, "y"});
   }
   static constexpr size_t kRequestsPerBurst = 4;
+  // The ops of n clients' bursts: a RESP DEL of an absent key is decided on the loop and
+  // writes nothing; JSON's rm leaves that to the engine.
+  static size_t OpsOfBursts(int n) { return n * kRequestsPerBurst - n / 2; }
 
   // The replies to Burst(client), in order, when its batch succeeded.
   static void ExpectBurstReplies(Conn& c, int client) {
@@ -77,7 +80,7 @@ TEST_F(GroupCommitTest, WritesArrivingDuringABatchCommitTogetherAsTheNext) {
 
   EXPECT_EQ(first_->ReadLine(), kJsonOk);
   for (int i = 0; i < kClients; ++i) ExpectBurstReplies(*clients[i], i);
-  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, kClients * kRequestsPerBurst}));
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, OpsOfBursts(kClients)}));
   for (int i = 0; i < kClients; ++i) {
     EXPECT_EQ(Stored("a" + std::to_string(i)), "NotFound: Key not found") << i;
     EXPECT_EQ(Stored("b" + std::to_string(i)), "y") << i;
@@ -86,7 +89,7 @@ TEST_F(GroupCommitTest, WritesArrivingDuringABatchCommitTogetherAsTheNext) {
 
 TEST_F(GroupCommitTest, ReadsOfOtherConnectionsAreServedWhileABatchIsInFlight) {
   StartServer();
-  ASSERT_TRUE(engine_.Set("k", "old").ok());
+  ASSERT_TRUE(engine_.Set(EncodeDbKey(0, "k"), "old").ok());
   engine_.CloseGate();
   Conn writer(port_), reader(port_);
   writer.Send(SetJson("k", "new"));
@@ -119,7 +122,7 @@ TEST_F(GroupCommitTest, AFailedBatchFailsEveryWriteInItAndLaterWritesAreRefused)
       }
     }
   }
-  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, kClients * kRequestsPerBurst}));
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, OpsOfBursts(kClients)}));
 
   // Nothing of the failed batch was applied, reads go on, writes are refused.
   clients[0]->Send(GetJson("b0") + GetJson("first") + SetJson("later", "z"));
@@ -151,7 +154,7 @@ TEST_F(GroupCommitTest, StopAcknowledgesWritesInFlightBeforeRunReturns) {
     EXPECT_EQ(clients[i]->ReadAll(), "") << i;
     EXPECT_TRUE(clients[i]->peer_closed()) << i;
   }
-  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, kClients * kRequestsPerBurst}));
+  EXPECT_EQ(engine_.batch_sizes(), (std::vector<size_t>{1, OpsOfBursts(kClients)}));
   EXPECT_EQ(Stored("first"), "1");
   EXPECT_EQ(Stored("b3"), "y");
 }

@@ -8,6 +8,8 @@
 // server_->Stop() and JoinServer().
 #pragma once
 
+#include "store/db_key.h"
+
 #include <gtest/gtest.h>
 
 #include <charconv>
@@ -94,9 +96,9 @@ class InProcessServerTest : public ::testing::Test {
     return run;
   }
 
-  // The engine's value of `key`, or its error as text.
+  // The engine's value of `key` (of database 0), or its error as text.
   std::string Stored(std::string_view key) {
-    Result<std::string> value = engine_.Get(key);
+    Result<std::string> value = engine_.Get(EncodeDbKey(0, key));
     return value.ok() ? *value : value.status().ToString();
   }
 
