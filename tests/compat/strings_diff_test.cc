@@ -101,8 +101,8 @@ TEST_F(StringsDiffTest, IncrCreatesAndCounts) {
 
 TEST_F(StringsDiffTest, IncrRefusesWhatIsNotACanonicalInteger) {
   Uses({"counters"});
-  for (const std::string& v : {"abc"s, " 1"s, "1 "s, "+1"s, "01"s, "-0"s, ""s, "1.0"s, "0x10"s,
-                               "1e3"s, "9223372036854775808"s, "1\0"s, "\xff"s}) {
+  for (const std::string& v : {"abc"s, " 1"s, "  1"s, "1 "s, "+1"s, "01"s, "-0"s, ""s, "1.0"s,
+                               "0x10"s, "1e3"s, "9223372036854775808"s, "1\0"s, "\xff"s}) {
     SendBoth({"SET", "s", v});
     const Replies r = SendBoth({"INCR", "s"});
     ExpectRedis(r, kNotInteger);
