@@ -34,11 +34,17 @@ bool ReadInto(e2e::Conn& conn, int timeout_s, std::string* out) {
     return false;
   }
   switch ((*line)[0]) {
-    case '+':
-    case '-':
-    case ':':
+    case '+':  // simple string
+    case '-':  // error
+    case ':':  // integer
+    case '_':  // RESP3 null
+    case '#':  // RESP3 boolean
+    case ',':  // RESP3 double
+    case '(':  // RESP3 big number
       return true;
-    case '$': {
+    case '$':    // bulk string
+    case '=':    // RESP3 verbatim string
+    case '!': {  // RESP3 bulk error
       std::optional<long long> n = HeaderNumber(*line);
       if (!n) break;
       if (*n < 0) return true;  // $-1: null
@@ -47,12 +53,19 @@ bool ReadInto(e2e::Conn& conn, int timeout_s, std::string* out) {
       out->append(*body);
       return true;
     }
-    case '*': {
+    case '*':    // array
+    case '~':    // RESP3 set
+    case '>':    // RESP3 push
+    case '%':    // RESP3 map: n pairs
+    case '|': {  // RESP3 attribute: n pairs, then the reply they describe
       std::optional<long long> n = HeaderNumber(*line);
       if (!n) break;
-      for (long long i = 0; i < *n; ++i) {
+      const char type = (*line)[0];
+      const long long items = type == '%' || type == '|' ? 2 * *n : *n;
+      for (long long i = 0; i < items; ++i) {
         if (!ReadInto(conn, timeout_s, out)) return false;
       }
+      if (type == '|') return ReadInto(conn, timeout_s, out);
       return true;  // *-1 (null) and *0 end here
     }
     default:

@@ -1,0 +1,195 @@
+// Differential cases of the keyspace commands and the databases (issue 17): DEL/UNLINK,
+// TYPE, RENAME, RENAMENX, COPY (with DB and REPLACE), SELECT and DBSIZE per database.
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "compat/differential.h"
+
+namespace kvs::compat {
+namespace {
+
+using namespace std::string_literals;
+
+class KeyspaceDiffTest : public DifferentialTest {};
+
+constexpr std::string_view kOutOfRange = "-ERR DB index is out of range\r\n";
+
+TEST_F(KeyspaceDiffTest, UnlinkCountsLikeDel) {
+  Uses({"keyspace"});
+  SendBoth({"SET", "a", "1"});
+  SendBoth({"SET", "b", "2"});
+  SendBoth({"UNLINK", "a", "b", "c", "a"});
+  SendBoth({"UNLINK", "a"});
+  SendBoth({"UNLINK"});
+  SendBoth({"DBSIZE"});
+}
+
+TEST_F(KeyspaceDiffTest, TypeOfStringAndMissingKey) {
+  Uses({"keyspace"});
+  ExpectRedis(SendBoth({"TYPE", "missing"}), "+none\r\n");
+  SendBoth({"SET", "s", ""});
+  ExpectRedis(SendBoth({"TYPE", "s"}), "+string\r\n");
+  SendBoth({"TYPE", ""});
+  SendBoth({"TYPE"});
+  SendBoth({"TYPE", "a", "b"});
+}
+
+TEST_F(KeyspaceDiffTest, RenameMovesTheValue) {
+  Uses({"keyspace"});
+  SendBoth({"SET", "a", "1"});
+  SendBoth({"SET", "b", "2"});
+  SendBoth({"RENAME", "a", "b"});  // overwrites
+  SendBoth({"MGET", "a", "b"});
+  SendBoth({"RENAME", "b", "c"});
+  SendBoth({"EXISTS", "a", "b", "c"});
+  SendBoth({"GET", "c"});
+  SendBoth({"DBSIZE"});
+}
+
+TEST_F(KeyspaceDiffTest, RenameOfAMissingKeyIsAnError) {
+  Uses({"keyspace"});
+  ExpectRedis(SendBoth({"RENAME", "missing", "x"}), "-ERR no such key\r\n");
+  SendBoth({"RENAME", "missing", "missing"});
+  SendBoth({"RENAMENX", "missing", "x"});
+  SendBoth({"EXISTS", "x"});
+}
+
+TEST_F(KeyspaceDiffTest, RenameToItself) {
+  Uses({"keyspace"});
+  SendBoth({"SET", "s", "v"});
+  ExpectRedis(SendBoth({"RENAME", "s", "s"}), "+OK\r\n");
+  ExpectRedis(SendBoth({"RENAMENX", "s", "s"}), ":0\r\n");
+  SendBoth({"GET", "s"});
+}
+
+TEST_F(KeyspaceDiffTest, RenamenxOnlyToAMissingKey) {
+  Uses({"keyspace"});
+  SendBoth({"SET", "a", "1"});
+  SendBoth({"SET", "b", "2"});
+  SendBoth({"RENAMENX", "a", "b"});
+  SendBoth({"MGET", "a", "b"});
+  SendBoth({"RENAMENX", "a", "c"});
+  SendBoth({"MGET", "a", "c"});
+}
+
+TEST_F(KeyspaceDiffTest, RenameArity) {
+  Uses({"keyspace"});
+  SendBoth({"RENAME"});
+  SendBoth({"RENAME", "a"});
+  SendBoth({"RENAME", "a", "b", "c"});
+  SendBoth({"RENAMENX", "a"});
+  SendBoth({"RENAMENX", "a", "b", "c"});
+}
+
+TEST_F(KeyspaceDiffTest, CopyWithAndWithoutReplace) {
+  Uses({"keyspace"});
+  SendBoth({"SET", "a", "1"});
+  SendBoth({"COPY", "a", "b"});
+  SendBoth({"COPY", "a", "b"});  // exists: :0
+  SendBoth({"SET", "a", "2"});
+  SendBoth({"COPY", "a", "b", "REPLACE"});
+  SendBoth({"GET", "b"});
+  SendBoth({"COPY", "a", "b", "replace", "REPLACE"});
+  SendBoth({"COPY", "missing", "x"});
+  SendBoth({"COPY", "missing", "b", "REPLACE"});  // a missing source leaves b alone
+  SendBoth({"GET", "b"});
+}
+
+TEST_F(KeyspaceDiffTest, CopyErrors) {
+  Uses({"keyspace"});
+  SendBoth({"SET", "a", "1"});
+  ExpectRedis(SendBoth({"COPY", "a", "a"}), "-ERR source and destination objects are the same\r\n");
+  SendBoth({"COPY", "a", "a", "REPLACE"});
+  SendBoth({"COPY", "a", "c", "FOO"});
+  SendBoth({"COPY", "a", "c", "REPLACE", "FOO"});
+  SendBoth({"COPY"});
+  SendBoth({"COPY", "a"});
+  SendBoth({"EXISTS", "c"});
+}
+
+// --- Databases ----------------------------------------------------------------------------
+
+TEST_F(KeyspaceDiffTest, SelectSeparatesDatabases) {
+  Uses({"databases"});
+  SendBoth({"SET", "k", "zero"});
+  SendBoth({"SELECT", "1"});
+  SendBoth({"GET", "k"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"SET", "k", "one"});
+  SendBoth({"SET", "j", "one"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"SELECT", "15"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"SELECT", "0"});
+  SendBoth({"GET", "k"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"EXISTS", "j"});
+}
+
+TEST_F(KeyspaceDiffTest, SelectOutOfRangeOrNotANumber) {
+  Uses({"databases"});
+  ExpectRedis(SendBoth({"SELECT", "16"}), kOutOfRange);
+  SendBoth({"SELECT", "-1"});
+  SendBoth({"SELECT", "2147483648"});
+  ExpectRedis(SendBoth({"SELECT", "abc"}), "-ERR value is not an integer or out of range\r\n");
+  for (const std::string& n : {"1.0"s, " 1"s, "+1"s, "01"s, ""s, "9223372036854775808"s}) {
+    SendBoth({"SELECT", n});
+  }
+  SendBoth({"SELECT"});
+  SendBoth({"SELECT", "1", "2"});
+  SendBoth({"SET", "k", "v"});  // still database 0
+  SendBoth({"SELECT", "0"});
+  SendBoth({"GET", "k"});
+}
+
+TEST_F(KeyspaceDiffTest, DatabasesAreSeparateForEveryCommand) {
+  Uses({"databases", "keyspace", "counters", "multi-key"});
+  SendBoth({"MSET", "a", "1", "b", "2"});
+  SendBoth({"SELECT", "2"});
+  SendBoth({"INCR", "a"});
+  SendBoth({"RENAME", "b", "c"});
+  SendBoth({"TYPE", "a"});
+  SendBoth({"MGET", "a", "b"});
+  SendBoth({"SELECT", "0"});
+  SendBoth({"MGET", "a", "b"});
+  SendBoth({"DEL", "a"});
+  SendBoth({"SELECT", "2"});
+  SendBoth({"GET", "a"});
+}
+
+TEST_F(KeyspaceDiffTest, CopyToAnotherDatabase) {
+  Uses({"databases", "keyspace"});
+  SendBoth({"SET", "a", "1"});
+  SendBoth({"COPY", "a", "c", "DB", "1"});
+  SendBoth({"COPY", "a", "c", "DB", "1"});
+  SendBoth({"COPY", "a", "c", "DB", "1", "REPLACE"});
+  SendBoth({"COPY", "a", "c", "db", "1", "replace"});
+  SendBoth({"COPY", "a", "a", "DB", "1"});  // the same name elsewhere is another object
+  ExpectRedis(SendBoth({"COPY", "a", "a", "DB", "0"}),
+              "-ERR source and destination objects are the same\r\n");
+  SendBoth({"DBSIZE"});
+  SendBoth({"SELECT", "1"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"MGET", "a", "c"});
+  SendBoth({"COPY", "a", "d", "DB", "0"});
+  SendBoth({"SELECT", "0"});
+  SendBoth({"GET", "d"});
+}
+
+TEST_F(KeyspaceDiffTest, CopyDbErrors) {
+  Uses({"databases", "keyspace"});
+  SendBoth({"SET", "a", "1"});
+  ExpectRedis(SendBoth({"COPY", "a", "c", "DB", "16"}), kOutOfRange);
+  SendBoth({"COPY", "a", "c", "DB", "-1"});
+  SendBoth({"COPY", "missing", "c", "DB", "99"});  // checked before the source
+  SendBoth({"COPY", "a", "c", "DB", "abc"});
+  ExpectRedis(SendBoth({"COPY", "a", "c", "DB"}), "-ERR syntax error\r\n");
+  SendBoth({"COPY", "a", "c", "DB", "1", "DB", "2"});
+  SendBoth({"SELECT", "2"});
+  SendBoth({"EXISTS", "c"});
+}
+
+}  // namespace
+}  // namespace kvs::compat
