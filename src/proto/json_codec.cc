@@ -166,6 +166,8 @@ struct Fields {
   bool has_stale = false;
   bool stale = false;
   bool has_cmd = false;
+  bool has_password = false;
+  std::string_view password;
 };
 
 std::string CheckSizes(const Fields& f, const ProtoLimits& limits) {
@@ -370,7 +372,7 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
           return;
         }
         if (f.op != wire::kOpSet && f.op != wire::kOpGet && f.op != wire::kOpRm &&
-            f.op != wire::kOpPing) {
+            f.op != wire::kOpPing && f.op != wire::kOpAuth) {
           std::string shown(f.op.substr(0, 64));
           std::string escaped;
           AppendJsonString(IsValidUtf8(shown) ? shown : "?", &escaped);
@@ -391,6 +393,13 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
         }
         f.has_value = true;
         err = ReadString(field.value(), name, base, line, &value_scratch_, &f.value);
+      } else if (name == wire::kFieldPassword) {
+        if (f.has_password) {
+          err = "duplicate field \"password\"";
+          return;
+        }
+        f.has_password = true;
+        err = ReadString(field.value(), name, base, line, &value_scratch_, &f.password);
       } else if (name == kJsonFieldCmd) {
         if (f.has_cmd) {
           err = "duplicate field \"cmd\"";
@@ -432,6 +441,25 @@ void JsonDecoder::ParseLine(std::string_view line, size_t readable_after, Decode
     }
     if (!f.has_op) {
       err = "missing field \"op\"";
+      return;
+    }
+    if (f.has_password != (f.op == wire::kOpAuth)) {
+      err = f.has_password ? fmt::format("field \"password\" not allowed for op \"{}\"", f.op)
+                           : "missing field \"password\"";
+      return;
+    }
+    if (f.op == wire::kOpAuth) {  // AUTH by name: the server answers it like RESP's
+      err = f.has_key     ? "field \"key\" not allowed for op \"auth\""
+            : f.has_value ? "field \"value\" not allowed for op \"auth\""
+            : f.has_stale ? "field \"stale\" not allowed for op \"auth\""
+                          : "";
+      if (!err.empty()) return;
+      argv_.clear();
+      argv_escaped_.clear();
+      argv_.push_back("AUTH");
+      argv_.push_back(f.password);
+      FinishArgv(&out->request, false);
+      out->request.shape = shape;
       return;
     }
     const bool needs_key = f.op != wire::kOpPing;

@@ -36,6 +36,9 @@ inline constexpr std::string_view kOpSet = "set";
 inline constexpr std::string_view kOpGet = "get";
 inline constexpr std::string_view kOpRm = "rm";
 inline constexpr std::string_view kOpPing = "ping";
+// {"op":"auth","password":P}: the connection's AUTH (the password of --requirepass-file).
+inline constexpr std::string_view kOpAuth = "auth";
+inline constexpr std::string_view kFieldPassword = "password";
 inline constexpr std::string_view kLegacySet = "Set";
 inline constexpr std::string_view kLegacyGet = "Get";
 inline constexpr std::string_view kLegacyRemove = "Remove";

@@ -62,6 +62,7 @@ struct Call {
   // and fetch_error when a read failed.
   std::unordered_map<std::string, std::optional<std::string>> fetched;
   Status fetch_error;
+  bool fenced = false;  // cluster mode: a Raft barrier completed after it arrived
 
   static Call From(const proto::Request& request);
   // The keys a DEL or EXISTS names (its args), or the one key of the others.

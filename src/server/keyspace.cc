@@ -119,6 +119,7 @@ class Command {
   Status IncrByFloat();
   Status Del();
   Status Keys();
+  Status DbSize();
   Status Scan();
   Status RandomKey();
   Status Flush(bool all);
@@ -180,6 +181,8 @@ Status Command::Run(CommandId id) {
       return Copy();
     case CommandId::kKeys:
       return Keys();
+    case CommandId::kDbSize:
+      return DbSize();
     case CommandId::kScan:
       return Scan();
     case CommandId::kRandomKey:
@@ -607,6 +610,17 @@ Status Command::Keys() {
   }));
   out_->Array(keys.size());
   for (const std::string& key : keys) out_->Bulk(key);
+  return Status::Ok();
+}
+
+// DBSIZE: counts the database's keys (the store keeps no count per database yet).
+Status Command::DbSize() {
+  int64_t n = 0;
+  KVS_RETURN_IF_ERROR(txn_->ForEachKey(EncodeDbKey(db_, ""), [&n](std::string_view) {
+    ++n;
+    return Status::Ok();
+  }));
+  out_->Integer(n);
   return Status::Ok();
 }
 

@@ -497,7 +497,8 @@ void Server::Impl::BeginShutdown() {
 void Server::Impl::MaybeFinishShutdown() {
   if (!shutting_down_ || stopped_) return;
   if (clients_ + rejected_ > 0 || !in_flight_.empty() || !pending_.empty() ||
-      reads_in_flight_ > 0 || !fetches_.empty()) {
+      reads_in_flight_ > 0 || !fetches_.empty() || write_fence_in_flight_ ||
+      !write_fence_waiting_.empty()) {
     return;
   }
   stopped_ = true;

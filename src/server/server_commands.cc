@@ -133,7 +133,12 @@ void CommandInfo(const CommandSpec& spec, ReplyWriter& out) {
     out.Bulk("limit");
     out.Integer(0);
   }
-  out.Set(spec.subcommands.size());
+  // Redis: an empty set when there are none, else an array (addReplyCommandSubCommands).
+  if (spec.subcommands.empty()) {
+    out.Set(0);
+  } else {
+    out.Array(spec.subcommands.size());
+  }
   for (const CommandSpec& sub : spec.subcommands) CommandInfo(sub, out);
 }
 
@@ -174,12 +179,13 @@ bool Server::Impl::HandleCommand(Connection& c, const proto::Request& request) {
     }
     spec = sub;
   }
+  const bool exec = spec->id == CommandId::kExec;
   if (!spec->ArityOk(argv.size())) {
-    Reject(c, request.shape, proto::WrongArityError(spec->name));
+    Reject(c, request.shape, proto::WrongArityError(spec->name), exec);
     return true;
   }
   if (!c.session.authenticated && !spec->HasFlag("no_auth")) {
-    Reject(c, request.shape, kNoAuth);
+    Reject(c, request.shape, kNoAuth, exec);
     return true;
   }
   Call call;
@@ -229,10 +235,20 @@ bool Server::Impl::HandleCommand(Connection& c, const proto::Request& request) {
   return true;
 }
 
-void Server::Impl::Reject(Connection& c, proto::Shape shape, std::string_view error) {
-  if (c.in_multi) c.multi_failed = true;
+void Server::Impl::Reject(Connection& c, proto::Shape shape, std::string_view error,
+                          bool exec) {
   std::string reply;
-  ReplyWriter(shape, c.session.resp, &reply).Error(error);
+  if (exec) {
+    // A refused EXEC discards the transaction, and says why (Redis's execCommandAbort).
+    std::string_view why = error.starts_with("ERR ") ? error.substr(4) : error;
+    ReplyWriter(shape, c.session.resp, &reply)
+        .Error(fmt::format("EXECABORT Transaction discarded because of: {}", why));
+    ResetTransaction(c);
+    Unwatch(c);
+  } else {
+    if (c.in_multi) c.multi_failed = true;
+    ReplyWriter(shape, c.session.resp, &reply).Error(error);
+  }
   AddReply(c, std::move(reply));
 }
 
@@ -254,7 +270,9 @@ void Server::Impl::RunLocalCommand(Connection& c, Session& session, const Call& 
   const std::vector<std::string>& argv = call.argv;
   switch (call.spec->id) {
     case CommandId::kPing:
-      if (argv.size() == 1) {
+      if (argv.size() > 2) {  // PING's own check, after processCommand's (arity -1)
+        out.Error(proto::WrongArityError("ping"));
+      } else if (argv.size() == 1) {
         out.Simple("PONG");
       } else {
         out.Bulk(argv[1]);
@@ -288,9 +306,6 @@ void Server::Impl::RunLocalCommand(Connection& c, Session& session, const Call& 
         out.Error(proto::errors::kNotInteger);
       } else if (db < INT32_MIN || db > INT32_MAX) {
         out.Error(proto::errors::kIntOutOfRange);
-      } else if (cluster_ != nullptr && db != 0) {
-        // Cluster mode keeps Redis Cluster's rule for now: one keyspace per cluster.
-        out.Error("ERR SELECT is not allowed in cluster mode");
       } else if (db < 0 || db >= config_.databases) {
         out.Error(proto::errors::kDbIndexOutOfRange);
       } else {
@@ -438,7 +453,7 @@ void Server::Impl::RunHello(Session& session, Connection& c, const Call& call, R
   if (!session.authenticated) {
     out.Error(
         "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+        "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
         "select the RESP protocol version at the same time");
     return;
   }
@@ -472,12 +487,11 @@ std::string Server::Impl::ClientInfoLine(const Connection& c) const {
   return fmt::format(
       "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 "
       "multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
-      "tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+      "tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
       c.client_id, SocketAddress(c.fd, true), SocketAddress(c.fd, false), c.fd, c.session.name,
       secs(c.created), secs(c.last_active), c.in_multi ? "x" : "N", c.session.db,
       c.in_multi ? static_cast<int64_t>(c.queued.size()) : -1, c.in.size() - c.in_start,
-      c.last_command.empty() ? "NULL" : c.last_command, static_cast<int>(c.session.resp),
-      c.session.lib_name, c.session.lib_ver);
+      c.last_command.empty() ? "NULL" : c.last_command, static_cast<int>(c.session.resp));
 }
 
 void Server::Impl::RunClientCommand(Connection& c, Session& session, const Call& call,
@@ -506,9 +520,50 @@ void Server::Impl::RunClientCommand(Connection& c, Session& session, const Call&
       out.Verbatim(ClientInfoLine(c));
       return;
     case CommandId::kClientList: {
+      // CLIENT LIST [TYPE normal|master|replica|pubsub] [ID id ...]
+      std::vector<uint64_t> ids;
+      bool normal = true;
+      for (size_t i = 2; i < argv.size();) {
+        if (EqualsIgnoreCase(argv[i], "TYPE") && i + 1 < argv.size()) {
+          const std::string& t = argv[i + 1];
+          if (EqualsIgnoreCase(t, "normal")) {
+            normal = true;
+          } else if (EqualsIgnoreCase(t, "master") || EqualsIgnoreCase(t, "replica") ||
+                     EqualsIgnoreCase(t, "slave") || EqualsIgnoreCase(t, "pubsub")) {
+            normal = false;  // kvs has only normal clients
+          } else {
+            out.Error(fmt::format("ERR Unknown client type '{}'", t));
+            return;
+          }
+          i += 2;
+        } else if (EqualsIgnoreCase(argv[i], "ID") && i + 1 < argv.size()) {
+          for (++i; i < argv.size(); ++i) {
+            int64_t id;
+            if (!proto::ParseInt64(argv[i], &id) || id <= 0) {
+              out.Error("ERR Invalid client ID");
+              return;
+            }
+            ids.push_back(static_cast<uint64_t>(id));
+          }
+        } else {
+          out.Error(kSyntaxError);
+          return;
+        }
+      }
       std::string all;
-      for (const auto& other : conns_) {
-        if (other && !other->rejected) all += ClientInfoLine(*other);
+      auto add = [&](const Connection& other) {
+        if (normal && !other.rejected) all += ClientInfoLine(other);
+      };
+      if (ids.empty()) {
+        for (const auto& other : conns_) {
+          if (other) add(*other);
+        }
+      } else {
+        for (uint64_t id : ids) {
+          for (const auto& other : conns_) {
+            if (other && other->client_id == id) add(*other);
+          }
+        }
       }
       out.Verbatim(all);
       return;
@@ -533,7 +588,7 @@ void Server::Impl::RunClientCommand(Connection& c, Session& session, const Call&
         }
         int64_t id = 0;
         std::string addr, laddr;
-        bool skipme = true, user_other = false;
+        bool skipme = true;
         for (size_t i = 2; i < argv.size(); i += 2) {
           const std::string& value = argv[i + 1];
           if (EqualsIgnoreCase(argv[i], "ID")) {
@@ -546,7 +601,10 @@ void Server::Impl::RunClientCommand(Connection& c, Session& session, const Call&
           } else if (EqualsIgnoreCase(argv[i], "LADDR")) {
             laddr = value;
           } else if (EqualsIgnoreCase(argv[i], "USER")) {
-            user_other = value != "default";
+            if (value != "default") {  // the only user kvs has
+              out.Error(fmt::format("ERR No such user '{}'", value));
+              return;
+            }
           } else if (EqualsIgnoreCase(argv[i], "SKIPME")) {
             if (EqualsIgnoreCase(value, "yes")) {
               skipme = true;
@@ -562,7 +620,7 @@ void Server::Impl::RunClientCommand(Connection& c, Session& session, const Call&
           }
         }
         for (auto& other : conns_) {
-          if (!other || other->rejected || user_other) continue;
+          if (!other || other->rejected) continue;
           if (id != 0 && other->client_id != static_cast<uint64_t>(id)) continue;
           if (!addr.empty() && SocketAddress(other->fd, true) != addr) continue;
           if (!laddr.empty() && SocketAddress(other->fd, false) != laddr) continue;

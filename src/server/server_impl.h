@@ -97,7 +97,8 @@ class Server::Impl {
   // queues it inside MULTI, or starts it. False when it had to park (stop decoding).
   bool HandleCommand(Connection& c, const proto::Request& request);
   // A refused command: the error reply; inside MULTI it also dooms the EXEC.
-  void Reject(Connection& c, proto::Shape shape, std::string_view error);
+  // `exec`: the refused command is EXEC, which discards the transaction instead.
+  void Reject(Connection& c, proto::Shape shape, std::string_view error, bool exec = false);
   // Runs a connection or transaction command (not EXEC) on the loop: its reply into `out`,
   // its effects on `session` (the connection's own, or a transaction's copy).
   void RunLocalCommand(Connection& c, Session& session, const Call& call,
@@ -113,8 +114,6 @@ class Server::Impl {
   void TouchKey(const std::string& key);
   void Unwatch(Connection& c);
   void ResetTransaction(Connection& c);
-  // The keys of database `db` (all databases when db < 0): counts them off the loop.
-  Result<uint64_t> CountKeys(int64_t db) const;
   std::string KeyspaceSection() const;
   uint64_t NewSlot(Connection& c);
   void FillSlot(Connection& c, uint64_t seq, std::string&& bytes);
@@ -157,6 +156,11 @@ class Server::Impl {
   // to fetch (txn.missing()).
   Status DecideWrite(Connection& c, Call& call, Txn& txn, std::string* reply);
   void FetchKeys(Connection& c, Call&& call, std::vector<std::string> keys);
+  // Cluster mode: a command that reads state is decided only after a Raft barrier that
+  // started after it arrived, so the engine holds every committed entry (another leader's
+  // included) and it decides on the newest state. One barrier serves all that wait.
+  void WaitForWriteFence(Connection& c, Call&& call);
+  void MaybeStartWriteFence();
   void OnFetched(uint64_t fetch_id);
   // Appends a decided command's writes to pending_ (and the overlay) with its reply.
   void Stage(Connection& c, const Call& call, WriteBatch& writes, std::string&& reply);
@@ -245,6 +249,8 @@ class Server::Impl {
     bool stale = false;
   };
   std::unordered_map<uint64_t, Fetch> fetches_;
+  std::vector<Fetch> write_fence_waiting_;  // cluster writes waiting for the next barrier
+  bool write_fence_in_flight_ = false;
   std::unordered_multimap<std::string, uint64_t> fetch_keys_;
   uint64_t next_fetch_id_ = 1;
   // WATCH: engine key -> watching connections (id, gen).

@@ -74,19 +74,6 @@ bool InfoWants(std::span<const std::string> sections, std::string_view name) {
   return false;
 }
 
-// The keys of database `db`, or of all of them (db < 0).
-Result<uint64_t> CountKeysIn(Engine* engine, int64_t db) {
-  std::string prefix;
-  if (db >= 0) AppendDbPrefix(static_cast<uint32_t>(db), &prefix);
-  uint64_t n = 0;
-  Status s = engine->ForEachKey([&](std::string_view key) {
-    if (key.substr(0, prefix.size()) == prefix) ++n;
-    return Status::Ok();
-  });
-  if (!s.ok()) return s;
-  return n;
-}
-
 // A command by name (Exec::kRead, DBSIZE, INFO) against the engine's committed state.
 std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bool cached_only,
                                             const server_internal::KeyspaceOptions& options,
@@ -98,17 +85,11 @@ std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bo
                       id == proto::CommandId::kRandomKey)) {
     return std::nullopt;  // they walk every key: always on the pool
   }
-  if (id == proto::CommandId::kInfo || id == proto::CommandId::kDbSize) {
+  if (id == proto::CommandId::kInfo) {
     proto::ReplyWriter w(call.shape, call.resp, &out);
-    if (call.spec->id == proto::CommandId::kInfo) {
-      const bool with_keyspace =
-          InfoWants(std::span<const std::string>(call.argv).subspan(1), "keyspace");
-      w.Verbatim(with_keyspace ? call.text + keyspace() : call.text);
-    } else if (Result<uint64_t> n = CountKeysIn(engine, call.db); n.ok()) {
-      w.Integer(static_cast<int64_t>(*n));
-    } else {
-      w.Error("ERR " + n.status().ToString());
-    }
+    const bool with_keyspace =
+        InfoWants(std::span<const std::string>(call.argv).subspan(1), "keyspace");
+    w.Verbatim(with_keyspace ? call.text + keyspace() : call.text);
     return out;
   }
   EngineReader reader(engine, cached_only);
@@ -400,6 +381,5 @@ std::string Server::Impl::KeyspaceSection() const {
   return out;
 }
 
-Result<uint64_t> Server::Impl::CountKeys(int64_t db) const { return CountKeysIn(engine_, db); }
 
 }  // namespace kvs

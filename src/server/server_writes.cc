@@ -116,7 +116,27 @@ void Server::Impl::StartWrite(Connection& c, Call&& call) {
   pending_.calls.push_back(std::move(pc));
 }
 
+namespace {
+
+// Whether a write's outcome depends on what is stored (all but a plain SET and MSET).
+bool ReadsState(const Call& call) {
+  switch (call.spec->id) {
+    case proto::CommandId::kSet:
+      return call.argv.size() > 3;
+    case proto::CommandId::kMSet:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
 void Server::Impl::StartCommandWrite(Connection& c, Call&& call) {
+  if (cluster_ != nullptr && !call.fenced && ReadsState(call)) {
+    WaitForWriteFence(c, std::move(call));
+    return;
+  }
   LoopReader reader(this, &call);
   Txn txn(&reader);
   std::string reply;
@@ -163,12 +183,6 @@ Status Server::Impl::DecideWrite(Connection& c, Call& call, Txn& txn, std::strin
   out.Array(c.queued.size());
   for (Call& q : c.queued) {
     if (q.spec->exec == proto::Exec::kRead || q.spec->exec == proto::Exec::kWrite) {
-      if (q.spec->id == proto::CommandId::kDbSize) {
-        Result<uint64_t> n = CountKeys(session.db);
-        if (!n.ok()) return n.status();
-        out.Integer(static_cast<int64_t>(*n));
-        continue;
-      }
       KVS_RETURN_IF_ERROR(server_internal::RunDataCommand(*q.spec, q.argv, session.db,
                                                           keyspace_options_, &txn, &out));
     } else if (q.spec->id == proto::CommandId::kInfo) {
@@ -236,6 +250,44 @@ void Server::Impl::FetchKeys(Connection& c, Call&& call, std::vector<std::string
     fetches_[fetch_id].call.fetch_error = spawned;
     OnFetched(fetch_id);
   }
+}
+
+void Server::Impl::WaitForWriteFence(Connection& c, Call&& call) {
+  c.executing = true;
+  ++c.writes_in_flight;
+  Fetch f;
+  f.conn_id = c.id;
+  f.conn_gen = c.gen;
+  f.call = std::move(call);
+  write_fence_waiting_.push_back(std::move(f));
+  MaybeStartWriteFence();
+}
+
+void Server::Impl::MaybeStartWriteFence() {
+  if (write_fence_in_flight_ || write_fence_waiting_.empty()) return;
+  write_fence_in_flight_ = true;
+  auto waiting = std::make_shared<std::vector<Fetch>>(std::move(write_fence_waiting_));
+  write_fence_waiting_.clear();
+  cluster_->Barrier([this, waiting](Status fence) {
+    loop_->Post([this, waiting, fence = std::move(fence)] {
+      write_fence_in_flight_ = false;
+      for (Fetch& f : *waiting) {
+        Connection* c = Find(f.conn_id, f.conn_gen);
+        if (c == nullptr) continue;  // closed: never ran, never acknowledged
+        c->executing = false;
+        --c->writes_in_flight;
+        if (fence.ok()) {
+          f.call.fenced = true;
+          StartCommandWrite(*c, std::move(f.call));
+        } else {  // not the leader (any more): nothing is decided
+          WriteBatch none;
+          Stage(*c, f.call, none, StatusReply(f.call.shape, fence));
+        }
+        if (!c->executing) Pump(*c);
+      }
+      MaybeStartWriteFence();
+    });
+  });
 }
 
 void Server::Impl::OnFetched(uint64_t fetch_id) {

@@ -190,10 +190,8 @@ TEST_F(ConnectionDiffTest, ClientArityAndUnknownSubcommands) {
   SendBoth({"CLIENT", "NO-EVICT"});
   SendBoth({"CLIENT", "KILL"});
   SendBoth({"CLIENT", "NOSUCH"});
-  // Redis 7.2's subcommands, unknown to 7.0.15.
-  ExpectRedis(SendBoth({"CLIENT", "SETINFO", "lib-name", "x"}),
-              "-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n");
-  SendBoth({"CLIENT", "NO-TOUCH", "on"});
+  // CLIENT SETINFO and NO-TOUCH are Redis 7.2's, unknown to 7.0.15: kvs answers them as 7.2
+  // does (kKnownDifferences), so there is nothing to compare.
 }
 
 TEST_F(ConnectionDiffTest, ClientNoEvict) {
