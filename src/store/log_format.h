@@ -18,7 +18,8 @@
 // varint + user key); every record written since databases exist has it. One without it was
 // written by an earlier kvs, when keys were bare user keys: its key means db 0, engine key
 // "\x00" + the stored bytes, and is at most kMaxUserKeyBytes long. Compaction rewrites such
-// records in the new form; repair converts the ones it keeps.
+// records in the new form; repair converts the ones it keeps. A flag per record, not a
+// version per file: a start goes on appending to an earlier version's active segment.
 //
 // A segment written by compaction starts with one kMeta record (its own batch; key
 // kMetaKey, value laid out below) that names the compaction it belongs to; see
