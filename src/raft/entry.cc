@@ -227,7 +227,7 @@ Status DecodeSnapshot(std::string_view bytes, MemberAddresses* members,
     }
     if (legacy) {
       legacy_key.clear();
-      AppendDbKey(&legacy_key, 0, key);
+      AppendDbKey(0, key, &legacy_key);
       key = legacy_key;
     }
     KVS_RETURN_IF_ERROR(on_pair(key, value));

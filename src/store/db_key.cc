@@ -2,16 +2,20 @@
 
 namespace kvs {
 
-void AppendDbKey(std::string* dst, uint32_t db, std::string_view user_key) {
-  dst->reserve(dst->size() + DbKeyPrefixSize(db) + user_key.size());
-  for (; db >= 0x80; db >>= 7) dst->push_back(static_cast<char>((db & 0x7f) | 0x80));
-  dst->push_back(static_cast<char>(db));
-  dst->append(user_key);
+void AppendDbPrefix(uint32_t db, std::string* out) {
+  for (; db >= 0x80; db >>= 7) out->push_back(static_cast<char>((db & 0x7f) | 0x80));
+  out->push_back(static_cast<char>(db));
+}
+
+void AppendDbKey(uint32_t db, std::string_view user_key, std::string* out) {
+  out->reserve(out->size() + DbKeyPrefixSize(db) + user_key.size());
+  AppendDbPrefix(db, out);
+  out->append(user_key);
 }
 
 std::string EncodeDbKey(uint32_t db, std::string_view user_key) {
   std::string out;
-  AppendDbKey(&out, db, user_key);
+  AppendDbKey(db, user_key, &out);
   return out;
 }
 
@@ -30,7 +34,11 @@ bool DecodeDbKey(std::string_view engine_key, uint32_t* db, std::string_view* us
   return false;  // empty, cut short, or too long
 }
 
-std::string DbKeyPrefix(uint32_t db) { return EncodeDbKey(db, {}); }
+std::string DbKeyPrefix(uint32_t db) {
+  std::string prefix;
+  AppendDbPrefix(db, &prefix);
+  return prefix;
+}
 
 std::string DbKeyPrefixEnd(uint32_t db) {
   std::string end = DbKeyPrefix(db);

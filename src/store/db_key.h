@@ -28,8 +28,11 @@ constexpr size_t DbKeyPrefixSize(uint32_t db) {
   return n;
 }
 
-// Appends the engine key of `user_key` in database `db` to `dst`.
-void AppendDbKey(std::string* dst, uint32_t db, std::string_view user_key);
+// Appends the varint of `db` (DbKeyPrefix(db)) to `out`.
+void AppendDbPrefix(uint32_t db, std::string* out);
+
+// Appends the engine key of `user_key` in database `db` to `out`.
+void AppendDbKey(uint32_t db, std::string_view user_key, std::string* out);
 
 // The engine key of `user_key` in database `db`.
 std::string EncodeDbKey(uint32_t db, std::string_view user_key);

@@ -64,7 +64,7 @@ HeaderCheck DecodeHeader(std::string_view bytes, RecordHeader* out) {
 std::string_view EngineKeyOf(bool has_db, std::string_view stored, std::string* scratch) {
   if (has_db) return stored;
   scratch->clear();
-  AppendDbKey(scratch, 0, stored);
+  AppendDbKey(0, stored, scratch);
   return *scratch;
 }
 

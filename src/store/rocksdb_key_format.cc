@@ -189,7 +189,7 @@ class Migration {
         staging, "move from kvs_migrate", "rocksdb.migrate.moved_chunk",
         [&](rocksdb::WriteBatch* batch, const rocksdb::Slice& key, const rocksdb::Slice& value) {
           engine_key.clear();
-          AppendDbKey(&engine_key, 0, std::string_view(key.data(), key.size()));
+          AppendDbKey(0, std::string_view(key.data(), key.size()), &engine_key);
           ++*moved;
           rocksdb::Status s = batch->Put(data_, ToSlice(engine_key), value);
           return s.ok() ? batch->Delete(staging, key) : s;

@@ -50,8 +50,10 @@ TEST(DbKeyTest, LayoutIsLeb128) {
 
 TEST(DbKeyTest, AppendAddsToWhatIsThere) {
   std::string out = "x";
-  AppendDbKey(&out, 2, "key");
+  AppendDbKey(2, "key", &out);
   EXPECT_EQ(out, "x\x02key");
+  AppendDbPrefix(300, &out);
+  EXPECT_EQ(out, "x\x02key\xac\x02");
 }
 
 TEST(DbKeyTest, MalformedVarintsAreRefused) {
