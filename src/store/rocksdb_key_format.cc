@@ -94,6 +94,12 @@ class Migration {
       Warn(fmt::format("{}: keys converted to database 0's keys ({} moved in this start)", path_,
                        moved));
       KVS_RETURN_IF_ERROR(Point("rocksdb.migrate.marked"));
+      // The old copies and the range delete over them would otherwise hold their disk space
+      // until compactions happen to reach them. Optional: a crash here loses nothing.
+      rocksdb::CompactRangeOptions compact;
+      compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+      KVS_RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, data_, nullptr, nullptr),
+                                    "compact after migration"));
       format = kRocksKeyFormatCurrent;
     }
     if (format != kRocksKeyFormatCurrent) {

@@ -12,8 +12,8 @@
 //   3. move the pairs back in synced chunks, each one WriteBatch that puts "\x00" + key in
 //      the default family and deletes key from "kvs_migrate" (a crash resumes the move:
 //      every pair is in exactly one of the two);
-//   4. "key_format" = "2" (synced, and flushed so that no WAL file waits on it), then drop
-//      "kvs_migrate".
+//   4. "key_format" = "2" (synced, and flushed so that no WAL file waits on it), a manual
+//      compaction of the default family (the old copies go), then drop "kvs_migrate".
 // Memory and each write stay bounded by the chunk size, whatever the database's size; the
 // disk holds the data twice during the migration. A new database gets "key_format" = "2"
 // at once.

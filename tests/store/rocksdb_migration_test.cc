@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
 
 #include <algorithm>
@@ -98,6 +99,27 @@ class RocksDbMigrationTest : public ::testing::Test {
     return {names, format};
   }
 
+  // Entries (puts and deletes) in the default family's table files, once flushed.
+  uint64_t DataTableEntries() {
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Options o;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families{
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+        {std::string(kRocksMetaFamily), rocksdb::ColumnFamilyOptions()}};
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    EXPECT_TRUE(rocksdb::DB::Open(o, RocksPath(), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    EXPECT_TRUE(db->Flush(rocksdb::FlushOptions(), handles[0]).ok());
+    rocksdb::ColumnFamilyMetaData meta;
+    db->GetColumnFamilyMetaData(handles[0], &meta);
+    uint64_t entries = 0;
+    for (const rocksdb::LevelMetaData& level : meta.levels) {
+      for (const rocksdb::SstFileMetaData& file : level.files) entries += file.num_entries;
+    }
+    for (auto* h : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    return entries;
+  }
+
   std::unique_ptr<RocksDbEngine> OpenOk() {
     auto r = RocksDbEngine::Open(MakeOptions());
     EXPECT_TRUE(r.ok()) << r.status().ToString();
@@ -140,6 +162,9 @@ TEST_F(RocksDbMigrationTest, DatabaseOfAnEarlierKvsIsConvertedOnce) {
   const auto [families, format] = Meta();
   EXPECT_EQ(families, (std::vector<std::string>{"default", "kvs_meta"}));  // kvs_migrate gone
   EXPECT_EQ(format, kRocksKeyFormatCurrent);
+  // The old copies were compacted away: the table files hold the converted pairs, and the
+  // one written after, only.
+  EXPECT_EQ(DataTableEntries(), Converted().size() + 1);
 
   warnings_.clear();
   auto e = OpenOk();  // the second start converts nothing
