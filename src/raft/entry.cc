@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 
 #include "store/coding.h"
+#include "store/db_key.h"
 
 namespace kvs::raft {
 
 namespace {
 
-constexpr std::string_view kSnapshotMagic = "KVSSNAP1";
+constexpr std::string_view kSnapshotMagic = "KVSSNAP2";
+// Earlier versions' snapshots: the same layout, bare user keys (db 0).
+constexpr std::string_view kSnapshotMagicV1 = "KVSSNAP1";
 
 void Put8(std::string* out, uint8_t v) { out->push_back(static_cast<char>(v)); }
 void Put16(std::string* out, uint16_t v) {
@@ -101,7 +104,7 @@ std::string EncodeBatchEntry(uint64_t proposer, uint64_t token, const WriteBatch
   for (const WriteBatch::Op& op : batch.ops()) size += 9 + op.key.size() + op.value.size();
   std::string out;
   out.reserve(size);
-  PutHeader(&out, EntryType::kBatch, proposer, token);
+  PutHeader(&out, EntryType::kBatchV2, proposer, token);
   Put32(&out, static_cast<uint32_t>(batch.size()));
   for (const WriteBatch::Op& op : batch.ops()) {
     Put8(&out, static_cast<uint8_t>(op.kind));
@@ -130,8 +133,11 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
   if (!r.U8(&type) || !r.U64(&entry.proposer) || !r.U64(&entry.token)) {
     return Status::Corruption("raft entry: short header");
   }
-  if (type == static_cast<uint8_t>(EntryType::kBatch)) {
-    entry.type = EntryType::kBatch;
+  if (type == static_cast<uint8_t>(EntryType::kBatch) ||
+      type == static_cast<uint8_t>(EntryType::kBatchV2)) {
+    entry.type = static_cast<EntryType>(type);
+    // An earlier version's batch holds bare user keys: db 0's.
+    const bool legacy = entry.type == EntryType::kBatch;
     uint32_t n = 0;
     if (!r.U32(&n)) return Status::Corruption("raft entry: short batch");
     for (uint32_t i = 0; i < n; ++i) {
@@ -144,13 +150,13 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
           !r.Bytes(value_len, &value)) {
         return Status::Corruption(fmt::format("raft entry: op {} of {} is cut short", i, n));
       }
-      if (kind == static_cast<uint8_t>(WriteBatch::OpKind::kPut)) {
-        entry.batch.Put(key, value);
-      } else if (kind == static_cast<uint8_t>(WriteBatch::OpKind::kDelete)) {
-        entry.batch.Delete(key);
-      } else {
+      if (kind != static_cast<uint8_t>(WriteBatch::OpKind::kPut) &&
+          kind != static_cast<uint8_t>(WriteBatch::OpKind::kDelete)) {
         return Status::Corruption(fmt::format("raft entry: op {} has unknown kind {}", i, kind));
       }
+      entry.batch.Append(WriteBatch::Op{static_cast<WriteBatch::OpKind>(kind),
+                                        legacy ? EncodeDbKey(0, key) : std::string(key),
+                                        std::string(value)});
     }
   } else if (type == static_cast<uint8_t>(EntryType::kMember)) {
     entry.type = EntryType::kMember;
@@ -194,9 +200,13 @@ Status DecodeSnapshot(std::string_view bytes, MemberAddresses* members,
   Reader r(bytes);
   std::string_view magic;
   uint32_t n = 0;
-  if (!r.Bytes(kSnapshotMagic.size(), &magic) || magic != kSnapshotMagic || !r.U32(&n)) {
+  if (!r.Bytes(kSnapshotMagic.size(), &magic) ||
+      (magic != kSnapshotMagic && magic != kSnapshotMagicV1) || !r.U32(&n)) {
     return Status::Corruption("raft snapshot: not a kvs snapshot");
   }
+  static_assert(kSnapshotMagicV1.size() == kSnapshotMagic.size());
+  const bool legacy = magic == kSnapshotMagicV1;  // bare user keys: db 0's
+  std::string legacy_key;
   members->clear();
   for (uint32_t i = 0; i < n; ++i) {
     uint64_t id = 0;
@@ -214,6 +224,11 @@ Status DecodeSnapshot(std::string_view bytes, MemberAddresses* members,
     if (!r.U32(&key_len) || !r.U32(&value_len) || !r.Bytes(key_len, &key) ||
         !r.Bytes(value_len, &value)) {
       return Status::Corruption("raft snapshot: a pair is cut short");
+    }
+    if (legacy) {
+      legacy_key.clear();
+      AppendDbKey(0, key, &legacy_key);
+      key = legacy_key;
     }
     KVS_RETURN_IF_ERROR(on_pair(key, value));
   }

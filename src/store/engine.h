@@ -5,6 +5,10 @@
 // durable as Options::fsync promises (kAlways: on disk, fdatasync'd). After a failed write
 // or sync the engine refuses further writes (Status::ReadOnly) and keeps serving reads:
 // a failed fsync is never retried as if the data were safe.
+//
+// Keys are engine keys (store/db_key.h: a database number, then the user's key), opaque
+// non-empty bytes to an engine. Data written before databases existed holds bare user keys;
+// each engine reads those as db 0's engine keys (docs/FORMAT.md "Engine keys").
 #pragma once
 
 #include <cstdint>
@@ -17,6 +21,7 @@
 
 #include "base/result.h"
 #include "base/status.h"
+#include "store/db_key.h"
 
 namespace kvs {
 
@@ -34,7 +39,11 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view text);
 std::string_view FsyncPolicyName(FsyncPolicy policy);
 
 // Hard limits on what one record may hold; larger inputs are InvalidArgument.
-inline constexpr uint32_t kMaxKeyBytes = 64 * 1024;
+// A user's key (Redis's, before its database prefix; store/db_key.h): the server checks it.
+inline constexpr uint32_t kMaxUserKeyBytes = 64 * 1024;
+// The key an Engine is handed (an engine key: a user key of at most kMaxUserKeyBytes in any
+// database fits). Records written before databases existed hold at most kMaxUserKeyBytes.
+inline constexpr uint32_t kMaxKeyBytes = kMaxUserKeyBytes + kMaxDbPrefixBytes;
 inline constexpr uint32_t kMaxValueBytes = 16 * 1024 * 1024;
 
 // An ordered list of puts and deletes applied with one durability point. Owns its bytes.

@@ -17,6 +17,7 @@ namespace kvs {
 
 using log_format::kHintEntryHeaderSize;
 using log_format::kHintMagic;
+using log_format::kHintMagicV1;
 using log_format::kHintTrailerSize;
 
 namespace {
@@ -32,7 +33,8 @@ Status HintWriter::Add(const HintEntry& e) {
   buf_.resize(start + kHintEntryHeaderSize);
   char* p = buf_.data() + start;
   PutFixed32(p, static_cast<uint32_t>(e.key.size()));
-  p[4] = static_cast<char>(e.kind);
+  p[4] = static_cast<char>(static_cast<uint8_t>(e.kind) |
+                           (e.key_has_db ? log_format::kKeyHasDb : uint8_t{0}));
   PutFixed64(p + 5, e.seq);
   PutFixed64(p + 13, e.offset);
   PutFixed32(p + 21, e.value_len);
@@ -92,7 +94,7 @@ Status WriteSegmentHint(const File& segment, std::unique_ptr<File> out) {
     }
     if (h.batch_start() != batch.empty()) return bad(off, "write batch not well formed");
     batch.emplace_back(std::string(item.record.key),
-                       HintEntry{{}, h.kind(), h.seq, off, h.value_len});
+                       HintEntry{{}, h.kind(), h.seq, off, h.value_len, h.key_has_db()});
     off += h.record_size();
     if (!h.batch_end()) continue;
     for (auto& [key, entry] : batch) {
@@ -116,7 +118,10 @@ Status ReadHintFile(const File& file, uint64_t segment_size,
   // every entry checked, then handed out (all or nothing).
   ChunkedFile in(file, size);
   KVS_ASSIGN_OR_RETURN(std::string_view magic, in.Fetch(0, kHintMagic.size()));
-  if (magic != kHintMagic) return bad("bad magic");
+  if (magic != kHintMagic && magic != kHintMagicV1) return bad("bad magic");
+  static_assert(kHintMagicV1.size() == kHintMagic.size());
+  // A version 1 hint comes from before databases: no entry may claim an engine key.
+  const uint8_t kind_bits = magic == kHintMagic ? log_format::kHintKindBits : log_format::kKindMask;
   uint32_t crc = 0;
   for (uint64_t off = 0; off < size - 4;) {
     KVS_ASSIGN_OR_RETURN(std::string_view chunk,
@@ -151,11 +156,15 @@ Status ReadHintFile(const File& file, uint64_t segment_size,
         HintEntry e;
         const uint32_t key_len = GetFixed32(p);
         if (key_len > chunk.size() - pos - kHintEntryHeaderSize) break;  // in the next chunk
-        e.kind = static_cast<log_format::Kind>(static_cast<uint8_t>(p[4]));
+        const auto kind_byte = static_cast<uint8_t>(p[4]);
+        e.kind = static_cast<log_format::Kind>(kind_byte & log_format::kKindMask);
+        e.key_has_db = (kind_byte & log_format::kKeyHasDb) != 0;
         e.seq = GetFixed64(p + 5);
         e.offset = GetFixed64(p + 13);
         e.value_len = GetFixed32(p + 21);
-        if (key_len == 0 || key_len > kMaxKeyBytes || e.seq == 0 ||
+        // The limits of a record (record.cc DecodeHeader).
+        if (key_len == 0 || key_len > (e.key_has_db ? kMaxKeyBytes : kMaxUserKeyBytes) ||
+            e.seq == 0 || (kind_byte & ~kind_bits) != 0 ||
             (e.kind != log_format::Kind::kPut && e.kind != log_format::Kind::kTombstone) ||
             e.value_len > kMaxValueBytes ||
             (e.kind == log_format::Kind::kTombstone && e.value_len != 0) ||

@@ -20,11 +20,14 @@
 namespace kvs {
 
 struct HintEntry {
-  std::string_view key;
+  std::string_view key;  // the record's key field as stored
   log_format::Kind kind = log_format::Kind::kPut;
   uint64_t seq = 0;
   uint64_t offset = 0;  // of the record in the segment
   uint32_t value_len = 0;
+  // The record has kKeyHasDb: `key` is an engine key. False for a record of an earlier kvs
+  // (db 0, bare user key; record.h EngineKeyOf).
+  bool key_has_db = true;
 };
 
 class HintWriter {
@@ -58,9 +61,10 @@ class HintWriter {
 Status WriteSegmentHint(const File& segment, std::unique_ptr<File> out);
 
 // Reads the hint file `file`, which must describe a segment of `segment_size` bytes, and
-// calls `fn` for each entry in order. Corruption (naming the file) if the file is short,
-// its checksum fails, its trailer disagrees with its entries or with `segment_size`, or an
-// entry is malformed; `fn` is not called at all then.
+// calls `fn` for each entry in order. Reads the current format and that of earlier versions
+// (kHintMagicV1, whose entries all have key_has_db false). Corruption (naming the file) if the file
+// is short, its checksum fails, its trailer disagrees with its entries or with `segment_size`, or
+// an entry is malformed; `fn` is not called at all then.
 Status ReadHintFile(const File& file, uint64_t segment_size,
                     const std::function<void(const HintEntry&)>& fn);
 

@@ -279,7 +279,8 @@ Status LogStore::WriteOutputs(const std::vector<LiveRecord>& live,
       reader_segment = r.from.segment;
     }
     KVS_ASSIGN_OR_RETURN(SegmentReader::Item item, reader->ReadAt(r.from.offset));
-    if (item.outcome != SegmentReader::Outcome::kRecord || item.record.key != r.key ||
+    if (item.outcome != SegmentReader::Outcome::kRecord ||
+        !StoredKeyIs(item.record.header.key_has_db(), item.record.key, r.key) ||
         item.record.header.seq != r.from.seq || item.record.header.kind() != Kind::kPut) {
       // Never copy damage forward: the inputs stay, and reads report it as they do now.
       return Status::Corruption(
@@ -288,6 +289,8 @@ Status LogStore::WriteOutputs(const std::vector<LiveRecord>& live,
                       SegmentPath(r.from.segment), r.from.offset,
                       item.reason.empty() ? "wrong record" : item.reason));
     }
+    // Copied in the current form, whatever the input's: a record of an earlier kvs (a bare
+    // db 0 key) is rewritten with its engine key, which the plan sized it for.
     KVS_RETURN_IF_ERROR(
         hint->Add(HintEntry{r.key, Kind::kPut, r.from.seq, r.offset, r.from.value_len}));
     AppendRecord(&buf, r.from.seq, Kind::kPut, kBatchStart | kBatchEnd, r.key, item.record.value);

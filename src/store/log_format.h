@@ -5,7 +5,7 @@
 //   offset  size  field
 //   0       4     masked CRC32C of bytes [4, record end)        (little-endian)
 //   4       8     sequence number, >= 1                          (little-endian)
-//   12      1     type: kind (low 2 bits) | kBatchStart | kBatchEnd
+//   12      1     type: kind (low 2 bits) | kKeyHasDb | kBatchStart | kBatchEnd
 //   13      4     key length, 1 .. kMaxKeyBytes                  (little-endian)
 //   17      4     value length, 0 .. kMaxValueBytes (0 for a tombstone)
 //   21      ...   key bytes, then value bytes
@@ -13,6 +13,13 @@
 // Records of one write batch are contiguous in one segment; the first carries kBatchStart
 // and the last kBatchEnd (a one-record batch carries both). Type 0 is reserved, so the
 // zeros of preallocated space never parse as a record.
+//
+// Keys: a put or tombstone with kKeyHasDb holds an engine key (store/db_key.h: database
+// varint + user key); every record written since databases exist has it. One without it was
+// written by an earlier kvs, when keys were bare user keys: its key means db 0, engine key
+// "\x00" + the stored bytes, and is at most kMaxUserKeyBytes long. Compaction rewrites such
+// records in the new form; repair converts the ones it keeps. A flag per record, not a
+// version per file: a start goes on appending to an earlier version's active segment.
 //
 // A segment written by compaction starts with one kMeta record (its own batch; key
 // kMetaKey, value laid out below) that names the compaction it belongs to; see
@@ -25,6 +32,8 @@
 //   header   8 bytes  kHintMagic
 //   entries  each:    key length (4) | kind (1) | sequence (8) | record offset (8) |
 //                     value length (4) | key bytes
+//                     (kind: the record's kind, | kKeyHasDb as in the record; a
+//                     kHintMagicV1 file, from an earlier kvs, never has the flag)
 //   trailer  20 bytes entry count (8) | size of <n>.log (8) | masked CRC32C (4) of every
 //                     byte of the file before it
 #pragma once
@@ -47,9 +56,12 @@ enum class Kind : uint8_t {
   kMeta = 3,  // compaction metadata; only as the first record of a compaction output
 };
 inline constexpr uint8_t kKindMask = 0x03;
+// The key is an engine key (with its database prefix). Only on kPut and kTombstone. Bits
+// 0x04, 0x08 and 0x10 are free (0x10 is meant for "the record carries an expiry time").
+inline constexpr uint8_t kKeyHasDb = 0x20;
 inline constexpr uint8_t kBatchStart = 0x40;
 inline constexpr uint8_t kBatchEnd = 0x80;
-inline constexpr uint8_t kValidTypeBits = kKindMask | kBatchStart | kBatchEnd;
+inline constexpr uint8_t kValidTypeBits = kKindMask | kKeyHasDb | kBatchStart | kBatchEnd;
 
 inline constexpr std::string_view kSegmentSuffix = ".log";
 inline constexpr std::string_view kHintSuffix = ".hint";
@@ -71,7 +83,12 @@ inline constexpr size_t kMetaValueSize = 4 + 4 + 4 + 4;
 inline constexpr uint64_t kMetaSeq = 1;
 
 // ---- Hint files --------------------------------------------------------------------------
-inline constexpr std::string_view kHintMagic = "KVSHINT1";
+// Written since databases exist: an entry's kind byte may carry kKeyHasDb.
+inline constexpr std::string_view kHintMagic = "KVSHINT2";
+// Written by earlier versions: every key is a bare user key (db 0). Still read.
+inline constexpr std::string_view kHintMagicV1 = "KVSHINT1";
+// The bits of an entry's kind byte.
+inline constexpr uint8_t kHintKindBits = kKindMask | kKeyHasDb;
 inline constexpr size_t kHintEntryHeaderSize = 4 + 1 + 8 + 8 + 4;
 inline constexpr size_t kHintTrailerSize = 8 + 8 + 4;
 

@@ -75,6 +75,7 @@ Result<LogStore::SegmentScan> LogStore::ScanSegment(const File& file, bool activ
   KVS_ASSIGN_OR_RETURN(scan.file_size, file.Size());
   SegmentReader reader(file, scan.file_size);
   std::vector<SegmentScan::Scanned> batch;  // records of the batch being read
+  std::string scratch;
   uint64_t off = 0;
   std::optional<uint64_t> damage;  // offset where parsing stopped on bad bytes
   while (true) {
@@ -111,7 +112,8 @@ Result<LogStore::SegmentScan> LogStore::ScanSegment(const File& file, bool activ
     e.seq = h.seq;
     e.offset = off;
     e.value_len = h.kind() == Kind::kTombstone ? IndexEntry::kTombstoneLen : h.value_len;
-    batch.push_back({std::string(item.record.key), e});
+    // The index holds engine keys: a record of an earlier kvs gets db 0's prefix here.
+    batch.push_back({std::string(EngineKeyOf(h.key_has_db(), item.record.key, &scratch)), e});
     off += h.record_size();
     if (h.batch_end()) {
       std::move(batch.begin(), batch.end(), std::back_inserter(scan.records));
@@ -184,6 +186,7 @@ Status LogStore::RepairSegment(uint32_t id, RecoveryTally* tally) {
 
   SegmentReader reader(*in, size);
   std::string buf;
+  std::string scratch;
   uint64_t out_offset = 0, kept = 0, regions = 0, dropped_bytes = 0;
   auto flush = [&]() -> Status {
     KVS_RETURN_IF_ERROR(out->PWrite(out_offset, buf));
@@ -207,9 +210,14 @@ Status LogStore::RepairSegment(uint32_t id, RecoveryTally* tally) {
       continue;
     }
     // Every kept record becomes a batch of its own: the batch it belonged to may have lost
-    // members, and a half batch must still read back as whole records.
+    // members, and a half batch must still read back as whole records. A record of an
+    // earlier kvs is rewritten in the current form (its engine key, kKeyHasDb); the kMeta
+    // record of a compaction output is kept as it is.
     const RecordView& r = item.record;
-    AppendRecord(&buf, r.header.seq, r.header.kind(), kBatchStart | kBatchEnd, r.key, r.value);
+    const std::string_view key = r.header.kind() == Kind::kMeta
+                                     ? r.key
+                                     : EngineKeyOf(r.header.key_has_db(), r.key, &scratch);
+    AppendRecord(&buf, r.header.seq, r.header.kind(), kBatchStart | kBatchEnd, key, r.value);
     ++kept;
     off += r.header.record_size();
     if (buf.size() >= (4u << 20)) KVS_RETURN_IF_ERROR(flush());
@@ -239,10 +247,11 @@ Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes, Recover
   KVS_ASSIGN_OR_RETURN(uint64_t size, file->Size());
   KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> hint, env_->Open(hint_path, OpenMode::kRead));
   // All or nothing: ReadHintFile checks the whole file before the first callback.
+  std::string scratch;  // the engine key of an entry of an earlier kvs (db 0)
   Status s = ReadHintFile(*hint, size, [&](const HintEntry& e) {
     IndexEntry entry{e.seq, e.offset, id,
                      e.kind == Kind::kTombstone ? IndexEntry::kTombstoneLen : e.value_len};
-    tally->loader->Upsert(e.key, entry);
+    tally->loader->Upsert(EngineKeyOf(e.key_has_db, e.key, &scratch), entry);
     tally->max_seq = std::max(tally->max_seq, e.seq);
   });
   if (!s.ok()) {
@@ -478,6 +487,9 @@ Status LogStore::Recover() {
   if (recovered_tombstones_ > 0) {
     index_.EraseIf([](std::string_view, const IndexEntry& e) { return e.tombstone(); });
   }
+  // A record of an earlier kvs (no database prefix) is a byte shorter than its engine key
+  // makes it here: until a compaction rewrites it, live bytes count it a byte high, and dead
+  // bytes a byte low.
   uint64_t live = 0;
   index_.ForEach([&](std::string_view key, const IndexEntry& e) {
     live += RecordSize(key.size(), e.value_len);

@@ -4,6 +4,7 @@
 
 #include "store/coding.h"
 #include "store/crc32c.h"
+#include "store/db_key.h"
 #include "store/engine.h"
 
 namespace kvs {
@@ -19,6 +20,11 @@ void AppendRecord(std::string* dst, uint64_t seq, log_format::Kind kind, uint8_t
   dst->resize(start + kHeaderSize + key.size() + value.size());
   char* p = dst->data() + start;
   PutFixed64(p + log_format::kSeqOffset, seq);
+  if (kind == log_format::Kind::kMeta) {
+    flags &= static_cast<uint8_t>(~log_format::kKeyHasDb);
+  } else {
+    flags |= log_format::kKeyHasDb;
+  }
   p[log_format::kTypeOffset] = static_cast<char>(static_cast<uint8_t>(kind) | flags);
   PutFixed32(p + log_format::kKeyLenOffset, static_cast<uint32_t>(key.size()));
   PutFixed32(p + log_format::kValueLenOffset, static_cast<uint32_t>(value.size()));
@@ -43,12 +49,30 @@ HeaderCheck DecodeHeader(std::string_view bytes, RecordHeader* out) {
   const bool kind_ok = kind == static_cast<uint8_t>(log_format::Kind::kPut) ||
                        kind == static_cast<uint8_t>(log_format::Kind::kTombstone) ||
                        kind == static_cast<uint8_t>(log_format::Kind::kMeta);
+  // A key without its database prefix comes from a version whose limit was the user key's.
+  const uint32_t max_key =
+      out->key_has_db() || out->kind() == log_format::Kind::kMeta ? kMaxKeyBytes : kMaxUserKeyBytes;
   if (!kind_ok || (out->type & ~log_format::kValidTypeBits) != 0 || out->seq == 0 ||
-      out->key_len == 0 || out->key_len > kMaxKeyBytes || out->value_len > kMaxValueBytes ||
-      (out->kind() == log_format::Kind::kTombstone && out->value_len != 0)) {
+      out->key_len == 0 || out->key_len > max_key || out->value_len > kMaxValueBytes ||
+      (out->kind() == log_format::Kind::kTombstone && out->value_len != 0) ||
+      (out->kind() == log_format::Kind::kMeta && out->key_has_db())) {
     return HeaderCheck::kImplausible;
   }
   return HeaderCheck::kOk;
+}
+
+std::string_view EngineKeyOf(bool has_db, std::string_view stored, std::string* scratch) {
+  if (has_db) return stored;
+  scratch->clear();
+  AppendDbKey(0, stored, scratch);
+  return *scratch;
+}
+
+bool StoredKeyIs(bool has_db, std::string_view stored, std::string_view engine_key) {
+  if (has_db) return stored == engine_key;
+  static_assert(DbKeyPrefixSize(0) == 1);  // db 0's prefix is the single byte 0
+  return engine_key.size() == stored.size() + 1 && engine_key[0] == '\0' &&
+         engine_key.substr(1) == stored;
 }
 
 bool VerifyRecord(std::string_view bytes, const RecordHeader& header, RecordView* out) {

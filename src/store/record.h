@@ -21,6 +21,8 @@ struct RecordHeader {
   }
   bool batch_start() const { return (type & log_format::kBatchStart) != 0; }
   bool batch_end() const { return (type & log_format::kBatchEnd) != 0; }
+  // The key is an engine key; false for a record of an earlier kvs (db 0, bare user key).
+  bool key_has_db() const { return (type & log_format::kKeyHasDb) != 0; }
   uint64_t record_size() const { return log_format::kHeaderSize + key_len + value_len; }
 };
 
@@ -35,10 +37,18 @@ inline uint64_t RecordSize(size_t key_len, size_t value_len) {
   return log_format::kHeaderSize + key_len + value_len;
 }
 
-// Appends one encoded record to `dst`. `flags` is kBatchStart and/or kBatchEnd.
+// Appends one encoded record to `dst`. `flags` is kBatchStart and/or kBatchEnd; a put or
+// tombstone always gets kKeyHasDb too (its key is an engine key), a kMeta record never.
 // REQUIRES: key and value within the limits of engine.h; value empty for a tombstone.
 void AppendRecord(std::string* dst, uint64_t seq, log_format::Kind kind, uint8_t flags,
                   std::string_view key, std::string_view value);
+
+// The engine key a stored key field stands for: itself when `has_db` (kKeyHasDb), else
+// (written by an earlier kvs) db 0's engine key of it, built in `*scratch`. The result views
+// `stored` or `*scratch`.
+std::string_view EngineKeyOf(bool has_db, std::string_view stored, std::string* scratch);
+// True when the stored key field (`has_db` as above) stands for `engine_key`.
+bool StoredKeyIs(bool has_db, std::string_view stored, std::string_view engine_key);
 
 enum class HeaderCheck {
   kOk,

@@ -17,15 +17,11 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "store/rocksdb_key_format.h"
+#include "store/rocksdb_util.h"
+
 namespace kvs {
-namespace {
 
-constexpr size_t kBlockCacheBytes = 64 << 20;
-constexpr size_t kWriteBufferBytes = 64 << 20;
-
-rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
-
-// The one place a rocksdb::Status becomes a kvs Status. `what` names the operation.
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   const std::string msg = fmt::format("rocksdb {}: {}", what, s.ToString());
@@ -38,6 +34,11 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsNoSpace()) return Status::IOError(msg, ENOSPC);
   return Status::IOError(msg);  // IOError, Incomplete, and anything newer
 }
+
+namespace {
+
+constexpr size_t kBlockCacheBytes = 64 << 20;
+constexpr size_t kWriteBufferBytes = 64 << 20;
 
 bool Supported(rocksdb::CompressionType type) {
   const std::vector<rocksdb::CompressionType> all = rocksdb::GetSupportedCompressions();
@@ -123,9 +124,10 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const Options& option
       if (options.on_warning) options.on_warning(fmt::format("repaired RocksDB in {}", path));
     }
   }
-  rocksdb::DB* db = nullptr;
-  KVS_RETURN_IF_ERROR(FromRocks(rocksdb::DB::Open(rocks_options, path, &db), "open " + path));
-  engine->db_.reset(db);
+  // Also converts the keys of a database written before Redis databases existed.
+  RocksMigrationOptions migration;
+  migration.on_warning = options.on_warning;
+  KVS_ASSIGN_OR_RETURN(engine->db_, OpenRocksDb(rocks_options, path, migration));
 
   if (options.fsync == FsyncPolicy::kPeriodic) {
     engine->sync_thread_ = std::thread([e = engine.get()] { e->PeriodicSyncLoop(); });

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "raft/peers.h"
+#include "store/db_key.h"
 
 namespace kvs::raft {
 namespace {
@@ -20,7 +21,7 @@ TEST(EntryTest, BatchRoundTripsAndIsPaddedTo8Bytes) {
   EXPECT_EQ(bytes.size() % 8, 0u);
   Result<Entry> e = DecodeEntry(bytes);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
-  EXPECT_EQ(e->type, EntryType::kBatch);
+  EXPECT_EQ(e->type, EntryType::kBatchV2);
   EXPECT_EQ(e->proposer, 7u);
   EXPECT_EQ(e->token, 42u);
   ASSERT_EQ(e->batch.size(), 3u);
@@ -79,6 +80,67 @@ TEST(EntryTest, SnapshotRoundTripsMembersAndPairs) {
                     .IsCorruption())
         << n;
   }
+}
+
+// Entries and snapshots of an earlier version have the same layout (type 1, "KVSSNAP1") and
+// bare user keys, which mean database 0.
+TEST(EntryTest, BatchOfAnEarlierVersionDecodesToDb0Keys) {
+  WriteBatch batch;
+  batch.Put("k", "value");
+  batch.Delete(std::string("\0bin", 4));
+  std::string bytes = EncodeBatchEntry(7, 42, batch);
+  ASSERT_EQ(bytes[0], static_cast<char>(EntryType::kBatchV2));
+  bytes[0] = static_cast<char>(EntryType::kBatch);
+  Result<Entry> e = DecodeEntry(bytes);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->type, EntryType::kBatch);
+  EXPECT_EQ(e->proposer, 7u);
+  ASSERT_EQ(e->batch.size(), 2u);
+  EXPECT_EQ(e->batch.ops()[0].kind, WriteBatch::OpKind::kPut);
+  EXPECT_EQ(e->batch.ops()[0].key, EncodeDbKey(0, "k"));
+  EXPECT_EQ(e->batch.ops()[0].value, "value");
+  EXPECT_EQ(e->batch.ops()[1].kind, WriteBatch::OpKind::kDelete);
+  EXPECT_EQ(e->batch.ops()[1].key, EncodeDbKey(0, std::string("\0bin", 4)));
+}
+
+TEST(EntryTest, BatchKeysAreEngineKeysAsTheyAre) {
+  WriteBatch batch;
+  batch.Put(EncodeDbKey(3, ""), "empty key of db 3");
+  Result<Entry> e = DecodeEntry(EncodeBatchEntry(1, 1, batch));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ(e->type, EntryType::kBatchV2);
+  EXPECT_EQ(e->batch.ops()[0].key, EncodeDbKey(3, ""));
+}
+
+TEST(EntryTest, SnapshotOfAnEarlierVersionDecodesToDb0Keys) {
+  const MemberAddresses members{{2, "127.0.0.1:2"}};
+  const std::map<std::string, std::string> pairs{{"a", "1"}, {std::string(300, 'k'), ""}};
+  Result<std::string> snap = EncodeSnapshot(members, [&](const auto& fn) {
+    for (const auto& [k, v] : pairs) KVS_RETURN_IF_ERROR(fn(k, v));
+    return Status::Ok();
+  });
+  ASSERT_TRUE(snap.ok());
+  ASSERT_TRUE(snap->starts_with("KVSSNAP2"));
+  for (const bool legacy : {false, true}) {
+    std::string bytes = *snap;
+    if (legacy) bytes.replace(0, 8, "KVSSNAP1");
+    MemberAddresses got_members;
+    std::map<std::string, std::string> got;
+    ASSERT_TRUE(DecodeSnapshot(bytes, &got_members, [&](std::string_view k, std::string_view v) {
+                  got.emplace(k, v);
+                  return Status::Ok();
+                }).ok());
+    EXPECT_EQ(got_members, members);
+    std::map<std::string, std::string> want;
+    for (const auto& [k, v] : pairs) want[legacy ? EncodeDbKey(0, k) : k] = v;
+    EXPECT_EQ(got, want) << legacy;
+  }
+  std::string unknown = *snap;
+  unknown[7] = '3';
+  MemberAddresses m;
+  EXPECT_TRUE(DecodeSnapshot(unknown, &m, [](std::string_view, std::string_view) {
+                return Status::Ok();
+              }).IsCorruption());
 }
 
 TEST(PeersTest, ParsesAndRejectsWithClearErrors) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "store/engine.h"
+#include "store/legacy_format.h"
 #include "store/record.h"
 #include "store/test_util.h"
 
@@ -17,12 +19,14 @@ using log_format::kBatchEnd;
 using log_format::kBatchStart;
 using log_format::Kind;
 using ::testing::HasSubstr;
+using testing::ReadWholeFile;
 
 struct Owned {
   std::string key;
   Kind kind;
   uint64_t seq, offset;
   uint32_t value_len;
+  bool key_has_db;
 };
 
 class HintFileTest : public ::testing::Test {
@@ -42,7 +46,7 @@ class HintFileTest : public ::testing::Test {
     auto f = Env::Default()->Open(path_, OpenMode::kRead);
     if (!f.ok()) return f.status();
     return ReadHintFile(**f, segment_size, [&](const HintEntry& e) {
-      out->push_back(Owned{std::string(e.key), e.kind, e.seq, e.offset, e.value_len});
+      out->push_back(Owned{std::string(e.key), e.kind, e.seq, e.offset, e.value_len, e.key_has_db});
     });
   }
 
@@ -159,6 +163,78 @@ TEST_F(HintFileTest, EntryCountComesFromTheTrailer) {
   EXPECT_EQ(HintEntryCount(**f).value(), 0u);
 }
 
+// Entries of records of an earlier kvs (bare user keys) keep saying so.
+TEST_F(HintFileTest, DbKeyFlagRoundTripsPerEntry) {
+  {
+    auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
+    ASSERT_TRUE(f.ok());
+    HintWriter w(std::move(f).value());
+    ASSERT_TRUE(w.Add(HintEntry{"\x02new", Kind::kPut, 1, 0, 3}).ok());
+    ASSERT_TRUE(w.Add(HintEntry{"old", Kind::kTombstone, 2, 30, 0, /*key_has_db=*/false}).ok());
+    ASSERT_TRUE(w.Add(HintEntry{"old2", Kind::kPut, 3, 60, 3, /*key_has_db=*/false}).ok());
+    ASSERT_TRUE(w.Finish(5000).ok());
+  }
+  EXPECT_TRUE(ReadWholeFile(path_).starts_with("KVSHINT2"));
+  std::vector<Owned> got;
+  ASSERT_TRUE(Read(5000, &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(got[0].key_has_db);
+  EXPECT_FALSE(got[1].key_has_db);
+  EXPECT_EQ(got[1].kind, Kind::kTombstone);
+  EXPECT_FALSE(got[2].key_has_db);
+  EXPECT_EQ(got[2].key, "old2");
+}
+
+TEST_F(HintFileTest, Version1HintsOfAnEarlierKvsAreRead) {
+  {
+    auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
+    ASSERT_TRUE(f.ok());
+    HintWriter w(std::move(f).value());
+    ASSERT_TRUE(w.Add(HintEntry{"a", Kind::kPut, 1, 0, 3, false}).ok());
+    ASSERT_TRUE(w.Add(HintEntry{"b", Kind::kTombstone, 2, 30, 0, false}).ok());
+    ASSERT_TRUE(w.Finish(5000).ok());
+  }
+  testing::MakeHintVersion1(path_);
+  EXPECT_TRUE(ReadWholeFile(path_).starts_with("KVSHINT1"));
+  std::vector<Owned> got;
+  ASSERT_TRUE(Read(5000, &got).ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].key, "a");
+  EXPECT_FALSE(got[0].key_has_db);
+  EXPECT_EQ(got[1].kind, Kind::kTombstone);
+}
+
+TEST_F(HintFileTest, Version1HintWithADbKeyIsMalformed) {
+  // No earlier kvs set the flag: a version 1 file that has it was not written by one.
+  WriteHint(5000, 3);
+  testing::MakeHintVersion1(path_);
+  std::vector<Owned> got;
+  Status s = Read(5000, &got);
+  EXPECT_TRUE(s.IsCorruption());
+  EXPECT_THAT(s.ToString(), HasSubstr("malformed entry"));
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(HintFileTest, KeyLimitDependsOnTheDbKeyFlag) {
+  const std::string user_key_limit(kMaxUserKeyBytes, 'k');
+  const std::string over(kMaxUserKeyBytes + 1, 'k');
+  auto write = [&](const HintEntry& e) {
+    std::filesystem::remove(path_);
+    auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
+    ASSERT_TRUE(f.ok());
+    HintWriter w(std::move(f).value());
+    ASSERT_TRUE(w.Add(e).ok());
+    ASSERT_TRUE(w.Finish(1 << 20).ok());
+  };
+  std::vector<Owned> got;
+  write(HintEntry{user_key_limit, Kind::kPut, 1, 0, 0, false});
+  EXPECT_TRUE(Read(1 << 20, &got).ok());
+  write(HintEntry{over, Kind::kPut, 1, 0, 0, false});  // longer than an earlier kvs allowed
+  EXPECT_TRUE(Read(1 << 20, &got).IsCorruption());
+  write(HintEntry{over, Kind::kPut, 1, 0, 0, true});
+  EXPECT_TRUE(Read(1 << 20, &got).ok());
+}
+
 class SegmentHintWriterTest : public HintFileTest {
  protected:
   // Writes `records` as segment 3.log and its hint as 7.hint.
@@ -191,6 +267,19 @@ TEST_F(SegmentHintWriterTest, ListsEveryRecordOfCompleteBatchesButTheMetaRecord)
   EXPECT_EQ(got[1].kind, Kind::kTombstone);
   EXPECT_EQ(got[1].offset, second);
   EXPECT_EQ(got[2].seq, 12u);
+}
+
+TEST_F(SegmentHintWriterTest, EntriesOfRecordsOfAnEarlierKvsSaySo) {
+  std::string seg;
+  testing::AppendLegacyRecord(&seg, 10, Kind::kPut, kBatchStart | kBatchEnd, "old", "1");
+  AppendRecord(&seg, 11, Kind::kPut, kBatchStart | kBatchEnd, std::string("\0new", 4), "2");
+  ASSERT_TRUE(WriteFrom(seg).ok());
+  std::vector<Owned> got;
+  ASSERT_TRUE(Read(seg.size(), &got).ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].key, "old");  // as stored
+  EXPECT_FALSE(got[0].key_has_db);
+  EXPECT_TRUE(got[1].key_has_db);
 }
 
 TEST_F(SegmentHintWriterTest, RefusesABatchCutShort) {

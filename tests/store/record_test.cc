@@ -13,6 +13,7 @@ using log_format::kBatchEnd;
 using log_format::kBatchStart;
 using log_format::kHeaderSize;
 using log_format::Kind;
+using log_format::kKeyHasDb;
 
 RecordView Decode(const std::string& bytes) {
   RecordHeader h;
@@ -61,7 +62,7 @@ TEST(RecordTest, LayoutIsLittleEndianAsDocumented) {
   AppendRecord(&buf, 0x0102030405060708ull, Kind::kPut, kBatchStart | kBatchEnd, "ab", "xyz");
   EXPECT_EQ(static_cast<unsigned char>(buf[4]), 0x08);  // seq, low byte first
   EXPECT_EQ(static_cast<unsigned char>(buf[11]), 0x01);
-  EXPECT_EQ(static_cast<unsigned char>(buf[12]), 0xc1);  // put | start | end
+  EXPECT_EQ(static_cast<unsigned char>(buf[12]), 0xe1);  // put | key has db | start | end
   EXPECT_EQ(static_cast<unsigned char>(buf[13]), 2);     // key length
   EXPECT_EQ(static_cast<unsigned char>(buf[17]), 3);     // value length
   EXPECT_EQ(buf.substr(21), "abxyz");
@@ -84,7 +85,12 @@ TEST(RecordTest, ImplausibleHeadersAreRejected) {
   };
   EXPECT_EQ(with(12, 0x00), HeaderCheck::kImplausible);  // type 0 is reserved
   EXPECT_EQ(with(12, 0x03), HeaderCheck::kOk);           // kind 3: a compaction meta record
-  EXPECT_EQ(with(12, 0x21), HeaderCheck::kImplausible);  // unknown flag bit
+  EXPECT_EQ(with(12, 0x23), HeaderCheck::kImplausible);  // a meta record has no db key
+  EXPECT_EQ(with(12, 0x21), HeaderCheck::kOk);           // put, key with its database
+  EXPECT_EQ(with(12, 0x01), HeaderCheck::kOk);           // put of an earlier kvs
+  EXPECT_EQ(with(12, 0x31), HeaderCheck::kImplausible);  // unknown flag bit (0x10)
+  EXPECT_EQ(with(12, 0x09), HeaderCheck::kImplausible);  // unknown flag bit (0x08)
+  EXPECT_EQ(with(12, 0x05), HeaderCheck::kImplausible);  // unknown flag bit (0x04)
   EXPECT_EQ(with(13, 0x00), HeaderCheck::kImplausible);  // empty key
   EXPECT_EQ(with(16, 0x7f), HeaderCheck::kImplausible);  // key length past the limit
   EXPECT_EQ(with(20, 0x7f), HeaderCheck::kImplausible);  // value length past the limit
@@ -93,6 +99,45 @@ TEST(RecordTest, ImplausibleHeadersAreRejected) {
   AppendRecord(&tomb, 5, Kind::kTombstone, kBatchStart | kBatchEnd, "k", "");
   tomb[17] = 1;  // a tombstone with a value
   EXPECT_EQ(DecodeHeader(tomb, &h), HeaderCheck::kImplausible);
+}
+
+TEST(RecordTest, PutsAndTombstonesCarryTheDbKeyFlagAndMetaRecordsDoNot) {
+  std::string put, tomb, meta;
+  AppendRecord(&put, 1, Kind::kPut, kBatchStart | kBatchEnd, "k", "v");
+  AppendRecord(&tomb, 1, Kind::kTombstone, 0, "k", "");
+  AppendRecord(&meta, log_format::kMetaSeq, Kind::kMeta, kBatchStart | kBatchEnd | kKeyHasDb,
+               log_format::kMetaKey, EncodeCompactionMeta(CompactionMeta{1, 0, 1}));
+  EXPECT_TRUE(Decode(put).header.key_has_db());
+  EXPECT_TRUE(Decode(tomb).header.key_has_db());
+  EXPECT_FALSE(Decode(meta).header.key_has_db());
+  EXPECT_EQ(static_cast<unsigned char>(meta[12]), 0xc3);
+}
+
+// Records of an earlier kvs (no kKeyHasDb) hold bare user keys, at most kMaxUserKeyBytes.
+TEST(RecordTest, RecordsOfAnEarlierVersionHaveTheOldKeyLimit) {
+  RecordHeader h;
+  auto header = [](uint8_t type, uint32_t key_len) {
+    std::string b(kHeaderSize, '\0');
+    b[4] = 1;  // seq 1
+    b[12] = static_cast<char>(type);
+    for (int i = 0; i < 4; ++i) b[13 + i] = static_cast<char>(key_len >> (8 * i));
+    return b;
+  };
+  EXPECT_EQ(DecodeHeader(header(0xc1, kMaxUserKeyBytes), &h), HeaderCheck::kOk);
+  EXPECT_EQ(DecodeHeader(header(0xc1, kMaxUserKeyBytes + 1), &h), HeaderCheck::kImplausible);
+  EXPECT_EQ(DecodeHeader(header(0xe1, kMaxKeyBytes), &h), HeaderCheck::kOk);
+  EXPECT_EQ(DecodeHeader(header(0xe1, kMaxKeyBytes + 1), &h), HeaderCheck::kImplausible);
+}
+
+TEST(RecordTest, StoredKeysStandForEngineKeys) {
+  std::string scratch;
+  EXPECT_EQ(EngineKeyOf(true, "\x03k", &scratch), "\x03k");
+  EXPECT_EQ(EngineKeyOf(false, "k", &scratch), std::string("\0k", 2));
+  EXPECT_TRUE(StoredKeyIs(true, "\x03k", "\x03k"));
+  EXPECT_TRUE(StoredKeyIs(false, "k", std::string("\0k", 2)));
+  EXPECT_FALSE(StoredKeyIs(false, "k", "k"));
+  EXPECT_FALSE(StoredKeyIs(false, "k", "\x01k"));
+  EXPECT_FALSE(StoredKeyIs(true, "k", std::string("\0k", 2)));
 }
 
 TEST(RecordTest, CompactionMetaRoundTrips) {
