@@ -74,7 +74,7 @@ class Txn {
 
 struct KeyspaceOptions {
   uint32_t databases = 16;
-  size_t max_key_bytes = 64 * 1024;
+  size_t max_key_bytes = kMaxUserKeyBytes;
   size_t max_value_bytes = kMaxValueBytes;  // what APPEND and SETRANGE may grow a string to
 };
 

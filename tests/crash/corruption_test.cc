@@ -24,6 +24,7 @@
 #include "crash/crash_client.h"
 #include "crash/expected_state.h"
 #include "e2e/harness.h"
+#include "store/db_key.h"
 #include "store/log_format.h"
 #include "store/test_util.h"
 
@@ -69,8 +70,9 @@ struct Rec {
   uint64_t size;
   uint64_t seq;
   bool tombstone;
-  std::string key;
+  std::string key;   // as stored: an engine key (store/db_key.h)
   std::string value;
+  std::string name;  // the user key the server serves it under (the writes use db 0)
 };
 
 std::vector<Rec> ParseSegment(uint32_t id, const std::string& b) {
@@ -86,7 +88,12 @@ std::vector<Rec> ParseSegment(uint32_t id, const std::string& b) {
           Load64(b, off + lf::kSeqOffset),
           (type & lf::kKindMask) == static_cast<uint8_t>(lf::Kind::kTombstone),
           b.substr(off + lf::kHeaderSize, k),
-          b.substr(off + lf::kHeaderSize + k, v)};
+          b.substr(off + lf::kHeaderSize + k, v),
+          {}};
+    uint32_t db = 0;
+    std::string_view user = r.key;
+    if ((type & lf::kKeyHasDb) != 0 && DecodeDbKey(r.key, &db, &user)) r.name = user;
+    else r.name = r.key;
     off += r.size;
     // A compaction output's leading meta record holds no key of the store.
     if ((type & lf::kKindMask) == static_cast<uint8_t>(lf::Kind::kMeta)) continue;
@@ -106,9 +113,9 @@ std::map<std::string, std::string> Replay(const std::vector<Rec>& recs,
   std::map<std::string, std::string> state;
   for (const Rec* r : order) {
     if (r->tombstone) {
-      state.erase(r->key);
+      state.erase(r->name);
     } else {
-      state[r->key] = r->value;
+      state[r->name] = r->value;
     }
   }
   return state;
@@ -166,7 +173,7 @@ class CorruptionTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_GE(segments_.size(), 3u) << "the base store should span several segments";
     fs::copy(base_->File("data"), dir_.File("data"), fs::copy_options::recursive);
-    for (const Rec& r : base_records_) universe_.insert(r.key);
+    for (const Rec& r : base_records_) universe_.insert(r.name);
   }
 
   std::string Data() const { return dir_.File("data"); }
