@@ -39,7 +39,14 @@ void LoopStats::Add(const LoopStats& other) {
   gets += other.gets;
   get_hits += other.get_hits;
   get_misses += other.get_misses;
+  incrs += other.incrs;
+  mgets += other.mgets;
+  msets += other.msets;
+  mget_hits += other.mget_hits;
+  mget_misses += other.mget_misses;
+  keys += other.keys;
   error_replies += other.error_replies;
+  wrong_replies += other.wrong_replies;
   connection_errors += other.connection_errors;
   lost_requests += other.lost_requests;
   sends += other.sends;
@@ -60,7 +67,8 @@ struct Pending {
 struct ClientLoop::Connection {
   Connection(int id_in, const LoopOptions& o)
       : id(id_in),
-        chooser(o.seed + static_cast<uint64_t>(id_in), o.set_weight, o.get_weight, o.keyspace),
+        chooser(o.seed + static_cast<uint64_t>(id_in), o.set_weight, o.get_weight, o.keyspace,
+                o.only),
         parser(o.protocol),
         pending(static_cast<size_t>(o.pipeline)),
         in(std::make_unique<char[]>(kInitialReceiveBytes)),
@@ -280,24 +288,36 @@ bool ClientLoop::HandleReplies(Connection& c, uint64_t now) {
     --in_flight_;
     c.in_begin += r.consumed;
     stats_.latency.Record(now - p.sent_ns);
-    if (p.op == Op::kSet) {
-      ++stats_.sets;
-    } else {
-      ++stats_.gets;
+    switch (p.op) {
+      case Op::kSet:
+        ++stats_.sets;
+        break;
+      case Op::kGet:
+        ++stats_.gets;
+        break;
+      case Op::kIncr:
+        ++stats_.incrs;
+        break;
+      case Op::kMget:
+        ++stats_.mgets;
+        break;
+      case Op::kMset:
+        ++stats_.msets;
+        break;
     }
-    switch (r.kind) {
-      case ReplyKind::kError:
-        ++stats_.error_replies;
-        NoteError(fmt::format("error reply: {}", r.error));
-        break;
-      case ReplyKind::kValue:
-        if (p.op == Op::kGet) ++stats_.get_hits;
-        break;
-      case ReplyKind::kNil:
-        if (p.op == Op::kGet) ++stats_.get_misses;
-        break;
-      case ReplyKind::kOk:
-        break;
+    stats_.keys += IsMultiKey(p.op) ? templates_->multi_keys() : 1;
+    if (r.kind == ReplyKind::kError) {
+      ++stats_.error_replies;
+      NoteError(fmt::format("error reply: {}", r.error));
+    } else if (std::string wrong = WrongReplyFor(p.op, r, templates_->multi_keys());
+               !wrong.empty()) {
+      ++stats_.wrong_replies;
+      NoteError(wrong);
+    } else if (p.op == Op::kGet) {
+      ++(r.kind == ReplyKind::kValue ? stats_.get_hits : stats_.get_misses);
+    } else if (p.op == Op::kMget) {
+      stats_.mget_hits += static_cast<uint64_t>(r.number - r.nils);
+      stats_.mget_misses += static_cast<uint64_t>(r.nils);
     }
     stats_.end_ns = now;
     last_activity_ns_ = now;
@@ -315,11 +335,24 @@ void ClientLoop::Refill(Connection& c, uint64_t now) {
       templates_->AppendSet(next_prefill_key_++, c.chooser.rng(), &c.out);
     } else {
       op = c.chooser.NextOp();
-      const uint64_t key = c.chooser.NextKey();
-      if (op == Op::kSet) {
-        templates_->AppendSet(key, c.chooser.rng(), &c.out);
-      } else {
-        templates_->AppendGet(key, &c.out);
+      switch (op) {
+        case Op::kSet: {
+          const uint64_t key = c.chooser.NextKey();
+          templates_->AppendSet(key, c.chooser.rng(), &c.out);
+          break;
+        }
+        case Op::kGet:
+          templates_->AppendGet(c.chooser.NextKey(), &c.out);
+          break;
+        case Op::kIncr:
+          templates_->AppendIncr(c.chooser.NextKey(), &c.out);
+          break;
+        case Op::kMget:
+          templates_->AppendMget(c.chooser.keyspace(), c.chooser.rng(), &c.out);
+          break;
+        case Op::kMset:
+          templates_->AppendMset(c.chooser.keyspace(), c.chooser.rng(), &c.out);
+          break;
       }
     }
     c.Push({now, op});

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,7 @@ struct LoopOptions {
   // The workload (ignored by prefill but for the templates).
   uint32_t set_weight = 1;
   uint32_t get_weight = 1;
+  std::optional<Op> only;  // every request is this op (weights ignored)
   uint64_t keyspace = 1;
   uint64_t seed = 0;
   int first_connection_id = 0;  // seeds each connection's stream: seed + id
@@ -54,7 +56,14 @@ struct LoopStats {
   uint64_t gets = 0;
   uint64_t get_hits = 0;
   uint64_t get_misses = 0;
+  uint64_t incrs = 0;
+  uint64_t mgets = 0;
+  uint64_t msets = 0;
+  uint64_t mget_hits = 0;    // keys an MGET found (a value in its array)
+  uint64_t mget_misses = 0;  // keys it did not (nil)
+  uint64_t keys = 0;         // keys read or written: 1 per SET/GET/INCR, N per MGET/MSET
   uint64_t error_replies = 0;
+  uint64_t wrong_replies = 0;      // not an error, but not what the op answers (WrongReplyFor)
   uint64_t connection_errors = 0;  // connects that failed, connections lost or broken
   uint64_t lost_requests = 0;      // in flight on a connection that failed or stalled
   uint64_t sends = 0;              // send() calls that sent bytes: requests / sends = batching
@@ -64,8 +73,10 @@ struct LoopStats {
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;  // the last reply (or start_ns if none)
 
-  uint64_t completed() const { return sets + gets; }
-  uint64_t errors() const { return error_replies + connection_errors + lost_requests; }
+  uint64_t completed() const { return sets + gets + incrs + mgets + msets; }
+  uint64_t errors() const {
+    return error_replies + wrong_replies + connection_errors + lost_requests;
+  }
   void Add(const LoopStats& other);
 };
 

@@ -1,9 +1,10 @@
 // Tests of kvs-bench's exact parts: the latency histogram's buckets and percentiles, the
-// client-side reply framing (RESP and JSON, whole and split), and the request templates
-// (patched requests decode back to the right key and value).
+// client-side reply framing (RESP and JSON, whole and split) and the reply type each op
+// expects, and the request templates (patched requests decode back to the right words).
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "histogram.h"
 #include "proto/decoder.h"
@@ -81,11 +82,48 @@ TEST(ReplyParser, RespKinds) {
   EXPECT_EQ(ParseOne(P::kResp, "$3\r\nabc\r\n").kind, ReplyKind::kValue);
   EXPECT_EQ(ParseOne(P::kResp, "$3\r\nabc\r\n").consumed, 9u);
   EXPECT_EQ(ParseOne(P::kResp, "$-1\r\n").kind, ReplyKind::kNil);
-  EXPECT_EQ(ParseOne(P::kResp, ":1\r\n").kind, ReplyKind::kOk);
+  EXPECT_EQ(ParseOne(P::kResp, ":1\r\n").kind, ReplyKind::kInteger);
+  EXPECT_EQ(ParseOne(P::kResp, ":-42\r\n").number, -42);
   ParsedReply e = ParseOne(P::kResp, "-ERR disk full\r\n");
   EXPECT_EQ(e.kind, ReplyKind::kError);
   EXPECT_EQ(e.error, "ERR disk full");
   EXPECT_EQ(ParseOne(P::kResp, "*2\r\n$1\r\na\r\n:5\r\n").consumed, 15u);
+}
+
+TEST(ReplyParser, RespArrayCountsElementsAndNils) {
+  ParsedReply r = ParseOne(proto::Protocol::kResp, "*3\r\n$1\r\na\r\n$-1\r\n$0\r\n\r\n");
+  EXPECT_EQ(r.kind, ReplyKind::kArray);
+  EXPECT_EQ(r.number, 3);
+  EXPECT_EQ(r.nils, 1);
+  EXPECT_EQ(r.consumed, 22u);
+  EXPECT_EQ(ParseOne(proto::Protocol::kResp, "*0\r\n").kind, ReplyKind::kArray);
+  EXPECT_EQ(ParseOne(proto::Protocol::kResp, "*-1\r\n").kind, ReplyKind::kNil);
+}
+
+ParsedReply Resp(std::string_view in) { return ParseOne(proto::Protocol::kResp, in); }
+
+TEST(WrongReplyFor, EachOpAcceptsItsOwnType) {
+  EXPECT_EQ(WrongReplyFor(Op::kSet, Resp("+OK\r\n"), 10), "");
+  EXPECT_EQ(WrongReplyFor(Op::kGet, Resp("$1\r\nv\r\n"), 10), "");
+  EXPECT_EQ(WrongReplyFor(Op::kGet, Resp("$-1\r\n"), 10), "");
+  EXPECT_EQ(WrongReplyFor(Op::kIncr, Resp(":7\r\n"), 10), "");
+  EXPECT_EQ(WrongReplyFor(Op::kMget, Resp("*2\r\n$-1\r\n$1\r\nv\r\n"), 2), "");
+  EXPECT_EQ(WrongReplyFor(Op::kMset, Resp("+OK\r\n"), 10), "");
+}
+
+TEST(WrongReplyFor, OtherTypesAreWrong) {
+  EXPECT_EQ(WrongReplyFor(Op::kIncr, Resp("+OK\r\n"), 10),
+            "incr answered with +OK (expected an integer)");
+  EXPECT_NE(WrongReplyFor(Op::kIncr, Resp("$1\r\n1\r\n"), 10), "");
+  EXPECT_NE(WrongReplyFor(Op::kMset, Resp(":1\r\n"), 10), "");
+  EXPECT_NE(WrongReplyFor(Op::kMget, Resp("$-1\r\n"), 10), "");
+  EXPECT_NE(WrongReplyFor(Op::kSet, Resp(":1\r\n"), 10), "");
+  EXPECT_NE(WrongReplyFor(Op::kGet, Resp("*0\r\n"), 10), "");
+}
+
+TEST(WrongReplyFor, MgetWantsOneElementPerKey) {
+  EXPECT_EQ(WrongReplyFor(Op::kMget, Resp("*2\r\n$-1\r\n$-1\r\n"), 3),
+            "MGET of 3 keys answered with an array of 2");
 }
 
 TEST(ReplyParser, RespBulkWithCrlfInsideIsFramedByLength) {
@@ -182,6 +220,97 @@ TEST(Workload, EmptyValuesDecode) {
   ExpectRoundTrip(proto::Protocol::kJson, 0);
 }
 
+// Decodes the one RESP request in `wire` (whole: nothing may be left) into its words.
+std::vector<std::string> DecodeWords(std::string_view wire) {
+  proto::Decoder decoder(proto::Protocol::kResp);
+  proto::Decoded d = decoder.Next(wire);
+  EXPECT_EQ(d.status, proto::DecodeStatus::kRequest) << d.error.message;
+  EXPECT_EQ(d.request.command, proto::Command::kRedis);
+  EXPECT_EQ(d.consumed, wire.size());
+  return {d.request.argv.begin(), d.request.argv.end()};
+}
+
+TEST(Workload, CounterNamesAreApartFromKeys) {
+  EXPECT_EQ(CounterName(42), "ctr:0000000042");
+  EXPECT_NE(CounterName(42), KeyName(42));
+}
+
+TEST(Workload, IncrDecodesToItsCounter) {
+  RequestTemplates t(proto::Protocol::kResp, 100, 7);
+  std::string wire;
+  t.AppendIncr(1234567, &wire);
+  EXPECT_EQ(wire.size(), t.incr_template().size());
+  EXPECT_EQ(DecodeWords(wire), (std::vector<std::string>{"INCR", "ctr:0001234567"}));
+}
+
+TEST(Workload, MgetDecodesToMultiKeysKeysOfTheKeyspace) {
+  for (size_t n : {size_t{1}, size_t{3}, kDefaultMultiKeys}) {
+    RequestTemplates t(proto::Protocol::kResp, 100, 7, n);
+    Rng rng(5);
+    std::string wire;
+    t.AppendMget(1000, rng, &wire);
+    const std::vector<std::string> words = DecodeWords(wire);
+    ASSERT_EQ(words.size(), n + 1);
+    EXPECT_EQ(words[0], "MGET");
+    for (size_t i = 1; i <= n; ++i) {
+      EXPECT_EQ(words[i].substr(0, 7), "key:000") << words[i];  // below 1000
+      EXPECT_EQ(words[i].size(), kKeyPrefix.size() + kKeyDigits);
+    }
+  }
+}
+
+TEST(Workload, MgetOfOneKeySpaceRepeatsTheKey) {
+  RequestTemplates t(proto::Protocol::kResp, 0, 7, 4);
+  Rng rng(5);
+  std::string wire;
+  t.AppendMget(1, rng, &wire);
+  EXPECT_EQ(DecodeWords(wire), (std::vector<std::string>{"MGET", "key:0000000000", "key:0000000000",
+                                                         "key:0000000000", "key:0000000000"}));
+}
+
+void ExpectMsetDecodes(size_t value_size, size_t n) {
+  RequestTemplates t(proto::Protocol::kResp, value_size, 7, n);
+  Rng rng(5);
+  std::string wire;
+  t.AppendMset(100000, rng, &wire);
+  t.AppendMset(100000, rng, &wire);
+  EXPECT_EQ(wire.size(), 2 * t.mset_template().size());
+  std::string_view rest = wire;
+  proto::Decoder decoder(proto::Protocol::kResp);
+  std::vector<std::string> values;
+  for (int request = 0; request < 2; ++request) {
+    proto::Decoded d = decoder.Next(rest);
+    ASSERT_EQ(d.status, proto::DecodeStatus::kRequest) << d.error.message;
+    ASSERT_EQ(d.request.argv.size(), 2 * n + 1);
+    EXPECT_EQ(d.request.argv[0], "MSET");
+    for (size_t i = 0; i < n; ++i) {
+      EXPECT_EQ(d.request.argv[1 + 2 * i].substr(0, kKeyPrefix.size()), kKeyPrefix);
+      EXPECT_EQ(d.request.argv[2 + 2 * i].size(), value_size);
+      values.emplace_back(d.request.argv[2 + 2 * i]);
+    }
+    rest.remove_prefix(d.consumed);
+  }
+  EXPECT_TRUE(rest.empty());
+  // The values are cut from the random pool, not the template's placeholder.
+  if (value_size > 0) {
+    EXPECT_NE(values[0], std::string(value_size, 'v'));
+  }
+}
+
+TEST(Workload, MsetDecodesToKeyValuePairs) {
+  ExpectMsetDecodes(100, kDefaultMultiKeys);
+  ExpectMsetDecodes(100, 1);
+  ExpectMsetDecodes(0, 3);
+  ExpectMsetDecodes(4096, 2);
+}
+
+TEST(Workload, JsonHasNoRespOnlyTemplates) {
+  RequestTemplates t(proto::Protocol::kJson, 100, 7);
+  EXPECT_TRUE(t.incr_template().empty());
+  EXPECT_TRUE(t.mget_template().empty());
+  EXPECT_TRUE(t.mset_template().empty());
+}
+
 TEST(Workload, JsonValuesNeedNoEscaping) {
   RequestTemplates t(proto::Protocol::kJson, 4000, 3);
   Rng rng(9);
@@ -204,6 +333,14 @@ TEST(Workload, ChooserFollowsTheRatio) {
     EXPECT_LT(mixed.NextKey(), 10u);
   }
   EXPECT_NEAR(sets, 2500, 200);
+}
+
+TEST(Workload, ChooserWithOneOpSendsOnlyThat) {
+  KeyChooser incrs(1, 0, 0, 1, Op::kIncr);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(incrs.NextOp(), Op::kIncr);
+    EXPECT_EQ(incrs.NextKey(), 0u);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // kvs-bench: a load generator for kvs-server (and Redis), speaking newline-delimited JSON
 // or RESP2. N client connections spread over a few epoll threads, each connection keeping
 // `--pipeline` requests in flight; SETs and GETs mixed by `--ratio` over `--keyspace`
-// keys "key:%010d"; for `--requests` replies or `--duration` seconds. It prints throughput
+// keys "key:%010d" (or, with `--op`, only SET, GET, INCR, MGET or MSET; the last three RESP
+// only); for `--requests` replies or `--duration` seconds. It prints throughput
 // and latency percentiles (p50 p90 p99 p99.9 max) from a log-linear histogram, a live
 // progress line on a terminal, and with --json a machine-readable result on stdout.
 //
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -173,6 +175,8 @@ int Main(int argc, char** argv) {
   int clients = 50;
   int pipeline = 1;
   std::string ratio_text = "1:1";
+  std::string op_text = "mixed";
+  size_t multi_keys = kDefaultMultiKeys;
   uint64_t keyspace = 100000;
   size_t value_size = 100;
   uint64_t requests = 0;
@@ -192,7 +196,16 @@ int Main(int argc, char** argv) {
   app.add_option("--pipeline", pipeline, "requests in flight per connection")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app.add_option("--ratio", ratio_text, "SET:GET mix, e.g. 1:1, 1:0 (only SET), 1:9")
+  auto* ratio_opt =
+      app.add_option("--ratio", ratio_text, "SET:GET mix, e.g. 1:1, 1:0 (only SET), 1:9")
+          ->capture_default_str();
+  app.add_option("--op", op_text,
+                 "what to send: mixed (SET and GET by --ratio), set, get, or (RESP only) incr "
+                 "(INCR of counters ctr:%010d), mget, mset (--multi-keys keys each)")
+      ->check(CLI::IsMember({"mixed", "set", "get", "incr", "mget", "mset"}))
+      ->capture_default_str();
+  app.add_option("--multi-keys", multi_keys, "keys per MGET / MSET")
+      ->check(CLI::Range(size_t{1}, kMaxMultiKeys))
       ->capture_default_str();
   app.add_option("--keyspace", keyspace, "distinct keys, key:0000000000 up")
       ->check(CLI::Range(uint64_t{1}, kMaxKeyspace))
@@ -230,6 +243,28 @@ int Main(int argc, char** argv) {
                ratio_text);
     return kExitUsage;
   }
+  std::optional<Op> only;
+  if (op_text != "mixed") {
+    if (ratio_opt->count() != 0) {
+      fmt::print(stderr, "kvs-bench: --ratio mixes SET and GET; it cannot go with --op {}\n",
+                 op_text);
+      return kExitUsage;
+    }
+    if (op_text == "set" || op_text == "get") {
+      set_weight = op_text == "set" ? 1 : 0;
+      get_weight = 1 - set_weight;
+    } else {
+      only = op_text == "incr" ? Op::kIncr : op_text == "mget" ? Op::kMget : Op::kMset;
+      set_weight = get_weight = 0;
+      if (protocol_text != "resp") {
+        fmt::print(stderr,
+                   "kvs-bench: --op {} needs --protocol resp (INCR, MGET and MSET are Redis "
+                   "commands; kvs-bench sends JSON only as GET and SET)\n",
+                   op_text);
+        return kExitUsage;
+      }
+    }
+  }
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
   std::string error;
@@ -248,10 +283,12 @@ int Main(int argc, char** argv) {
       protocol_text == "resp" ? proto::Protocol::kResp : proto::Protocol::kJson;
   config = RunConfig{addr_text,  protocol_text, clients,    pipeline, threads,    set_weight,
                      get_weight, keyspace,      value_size, requests, duration_s, seed};
+  config.op = op_text;
+  config.multi_keys = multi_keys;
 
   InstallSignalHandlers();
   const bool tty = ::isatty(STDERR_FILENO) == 1;
-  const RequestTemplates templates(protocol, value_size, seed);
+  const RequestTemplates templates(protocol, value_size, seed, multi_keys);
 
   LoopOptions base;
   base.addr = addr;
@@ -260,6 +297,7 @@ int Main(int argc, char** argv) {
   base.pipeline = pipeline;
   base.set_weight = set_weight;
   base.get_weight = get_weight;
+  base.only = only;
   base.keyspace = keyspace;
   base.seed = seed;
   base.stop = &g_stop;

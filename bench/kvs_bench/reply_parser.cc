@@ -1,5 +1,6 @@
 #include "reply_parser.h"
 
+#include <fmt/format.h>
 #include <simdjson.h>
 
 #include <charconv>
@@ -117,6 +118,50 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 
 }  // namespace
 
+std::string_view ReplyKindName(ReplyKind kind) {
+  switch (kind) {
+    case ReplyKind::kOk:
+      return "+OK";
+    case ReplyKind::kInteger:
+      return "an integer";
+    case ReplyKind::kValue:
+      return "a bulk string";
+    case ReplyKind::kNil:
+      return "nil";
+    case ReplyKind::kArray:
+      return "an array";
+    case ReplyKind::kError:
+      return "an error";
+  }
+  return "?";
+}
+
+std::string WrongReplyFor(Op op, const ParsedReply& reply, size_t multi_keys) {
+  ReplyKind want = ReplyKind::kOk;
+  switch (op) {
+    case Op::kSet:
+    case Op::kMset:
+      break;
+    case Op::kGet:
+      if (reply.kind == ReplyKind::kNil) return {};
+      want = ReplyKind::kValue;
+      break;
+    case Op::kIncr:
+      want = ReplyKind::kInteger;
+      break;
+    case Op::kMget:
+      want = ReplyKind::kArray;
+      if (reply.kind == want && reply.number != static_cast<int64_t>(multi_keys)) {
+        return fmt::format("MGET of {} keys answered with an array of {}", multi_keys,
+                           reply.number);
+      }
+      break;
+  }
+  if (reply.kind == want) return {};
+  return fmt::format("{} answered with {} (expected {})", OpName(op), ReplyKindName(reply.kind),
+                     ReplyKindName(want));
+}
+
 ParsedReply ReplyParser::Next(std::string_view input) {
   return protocol_ == proto::Protocol::kResp ? NextResp(input) : NextJson(input);
 }
@@ -139,6 +184,26 @@ ParsedReply ReplyParser::NextResp(std::string_view input) {
                    ? ReplyKind::kNil
                    : ReplyKind::kValue;
       break;
+    case proto::wire::kInteger:
+      r.kind = ReplyKind::kInteger;
+      ParseInt(input.substr(1, len - 3), &r.number);  // SkipResp checked it
+      break;
+    case proto::wire::kArray: {
+      // SkipResp framed it whole; walk the elements once more to count the nils.
+      const size_t header_end = FindCrlf(input, 1) + 2;
+      ParseInt(input.substr(1, header_end - 3), &r.number);
+      if (r.number < 0) {
+        r.kind = ReplyKind::kNil;
+        break;
+      }
+      r.kind = ReplyKind::kArray;
+      size_t at = header_end;
+      for (int64_t i = 0; i < r.number; ++i) {
+        if (input.substr(at, proto::wire::kNilBulk.size()) == proto::wire::kNilBulk) ++r.nils;
+        at += SkipResp(input, at, 1, &error);
+      }
+      break;
+    }
     default:
       r.kind = ReplyKind::kOk;
       break;

@@ -1,8 +1,10 @@
 // ReplyParser: the client side of kvs' wire, incrementally framing and classifying the
-// replies to kvs-bench's GET and SET requests, in RESP2 or newline-delimited JSON.
+// replies to kvs-bench's requests (GET, SET; RESP also INCR, MGET, MSET), in RESP2 or
+// newline-delimited JSON.
 //
-// It only needs to know whether a reply is an error and whether a GET found its key, so it
-// checks the shapes kvs and Redis send ({"ok":true...}, +OK, $n, $-1, -ERR) on a fast path
+// It only needs to know a reply's type, whether it is an error and whether a GET found its
+// key, so it checks the shapes kvs and Redis send ({"ok":true...}, +OK, :n, $n, $-1, *n,
+// -ERR) on a fast path
 // and falls back to simdjson for JSON it does not recognise. Replies are framed from the
 // front of the caller's buffer; an incomplete one is re-framed from its start on the next
 // call (replies are small, and a bulk's declared length is checked before it is scanned).
@@ -10,18 +12,22 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "proto/request.h"
+#include "workload.h"
 
 namespace kvs::bench {
 
 enum class ReplyKind {
-  kOk,     // +OK, :n, {"ok":true}
-  kValue,  // a GET that found its key: $n..., {"ok":true,"value":"..."}
-  kNil,    // a GET that did not: $-1, {"ok":true,"value":null}
-  kError,  // -ERR ..., {"ok":false,"error":"..."}: `error` holds the message
+  kOk,       // +OK (any status line), {"ok":true}
+  kInteger,  // :n (INCR's new value)
+  kValue,    // a GET that found its key: $n..., {"ok":true,"value":"..."}
+  kNil,      // a GET that did not: $-1, *-1, {"ok":true,"value":null}
+  kArray,    // *n (MGET's values)
+  kError,    // -ERR ..., {"ok":false,"error":"..."}: `error` holds the message
 };
 
 struct ParsedReply {
@@ -29,7 +35,16 @@ struct ParsedReply {
   size_t consumed = 0;  // bytes of the input the reply took (kReply)
   ReplyKind kind = ReplyKind::kOk;
   std::string_view error;  // kError: the message; kProtocolError: what is wrong
+  int64_t number = 0;      // kInteger: its value; kArray: its element count
+  int64_t nils = 0;        // kArray: elements that are $-1 (keys MGET did not find)
 };
+
+// "+OK", "integer", "bulk", "nil", "array", "error": for messages.
+std::string_view ReplyKindName(ReplyKind kind);
+
+// Why `reply` (framed, not an error) cannot be the answer to `op`, or "" when it can: SET
+// wants +OK, GET a bulk or nil, INCR an integer, MGET an array of `multi_keys`, MSET +OK.
+std::string WrongReplyFor(Op op, const ParsedReply& reply, size_t multi_keys);
 
 class ReplyParser {
  public:

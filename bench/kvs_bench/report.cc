@@ -53,7 +53,23 @@ bool WriteFile(const std::string& path, std::string_view text) {
   return std::fclose(f) == 0 && ok;
 }
 
+bool IsMultiKeyOp(const RunConfig& config) { return config.op == "mget" || config.op == "mset"; }
+
+// "set:get 1:1", "INCR", "MGET of 10 keys": what was sent, for the summary and the plot.
+std::string WorkloadLabel(const RunConfig& config) {
+  if (config.op == "incr") return "INCR";
+  if (IsMultiKeyOp(config)) {
+    return fmt::format("{} of {} keys", config.op == "mget" ? "MGET" : "MSET", config.multi_keys);
+  }
+  return fmt::format("set:get {}:{}", config.set_weight, config.get_weight);
+}
+
 }  // namespace
+
+double RunResult::keys_per_s() const {
+  const double s = elapsed_s();
+  return s > 0 ? static_cast<double>(stats.keys) / s : 0;
+}
 
 double RunResult::elapsed_s() const {
   return static_cast<double>(stats.end_ns - stats.start_ns) / 1e9;
@@ -71,15 +87,26 @@ std::string FormatMillis(uint64_t nanos) {
 void PrintSummary(const RunConfig& config, const RunResult& result, std::FILE* out) {
   const LoopStats& s = result.stats;
   const LatencyHistogram& h = s.latency;
-  fmt::print(out, "kvs-bench: {} {}, {} clients, pipeline {}, {} thread{}, set:get {}:{}, ",
-             config.protocol, config.addr, config.clients, config.pipeline, config.threads,
-             config.threads == 1 ? "" : "s", config.set_weight, config.get_weight);
+  fmt::print(out, "kvs-bench: {} {}, {} clients, pipeline {}, {} thread{}, {}, ", config.protocol,
+             config.addr, config.clients, config.pipeline, config.threads,
+             config.threads == 1 ? "" : "s", WorkloadLabel(config));
   fmt::print(out, "keyspace {}, value {} B\n", config.keyspace, config.value_size);
   fmt::print(out, "  requests   {} in {:.3f} s{}\n", s.completed(), result.elapsed_s(),
              result.interrupted ? " (interrupted)" : "");
   fmt::print(out, "  throughput {:.0f} req/s\n", result.throughput());
-  fmt::print(out, "  sets {}, gets {} ({} hits, {} misses)\n", s.sets, s.gets, s.get_hits,
-             s.get_misses);
+  if (IsMultiKeyOp(config)) {
+    fmt::print(out, "  keys       {:.0f} keys/s ({} per request)\n", result.keys_per_s(),
+               config.multi_keys);
+  }
+  if (s.sets + s.gets != 0 || s.completed() == 0) {
+    fmt::print(out, "  sets {}, gets {} ({} hits, {} misses)\n", s.sets, s.gets, s.get_hits,
+               s.get_misses);
+  }
+  if (s.incrs != 0) fmt::print(out, "  incrs {}\n", s.incrs);
+  if (s.mgets != 0) {
+    fmt::print(out, "  mgets {} ({} keys found, {} nil)\n", s.mgets, s.mget_hits, s.mget_misses);
+  }
+  if (s.msets != 0) fmt::print(out, "  msets {}\n", s.msets);
   fmt::print(out, "  latency    p50 {}  p90 {}  p99 {}  p99.9 {}  max {}  (mean {})\n",
              FormatMillis(h.ValueAtPercentile(50)), FormatMillis(h.ValueAtPercentile(90)),
              FormatMillis(h.ValueAtPercentile(99)), FormatMillis(h.ValueAtPercentile(99.9)),
@@ -87,8 +114,10 @@ void PrintSummary(const RunConfig& config, const RunResult& result, std::FILE* o
   if (s.errors() == 0) {
     fmt::print(out, "  errors     none\n");
   } else {
-    fmt::print(out, "  ERRORS     {} error replies, {} connection failures, {} requests lost\n",
-               s.error_replies, s.connection_errors, s.lost_requests);
+    fmt::print(out,
+               "  ERRORS     {} error replies, {} wrong replies, {} connection failures, {} "
+               "requests lost\n",
+               s.error_replies, s.wrong_replies, s.connection_errors, s.lost_requests);
     fmt::print(out, "  first      {}\n", s.first_error);
   }
 }
@@ -100,15 +129,19 @@ void PrintJson(const RunConfig& config, const RunResult& result, std::FILE* out)
   j += fmt::format(
       R"("addr":{},"protocol":{},"clients":{},"pipeline":{},"threads":{},)"
       R"("ratio":{{"set":{},"get":{}}},"keyspace":{},"value_size":{},"requests_asked":{},)"
-      R"("duration_asked_s":{},"seed":{},)",
+      R"("duration_asked_s":{},"seed":{},"op":{},"multi_keys":{},)",
       JsonString(config.addr), JsonString(config.protocol), config.clients, config.pipeline,
       config.threads, config.set_weight, config.get_weight, config.keyspace, config.value_size,
-      config.requests, config.duration_s, config.seed);
+      config.requests, config.duration_s, config.seed, JsonString(config.op), config.multi_keys);
   j += fmt::format(
       R"("requests":{},"sets":{},"gets":{},"get_hits":{},"get_misses":{},"elapsed_s":{:.6f},)"
       R"("throughput_rps":{:.1f},"interrupted":{},)",
       s.completed(), s.sets, s.gets, s.get_hits, s.get_misses, result.elapsed_s(),
       result.throughput(), result.interrupted);
+  j += fmt::format(R"("incrs":{},"mgets":{},"msets":{},"mget_hits":{},"mget_misses":{},"keys":{},)"
+                   R"("keys_per_s":{:.1f},)",
+                   s.incrs, s.mgets, s.msets, s.mget_hits, s.mget_misses, s.keys,
+                   result.keys_per_s());
   j +=
       fmt::format(R"("latency_us":{{"min":{:.1f},"mean":{:.1f},)", Micros(h.min()), h.mean() / 1e3);
   for (const Percentile& p : kPercentiles) {
@@ -117,8 +150,8 @@ void PrintJson(const RunConfig& config, const RunResult& result, std::FILE* out)
   j += fmt::format(R"("max":{:.1f}}},)", Micros(h.max()));
   j += fmt::format(
       R"("errors":{{"total":{},"error_replies":{},"connection_failures":{},"lost_requests":{},)"
-      R"("first":{}}},)",
-      s.errors(), s.error_replies, s.connection_errors, s.lost_requests,
+      R"("wrong_replies":{},"first":{}}},)",
+      s.errors(), s.error_replies, s.connection_errors, s.lost_requests, s.wrong_replies,
       s.first_error.empty() ? std::string("null") : JsonString(s.first_error));
   j += fmt::format(R"("syscalls":{{"send":{},"recv":{}}},)", s.sends, s.recvs);
   j += R"("timeline":[)";
@@ -174,11 +207,10 @@ bool WritePlot(const RunConfig& config, const RunResult& result, const std::stri
       "set multiplot layout {},1 title {}\n"
       "set grid\n",
       with_timeline ? 800 : 450, GnuplotQuote(png), with_timeline ? 2 : 1,
-      GnuplotQuote(fmt::format("kvs-bench {} {}: {} clients, pipeline {}, set:get {}:{}, "
+      GnuplotQuote(fmt::format("kvs-bench {} {}: {} clients, pipeline {}, {}, "
                                "value {} B, {:.0f} req/s",
                                config.protocol, config.addr, config.clients, config.pipeline,
-                               config.set_weight, config.get_weight, config.value_size,
-                               result.throughput())));
+                               WorkloadLabel(config), config.value_size, result.throughput())));
   if (with_timeline) {
     script += fmt::format(
         "set xlabel 'seconds'\nset ylabel 'requests/s'\nset y2label 'p99 (ms)'\n"

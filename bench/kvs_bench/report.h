@@ -25,6 +25,8 @@ struct RunConfig {
   uint64_t requests = 0;  // 0 when the run is timed
   double duration_s = 0;  // 0 when the run is counted
   uint64_t seed = 0;
+  std::string op = "mixed";  // --op: mixed (SET/GET by the weights), set, get, incr, mget, mset
+  size_t multi_keys = 0;     // keys per MGET / MSET
 };
 
 // One second of the run, as the progress line saw it.
@@ -41,6 +43,7 @@ struct RunResult {
 
   double elapsed_s() const;
   double throughput() const;  // replies per second
+  double keys_per_s() const;  // keys read or written per second (N per MGET / MSET)
 };
 
 void PrintSummary(const RunConfig& config, const RunResult& result, std::FILE* out);

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <vector>
 
 #include "proto/request_encoder.h"
 
@@ -28,12 +29,52 @@ void WriteDigits(uint64_t key, char* at) {
   }
 }
 
+// Encodes `words` as one RESP request into *out and returns where each occurrence of `key`
+// starts, in order, plus the prefix's length: the offsets of the digits to patch. The
+// other words must not contain `key` (the placeholder values are all 'v').
+std::vector<size_t> EncodeRespWords(const std::vector<std::string>& words, std::string_view key,
+                                    size_t prefix_size, std::string* out) {
+  const std::vector<std::string_view> argv(words.begin(), words.end());
+  proto::Request request;
+  request.shape = proto::Shape::kResp;
+  request.command = proto::Command::kRedis;
+  request.argv = argv;
+  proto::EncodeRequest(request, out);
+  std::vector<size_t> digits_at;
+  for (size_t at = out->find(key); at != std::string::npos; at = out->find(key, at + key.size()))
+    digits_at.push_back(at + prefix_size);
+  return digits_at;
+}
+
 }  // namespace
+
+std::string_view OpName(Op op) {
+  switch (op) {
+    case Op::kSet:
+      return "set";
+    case Op::kGet:
+      return "get";
+    case Op::kIncr:
+      return "incr";
+    case Op::kMget:
+      return "mget";
+    case Op::kMset:
+      return "mset";
+  }
+  return "?";
+}
 
 std::string KeyName(uint64_t key) {
   std::string name(kKeyPrefix);
   name.resize(kKeyPrefix.size() + kKeyDigits);
   WriteDigits(key, name.data() + kKeyPrefix.size());
+  return name;
+}
+
+std::string CounterName(uint64_t key) {
+  std::string name(kCounterPrefix);
+  name.resize(kCounterPrefix.size() + kKeyDigits);
+  WriteDigits(key, name.data() + kCounterPrefix.size());
   return name;
 }
 
@@ -53,8 +94,10 @@ uint64_t Rng::Next() {
   return result;
 }
 
-RequestTemplates::RequestTemplates(proto::Protocol protocol, size_t value_size, uint64_t seed)
-    : value_size_(value_size) {
+RequestTemplates::RequestTemplates(proto::Protocol protocol, size_t value_size, uint64_t seed,
+                                   size_t multi_keys)
+    : value_size_(value_size), multi_keys_(multi_keys) {
+  assert(multi_keys >= 1 && multi_keys <= kMaxMultiKeys);
   const proto::Shape shape =
       protocol == proto::Protocol::kResp ? proto::Shape::kResp : proto::Shape::kJson;
   const std::string key = KeyName(0);
@@ -69,6 +112,27 @@ RequestTemplates::RequestTemplates(proto::Protocol protocol, size_t value_size, 
   // The value is the last field: JSON ends `"value":"VVV"}\n`, RESP `$n\r\nVVV\r\n`.
   set_value_at_ = set_.size() - value_size - (protocol == proto::Protocol::kResp ? 2 : 3);
   assert(set_.compare(set_value_at_, value_size, value) == 0);
+
+  if (protocol == proto::Protocol::kResp) {
+    const std::string counter = CounterName(0);
+    incr_key_at_ = EncodeRespWords({"INCR", counter}, counter, kCounterPrefix.size(), &incr_)[0];
+    std::vector<std::string> words = {"MGET"};
+    words.insert(words.end(), multi_keys, key);
+    mget_keys_at_ = EncodeRespWords(words, key, kKeyPrefix.size(), &mget_);
+    words = {"MSET"};
+    for (size_t i = 0; i < multi_keys; ++i) {
+      words.push_back(key);
+      words.push_back(value);
+    }
+    mset_keys_at_ = EncodeRespWords(words, key, kKeyPrefix.size(), &mset_);
+    // Each value follows its key: "key:DDDDDDDDDD\r\n$<size>\r\n<value>".
+    const size_t value_after_digits = kKeyDigits + 2 + 1 + std::to_string(value_size).size() + 2;
+    for (size_t digits_at : mset_keys_at_) {
+      mset_values_at_.push_back(digits_at + value_after_digits);
+      assert(mset_.compare(mset_values_at_.back(), value_size, value) == 0);
+    }
+    assert(mget_keys_at_.size() == multi_keys && mset_keys_at_.size() == multi_keys);
+  }
 
   Rng rng(seed ^ 0x76616c7565ULL);  // "value": a stream apart from the key choosers'
   pool_.resize(value_size + kPoolSlack);
@@ -85,14 +149,16 @@ RequestTemplates::RequestTemplates(proto::Protocol protocol, size_t value_size, 
   }
 }
 
+void RequestTemplates::PatchValue(char* at, Rng& rng) const {
+  if (value_size_ > 0) std::memcpy(at, pool_.data() + rng.Below(kPoolSlack + 1), value_size_);
+}
+
 void RequestTemplates::AppendSet(uint64_t key, Rng& rng, std::string* out) const {
   const size_t base = out->size();
   out->append(set_);
   char* at = out->data() + base;
   WriteDigits(key, at + set_key_at_);
-  if (value_size_ > 0) {
-    std::memcpy(at + set_value_at_, pool_.data() + rng.Below(kPoolSlack + 1), value_size_);
-  }
+  PatchValue(at + set_value_at_, rng);
 }
 
 void RequestTemplates::AppendGet(uint64_t key, std::string* out) const {
@@ -101,12 +167,40 @@ void RequestTemplates::AppendGet(uint64_t key, std::string* out) const {
   WriteDigits(key, out->data() + base + get_key_at_);
 }
 
-KeyChooser::KeyChooser(uint64_t seed, uint32_t set_weight, uint32_t get_weight, uint64_t keyspace)
+void RequestTemplates::AppendIncr(uint64_t key, std::string* out) const {
+  assert(!incr_.empty());
+  const size_t base = out->size();
+  out->append(incr_);
+  WriteDigits(key, out->data() + base + incr_key_at_);
+}
+
+void RequestTemplates::AppendMget(uint64_t keyspace, Rng& rng, std::string* out) const {
+  assert(!mget_.empty());
+  const size_t base = out->size();
+  out->append(mget_);
+  char* at = out->data() + base;
+  for (size_t digits_at : mget_keys_at_) WriteDigits(rng.Below(keyspace), at + digits_at);
+}
+
+void RequestTemplates::AppendMset(uint64_t keyspace, Rng& rng, std::string* out) const {
+  assert(!mset_.empty());
+  const size_t base = out->size();
+  out->append(mset_);
+  char* at = out->data() + base;
+  for (size_t i = 0; i < multi_keys_; ++i) {
+    WriteDigits(rng.Below(keyspace), at + mset_keys_at_[i]);
+    PatchValue(at + mset_values_at_[i], rng);
+  }
+}
+
+KeyChooser::KeyChooser(uint64_t seed, uint32_t set_weight, uint32_t get_weight, uint64_t keyspace,
+                       std::optional<Op> only)
     : rng_(seed),
       set_weight_(set_weight),
       total_weight_(uint64_t{set_weight} + get_weight),
-      keyspace_(keyspace) {
-  assert(total_weight_ > 0 && keyspace_ > 0);
+      keyspace_(keyspace),
+      only_(only) {
+  assert((only_ || total_weight_ > 0) && keyspace_ > 0);
 }
 
 }  // namespace kvs::bench

@@ -1,31 +1,49 @@
 // The requests kvs-bench sends: keys "key:%010d" drawn uniformly from a key space,
 // values of a fixed size cut from a pool of random bytes (printable ASCII for JSON, so no
-// byte needs escaping and every request of a kind has the same length).
+// byte needs escaping and every request of a kind has the same length). RESP also has
+// INCR of a counter "ctr:%010d" (a name apart from the SET keys: a prefilled key holds
+// random bytes, which INCR refuses) and MGET / MSET of `multi_keys` keys "key:%010d".
 //
-// RequestTemplates encodes one SET and one GET with proto::EncodeRequest at start-up and
-// afterwards only patches the key digits and the value bytes in place: building a request
-// is a memcpy, not an encoding. Immutable after construction: shared by every thread.
-// KeyChooser is one connection's seeded random stream (op and key); not thread-safe.
+// RequestTemplates encodes one request of each kind with proto::EncodeRequest at start-up
+// and afterwards only patches the key digits and the value bytes in place: building a
+// request is a memcpy, not an encoding. Immutable after construction: shared by every
+// thread. KeyChooser is one connection's seeded random stream (op and key); not
+// thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proto/request.h"
 
 namespace kvs::bench {
 
-enum class Op : uint8_t { kSet, kGet };
+enum class Op : uint8_t { kSet, kGet, kIncr, kMget, kMset };
+
+// "set", "get", "incr", "mget", "mset": the --op names.
+std::string_view OpName(Op op);
+// INCR, MGET and MSET exist only as RESP requests.
+inline bool IsRespOnly(Op op) { return op == Op::kIncr || op == Op::kMget || op == Op::kMset; }
+// MGET and MSET carry RequestTemplates::multi_keys() keys each.
+inline bool IsMultiKey(Op op) { return op == Op::kMget || op == Op::kMset; }
 
 // Keys are "key:" and 10 decimal digits, so a key space holds at most 10^10 keys.
 inline constexpr uint64_t kMaxKeyspace = 10'000'000'000ULL;
 inline constexpr std::string_view kKeyPrefix = "key:";
+inline constexpr std::string_view kCounterPrefix = "ctr:";
 inline constexpr size_t kKeyDigits = 10;
+// Keys per MGET / MSET (--multi-keys): the default, and a bound that keeps a request small.
+inline constexpr size_t kDefaultMultiKeys = 10;
+inline constexpr size_t kMaxMultiKeys = 10000;
 
 // "key:0000000042"
 std::string KeyName(uint64_t key);
+// "ctr:0000000042": the counter INCR adds to.
+std::string CounterName(uint64_t key);
 
 // splitmix64 (seeding) feeding xoshiro256** (the stream): fast, good enough for load.
 class Rng {
@@ -41,34 +59,63 @@ class Rng {
 
 class RequestTemplates {
  public:
-  // `seed` fills the value pool.
-  RequestTemplates(proto::Protocol protocol, size_t value_size, uint64_t seed);
+  // `seed` fills the value pool. MGET and MSET carry `multi_keys` keys (RESP only).
+  // REQUIRES: 1 <= multi_keys <= kMaxMultiKeys.
+  RequestTemplates(proto::Protocol protocol, size_t value_size, uint64_t seed,
+                   size_t multi_keys = kDefaultMultiKeys);
 
   // Append one complete request for `key` to *out. `rng` picks the value's bytes.
   void AppendSet(uint64_t key, Rng& rng, std::string* out) const;
   void AppendGet(uint64_t key, std::string* out) const;
+  // RESP only (REQUIRES: the protocol is RESP). INCR of CounterName(key).
+  void AppendIncr(uint64_t key, std::string* out) const;
+  // MGET / MSET of multi_keys() keys, each drawn from `rng` below `keyspace` (repeats are
+  // possible, as in any uniform draw); MSET's values are cut from the pool like SET's.
+  void AppendMget(uint64_t keyspace, Rng& rng, std::string* out) const;
+  void AppendMset(uint64_t keyspace, Rng& rng, std::string* out) const;
 
+  size_t multi_keys() const { return multi_keys_; }
   std::string_view set_template() const { return set_; }
   std::string_view get_template() const { return get_; }
+  std::string_view incr_template() const { return incr_; }
+  std::string_view mget_template() const { return mget_; }
+  std::string_view mset_template() const { return mset_; }
 
  private:
+  void PatchValue(char* at, Rng& rng) const;
+
   std::string set_;
   std::string get_;
   size_t set_key_at_ = 0;
   size_t set_value_at_ = 0;
   size_t get_key_at_ = 0;
+  // RESP only (empty for JSON). Offsets of each key's digits and of each MSET value.
+  std::string incr_;
+  std::string mget_;
+  std::string mset_;
+  size_t incr_key_at_ = 0;
+  std::vector<size_t> mget_keys_at_;
+  std::vector<size_t> mset_keys_at_;
+  std::vector<size_t> mset_values_at_;
   size_t value_size_ = 0;
+  size_t multi_keys_ = 0;
   std::string pool_;  // value_size_ + kPoolSlack random bytes; a value starts anywhere
 };
 
 // One connection's choice of what to send next: SET with probability
-// set_weight / (set_weight + get_weight), key uniform in [0, keyspace).
+// set_weight / (set_weight + get_weight), key uniform in [0, keyspace); or, given `only`,
+// always that op.
 class KeyChooser {
  public:
-  KeyChooser(uint64_t seed, uint32_t set_weight, uint32_t get_weight, uint64_t keyspace);
+  KeyChooser(uint64_t seed, uint32_t set_weight, uint32_t get_weight, uint64_t keyspace,
+             std::optional<Op> only = std::nullopt);
 
-  Op NextOp() { return rng_.Below(total_weight_) < set_weight_ ? Op::kSet : Op::kGet; }
+  Op NextOp() {
+    if (only_) return *only_;
+    return rng_.Below(total_weight_) < set_weight_ ? Op::kSet : Op::kGet;
+  }
   uint64_t NextKey() { return rng_.Below(keyspace_); }
+  uint64_t keyspace() const { return keyspace_; }
   Rng& rng() { return rng_; }
 
  private:
@@ -76,6 +123,7 @@ class KeyChooser {
   uint64_t set_weight_;
   uint64_t total_weight_;
   uint64_t keyspace_;
+  std::optional<Op> only_;
 };
 
 }  // namespace kvs::bench
