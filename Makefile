@@ -9,9 +9,12 @@
 #   make fuzz    build and run the libFuzzer targets (FUZZ_SECONDS each, default 300)
 
 JOBS         ?= $(shell nproc)
+# Tests wait on sockets, disks and child processes more than they compute: one more than
+# the cores keeps both busy.
+CTEST_JOBS   ?= $(shell expr $(JOBS) + 1)
 CMAKE_FLAGS  ?=
 FUZZ_SECONDS ?= 300
-CTEST        := ctest --output-on-failure -j $(JOBS) --no-tests=error
+CTEST        := ctest --output-on-failure -j $(CTEST_JOBS) --no-tests=error
 
 .PHONY: all deps build build-asan build-tsan build-fuzz test test-unit test-tsan test-fuzz test-partition check-thread-safety run bench fuzz format clean
 

@@ -23,7 +23,8 @@ using proto::ReplyWriter;
 // ---- Txn -------------------------------------------------------------------------------
 
 Result<std::optional<std::string>> Txn::Get(std::string_view key) {
-  if (auto it = latest_.find(std::string(key)); it != latest_.end()) {
+  if (latest_.empty()) {  // most commands read before they write: no copy, no hash
+  } else if (auto it = latest_.find(std::string(key)); it != latest_.end()) {
     const WriteBatch::Op& op = writes_.ops()[it->second];
     if (op.kind == WriteBatch::OpKind::kDelete) return std::optional<std::string>();
     return std::optional<std::string>(op.value);
@@ -34,7 +35,8 @@ Result<std::optional<std::string>> Txn::Get(std::string_view key) {
 }
 
 Result<bool> Txn::Exists(std::string_view key) {
-  if (auto it = latest_.find(std::string(key)); it != latest_.end()) {
+  if (latest_.empty()) {
+  } else if (auto it = latest_.find(std::string(key)); it != latest_.end()) {
     return writes_.ops()[it->second].kind == WriteBatch::OpKind::kPut;
   }
   Result<bool> exists = base_->Exists(key);

@@ -92,6 +92,20 @@ std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bo
     w.Verbatim(with_keyspace ? call.text + keyspace() : call.text);
     return out;
   }
+  if (id == proto::CommandId::kGet) {  // the hot path: one lookup, one reply
+    Result<std::string> value = cached_only ? engine->GetCached(EncodeDbKey(call.db, call.argv[1]))
+                                            : engine->Get(EncodeDbKey(call.db, call.argv[1]));
+    if (value.status().IsWouldBlock() && cached_only) return std::nullopt;
+    proto::ReplyWriter w(call.shape, call.resp, &out);
+    if (value.ok()) {
+      w.Bulk(*value);
+    } else if (value.status().IsNotFound()) {
+      w.Null();
+    } else {
+      w.Error("ERR " + value.status().ToString());
+    }
+    return out;
+  }
   EngineReader reader(engine, cached_only);
   Txn txn(&reader);
   Status s;
