@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -261,6 +262,53 @@ TEST(ClusterTest, BadClusterFlagsFailFast) {
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find(tc.message), std::string::npos) << r.err;
   }
+}
+
+// Issue 17: commands that read what they change are decided by the leader after a Raft
+// barrier, against every committed entry, and replicate their result: N clients × M INCRs
+// leave N×M on every node; a transaction commits as one entry; a follower decides nothing.
+TEST(ClusterTest, CountersAndTransactionsAreDecidedByTheLeader) {
+  Cluster c(3, kFast);
+  c.StartAll();
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  constexpr int kClients = 4, kPerClient = 60, kPipeline = 10;
+  const std::string incr = "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n";
+  std::vector<std::thread> clients;
+  std::atomic<int> bad{0};
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&] {
+      e2e::Conn conn(c.ClientPort(leader));
+      for (int done = 0; done < kPerClient; done += kPipeline) {
+        std::string burst;
+        for (int j = 0; j < kPipeline; ++j) burst += incr;
+        conn.Send(burst);
+        for (int j = 0; j < kPipeline; ++j) {
+          std::optional<std::string> line = conn.ReadLine(30);
+          if (!line || line->empty() || (*line)[0] != ':') ++bad;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  const std::string total = std::to_string(kClients * kPerClient);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(c.EventuallyLocal(i, "counter", total)) << "node " << i + 1;
+
+  e2e::Conn tx(c.ClientPort(leader));
+  tx.Send("*1\r\n$5\r\nMULTI\r\n*2\r\n$4\r\nINCR\r\n$1\r\nt\r\n"
+          "*3\r\n$3\r\nSET\r\n$1\r\nu\r\n$1\r\nx\r\n*1\r\n$4\r\nEXEC\r\n");
+  for (const char* want : {"+OK\r", "+QUEUED\r", "+QUEUED\r", "*2\r", ":1\r", "+OK\r"}) {
+    EXPECT_EQ(tx.ReadLine(30), want);
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(c.EventuallyLocal(i, "u", "x")) << "node " << i + 1;
+
+  const int follower = (leader + 1) % 3;
+  e2e::Conn f(c.ClientPort(follower));
+  f.Send(incr);
+  EXPECT_EQ(f.ReadLine(30),
+            fmt::format("-NOTLEADER not leader; the leader is {}\r", c.ClientAddr(leader)));
+  EXPECT_TRUE(c.EventuallyLocal(follower, "counter", total));  // unchanged
 }
 
 }  // namespace
