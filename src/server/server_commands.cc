@@ -205,6 +205,16 @@ bool Server::Impl::HandleCommand(Connection& c, const proto::Request& request) {
     }
   }
   if (c.in_multi && !RunsInsideMulti(spec->id)) {
+    // Bounded like the connection's buffers: a transaction may not queue without limit.
+    size_t bytes = 0;
+    for (const std::string& word : call.argv) bytes += word.size() + sizeof(std::string);
+    if (c.queued_bytes + bytes > config_.max_connection_buffer_bytes) {
+      Reject(c, request.shape,
+             fmt::format("ERR MULTI queue over {} bytes: EXEC will abort (kvs limit)",
+                         config_.max_connection_buffer_bytes));
+      return true;
+    }
+    c.queued_bytes += bytes;
     c.queued.push_back(std::move(call));
     std::string reply;
     ReplyWriter(request.shape, c.session.resp, &reply).Simple("QUEUED");
@@ -370,9 +380,8 @@ void Server::Impl::RunLocalCommand(Connection& c, Session& session, const Call& 
         out.Error("ERR MULTI calls can not be nested");
         return;
       }
+      ResetTransaction(c);
       c.in_multi = true;
-      c.multi_failed = false;
-      c.queued.clear();
       out.Ok();
       return;
     case CommandId::kDiscard:
@@ -809,6 +818,7 @@ void Server::Impl::ResetTransaction(Connection& c) {
   c.in_multi = false;
   c.multi_failed = false;
   c.queued.clear();
+  c.queued_bytes = 0;
 }
 
 }  // namespace kvs

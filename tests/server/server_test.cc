@@ -197,5 +197,31 @@ TEST_F(ServerTest, OversizedKeyOrValueGetsAnErrorAndIsNotWritten) {
   EXPECT_EQ(Stored(max_key), std::string(1024, 'v'));
 }
 
+// A transaction's queue is bounded like the connection's buffers: past the bound a command
+// is refused, and EXEC aborts the whole transaction; nothing of it is written.
+TEST_F(ServerTest, MultiQueueIsBoundedAndExecAbortsPastIt) {
+  StartServer(SmallLimits());  // buffers of 2 * 2064 bytes
+  Conn c(port_);
+  c.Send(Resp({"MULTI"}));
+  EXPECT_EQ(c.ReadLine(), "+OK\r");
+  const std::string value(1000, 'v');
+  int queued = 0;
+  for (;; ++queued) {
+    c.Send(Resp({"SET", "k" + std::to_string(queued), value}));
+    const std::optional<std::string> reply = c.ReadLine();
+    ASSERT_TRUE(reply);
+    if (*reply != "+QUEUED\r") {
+      EXPECT_EQ(reply->rfind("-ERR MULTI queue over ", 0), 0u) << *reply;
+      break;
+    }
+    ASSERT_LT(queued, 100) << "the queue never filled";
+  }
+  EXPECT_GT(queued, 0);
+  c.Send(Resp({"EXEC"}));
+  EXPECT_EQ(c.ReadLine(), "-EXECABORT Transaction discarded because of previous errors.\r");
+  EXPECT_EQ(Stored("k0"), "NotFound: Key not found");
+  EXPECT_TRUE(engine_.batch_sizes().empty() || engine_.batch_sizes().back() == 0);
+}
+
 }  // namespace
 }  // namespace kvs::testing
