@@ -29,6 +29,7 @@ enum class CommandId : uint8_t {
   // writes
   kSet, kSetNx, kGetSet, kGetDel, kMSet, kMSetNx, kAppend, kSetRange, kIncr, kDecr, kIncrBy,
   kDecrBy, kIncrByFloat, kDel, kUnlink, kRename, kRenameNx, kCopy, kFlushDb, kFlushAll,
+  kMove,
 };
 
 // How the server runs a command (src/server).

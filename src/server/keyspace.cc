@@ -127,6 +127,7 @@ class Command {
   Status Flush(bool all);
   Status Rename(bool nx);
   Status Copy();
+  Status Move();
 
   std::span<const std::string> argv_;
   const uint32_t db_;
@@ -181,6 +182,8 @@ Status Command::Run(CommandId id) {
       return Rename(true);
     case CommandId::kCopy:
       return Copy();
+    case CommandId::kMove:
+      return Move();
     case CommandId::kKeys:
       return Keys();
     case CommandId::kDbSize:
@@ -595,6 +598,41 @@ Status Command::Copy() {
   }
   txn_->Put(std::move(dst), std::move(*value));
   out_->Integer(1);
+  return Status::Ok();
+}
+
+// MOVE key db: to the same key of another database, unless it is taken there.
+Status Command::Move() {
+  int64_t n;
+  if (!proto::ParseInt64(argv_[2], &n)) {
+    out_->Error(kNotInteger);
+    return Status::Ok();
+  }
+  if (n < INT32_MIN || n > INT32_MAX) {
+    out_->Error(proto::errors::kIntOutOfRange);
+    return Status::Ok();
+  }
+  if (n < 0 || n >= options_.databases) {
+    out_->Error(kDbIndexOutOfRange);
+    return Status::Ok();
+  }
+  if (static_cast<uint32_t>(n) == db_) {
+    out_->Error(kSameObject);
+    return Status::Ok();
+  }
+  std::string src = Key(1);
+  KVS_READ(std::optional<std::string> value, txn_->Get(src));
+  std::string dst = EncodeDbKey(static_cast<uint32_t>(n), argv_[1]);
+  if (value) {
+    KVS_READ(bool taken, txn_->Exists(dst));
+    if (!taken) {
+      txn_->Put(std::move(dst), std::move(*value));
+      txn_->Delete(std::move(src));
+      out_->Integer(1);
+      return Status::Ok();
+    }
+  }
+  out_->Integer(0);
   return Status::Ok();
 }
 

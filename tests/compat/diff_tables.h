@@ -35,7 +35,7 @@ inline constexpr NotYetImplemented kNotYetImplemented[] = {
     {"", "GETEX SETEX PSETEX LCS SUBSTR", "", "issue 17 (string commands, later)"},
     {"", "EXPIRE PEXPIRE EXPIREAT PEXPIREAT TTL PTTL EXPIRETIME PEXPIRETIME PERSIST",
      "and SET's EX PX EXAT PXAT KEEPTTL (kvs: an error naming the option)", "issue 17 (expiry)"},
-    {"", "TOUCH OBJECT DUMP RESTORE SWAPDB MOVE", "",
+    {"", "TOUCH OBJECT DUMP RESTORE SWAPDB", "",
      "issue 17 (keyspace commands, later)"},
     {"", "", "CONFIG subcommands other than GET (kvs: unknown subcommand ... Try CONFIG GET.)",
      "issue 17"},

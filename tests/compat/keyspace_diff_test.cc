@@ -109,6 +109,28 @@ TEST_F(KeyspaceDiffTest, CopyErrors) {
   SendBoth({"EXISTS", "c"});
 }
 
+TEST_F(KeyspaceDiffTest, MoveBetweenDatabases) {
+  Uses({"databases"});
+  SendBoth({"SET", "a", "1"});
+  SendBoth({"MOVE", "a", "0"});  // the same database: an error, even for a valid index
+  SendBoth({"MOVE", "a", "x"});
+  SendBoth({"MOVE", "a", "99"});
+  SendBoth({"MOVE", "a", "-1"});
+  SendBoth({"MOVE", "a", "2147483648"});
+  SendBoth({"MOVE", "missing", "1"});
+  SendBoth({"MOVE", "a", "1"});
+  SendBoth({"MOVE", "a", "1"});  // gone from here: :0
+  SendBoth({"SELECT", "1"});
+  SendBoth({"GET", "a"});
+  SendBoth({"SET", "b", "2"});
+  SendBoth({"SELECT", "0"});
+  SendBoth({"SET", "b", "3"});
+  SendBoth({"MOVE", "b", "1"});  // taken there: :0, both stay
+  SendBoth({"GET", "b"});
+  SendBoth({"MOVE"});
+  SendBoth({"MOVE", "a"});
+}
+
 // --- Databases ----------------------------------------------------------------------------
 
 TEST_F(KeyspaceDiffTest, SelectSeparatesDatabases) {
