@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
+#include <cstdlib>
+
+#include "proto/reply_writer.h"
 
 namespace kvs::proto {
 
@@ -23,7 +27,52 @@ std::string_view SubName(const CommandSpec& spec) {
 // What Redis's printf("%s") shows of a client's bytes: up to the first NUL.
 std::string_view AsCString(std::string_view s) { return s.substr(0, s.find('\0')); }
 
+// One reply from `bytes` at *pos into `out`.
+void ReplayOne(std::string_view bytes, size_t* pos, ReplyWriter& out) {
+  const char type = bytes[*pos];
+  const size_t eol = bytes.find("\r\n", *pos);
+  const std::string_view head = bytes.substr(*pos + 1, eol - *pos - 1);
+  *pos = eol + 2;
+  const auto number = [head] { return std::strtoll(std::string(head).c_str(), nullptr, 10); };
+  switch (type) {
+    case '+':
+      out.Simple(head);
+      return;
+    case ':':
+      out.Integer(number());
+      return;
+    case '_':
+      out.Null();
+      return;
+    case '$': {
+      const auto n = static_cast<size_t>(number());
+      out.Bulk(bytes.substr(*pos, n));
+      *pos += n + 2;
+      return;
+    }
+    case '*':
+    case '~':
+    case '%': {
+      const auto n = static_cast<size_t>(number());
+      if (type == '*') out.Array(n);
+      if (type == '~') out.Set(n);
+      if (type == '%') out.Map(n);
+      for (size_t i = 0; i < (type == '%' ? 2 * n : n); ++i) ReplayOne(bytes, pos, out);
+      return;
+    }
+    default:
+      assert(false && "a RESP3 type the command table does not hold");
+      out.Null();
+      return;
+  }
+}
+
 }  // namespace
+
+void ReplayResp3(std::string_view bytes, ReplyWriter& out) {
+  size_t pos = 0;
+  ReplayOne(bytes, &pos, out);
+}
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

@@ -64,11 +64,15 @@ struct CommandSpec {
   std::string_view tips;            // space-separated
   std::span<const KeySpec> key_specs;
   std::span<const CommandSpec> subcommands;
-  // COMMAND DOCS (without arguments and history: docs/PROTOCOL.md)
+  // COMMAND DOCS's main fields (what `docs` holds, for commands Redis 7.0 does not have)
   std::string_view summary;
   std::string_view since;
   std::string_view group;
   std::string_view complexity;
+  // COMMAND DOCS's whole reply for this command as Redis sends it in RESP3 (arguments,
+  // history...; a container's subcommands cut to the ones kvs has), replayed through a
+  // ReplyWriter (ReplayResp3). Empty for the commands Redis 7.0 does not have.
+  std::string_view docs;
 
   bool ArityOk(size_t argc) const {
     return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
@@ -94,6 +98,11 @@ size_t CommandCount();
 std::string UnknownCommandError(std::span<const std::string_view> argv);
 std::string UnknownSubcommandError(std::string_view parent, std::string_view sub);
 std::string WrongArityError(std::string_view full_name);
+
+// Replays one RESP3 reply (`bytes`, as Redis wrote it) into `out`, in out's protocol.
+// REQUIRES: `bytes` is one well-formed reply of the types ReplyWriter writes.
+class ReplyWriter;
+void ReplayResp3(std::string_view bytes, ReplyWriter& out);
 
 // ASCII case-insensitive equality, for command words and options.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);

@@ -143,6 +143,10 @@ void CommandInfo(const CommandSpec& spec, ReplyWriter& out) {
 }
 
 void CommandDocs(const CommandSpec& spec, ReplyWriter& out) {
+  if (!spec.docs.empty()) {  // Redis's own reply (command_table_data.inc)
+    proto::ReplayResp3(spec.docs, out);
+    return;
+  }
   out.Map(spec.subcommands.empty() ? 4 : 5);
   out.Bulk("summary");
   out.Bulk(spec.summary);
