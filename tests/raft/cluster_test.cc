@@ -322,14 +322,15 @@ TEST(ClusterTest, IncrementsSurviveALeaderKill) {
   int leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   const std::string incr = "*2\r\n$4\r\nINCR\r\n$7\r\ncounter\r\n";
-  int acked = 0, unknown = 0, target = leader;
-  bool killed = false;
+  int acked = 0, unknown = 0, target = leader, acked_at_kill = -1;
   const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<e2e::Conn> conn;
-  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(6)) {
-    if (!killed && acked >= 50) {
+  // Until the new leader acknowledged 20 (or 60 s, for a loaded machine's election).
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(60) &&
+         !(acked_at_kill >= 0 && acked >= acked_at_kill + 20)) {
+    if (acked_at_kill < 0 && acked >= 50) {
       c.Kill(leader);
-      killed = true;
+      acked_at_kill = acked;
     }
     if (!c.Running(target)) target = (target + 1) % 3;
     if (!conn) conn = std::make_unique<e2e::Conn>(c.ClientPort(target));
@@ -346,7 +347,7 @@ TEST(ClusterTest, IncrementsSurviveALeaderKill) {
       conn.reset();
     }
   }
-  ASSERT_TRUE(killed) << "only " << acked << " INCRs were acknowledged before the kill";
+  ASSERT_GE(acked_at_kill, 0) << "only " << acked << " INCRs were acknowledged before the kill";
   leader = c.WaitForLeader();
   ASSERT_GE(leader, 0);
   std::optional<std::string> r = c.Call(GetJson("counter"), leader);
@@ -356,7 +357,7 @@ TEST(ClusterTest, IncrementsSurviveALeaderKill) {
   const long total = std::stol(*value);
   EXPECT_GE(total, acked) << "acknowledged increments were lost";
   EXPECT_LE(total, acked + unknown) << "increments counted twice";
-  EXPECT_GT(acked, 50) << "no INCR was acknowledged by the new leader";
+  EXPECT_GE(acked, acked_at_kill + 20) << "the new leader acknowledged too few INCRs";
 }
 
 }  // namespace
