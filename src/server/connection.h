@@ -123,11 +123,11 @@ struct Connection {
   // Redis's per-client state (server_commands.cc).
   uint64_t client_id = 0;  // CLIENT ID: never reused while the server runs
   Session session;
-  std::string last_command;      // CLIENT LIST's cmd=
-  bool in_multi = false;         // MULTI: commands are queued until EXEC
-  bool multi_failed = false;     // a command was refused while queueing: EXEC aborts
-  std::vector<Call> queued;      // MULTI's queue
-  size_t queued_bytes = 0;       // its words' bytes, bounded by the connection buffer limit
+  std::string last_command;          // CLIENT LIST's cmd=
+  bool in_multi = false;             // MULTI: commands are queued until EXEC
+  bool multi_failed = false;         // a command was refused while queueing: EXEC aborts
+  std::vector<Call> queued;          // MULTI's queue
+  size_t queued_bytes = 0;           // its words' bytes, bounded by the connection buffer limit
   std::vector<std::string> watched;  // WATCH's engine keys
   bool watch_dirty = false;          // a watched key changed: EXEC fails
 

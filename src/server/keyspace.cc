@@ -91,8 +91,8 @@ constexpr std::string_view kSameObject = "ERR source and destination objects are
 
 class Command {
  public:
-  Command(std::span<const std::string> argv, uint32_t db, const KeyspaceOptions& options,
-          Txn* txn, ReplyWriter* out)
+  Command(std::span<const std::string> argv, uint32_t db, const KeyspaceOptions& options, Txn* txn,
+          ReplyWriter* out)
       : argv_(argv), db_(db), options_(options), txn_(txn), out_(out) {}
 
   Status Run(CommandId id);
@@ -318,8 +318,8 @@ Status Command::Set() {
       std::string upper(expiry_option);
       std::transform(upper.begin(), upper.end(), upper.begin(),
                      [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
-      out_->Error(fmt::format("ERR SET option {} is not supported yet: kvs keeps no expiry times",
-                              upper));
+      out_->Error(
+          fmt::format("ERR SET option {} is not supported yet: kvs keeps no expiry times", upper));
     }
     return Status::Ok();
   }
@@ -772,18 +772,17 @@ Status Command::RandomKey() {
 // FLUSHDB / FLUSHALL [ASYNC|SYNC]: a delete of every key, in the transaction's one batch, so
 // that the flush is durable and atomic (docs/PROTOCOL.md: one tombstone per key for now).
 Status Command::Flush(bool all) {
-  if (argv_.size() > 2 ||
-      (argv_.size() == 2 && !EqualsIgnoreCase(argv_[1], "ASYNC") &&
-       !EqualsIgnoreCase(argv_[1], "SYNC"))) {
+  if (argv_.size() > 2 || (argv_.size() == 2 && !EqualsIgnoreCase(argv_[1], "ASYNC") &&
+                           !EqualsIgnoreCase(argv_[1], "SYNC"))) {
     out_->Error(kSyntaxError);
     return Status::Ok();
   }
   std::vector<std::string> keys;
-  KVS_RETURN_IF_ERROR(txn_->ForEachKey(all ? std::string() : EncodeDbKey(db_, ""),
-                                       [&](std::string_view key) {
-                                         keys.emplace_back(key);
-                                         return Status::Ok();
-                                       }));
+  KVS_RETURN_IF_ERROR(
+      txn_->ForEachKey(all ? std::string() : EncodeDbKey(db_, ""), [&](std::string_view key) {
+        keys.emplace_back(key);
+        return Status::Ok();
+      }));
   for (std::string& key : keys) txn_->Delete(std::move(key));
   out_->Ok();
   return Status::Ok();

@@ -47,6 +47,14 @@ class KeyReader {
                             const std::function<Status(std::string_view key)>& fn) = 0;
 };
 
+// An engine read as a KeyReader answers it: the value, nullopt for NotFound, or the error
+// (WouldBlock included).
+inline Result<std::optional<std::string>> ValueOrAbsent(Result<std::string> read) {
+  if (read.ok()) return std::optional<std::string>(std::move(*read));
+  if (read.status().IsNotFound()) return std::optional<std::string>();
+  return read.status();
+}
+
 // Writes staged over a KeyReader, seen by the reads after them.
 class Txn {
  public:
@@ -55,8 +63,7 @@ class Txn {
   Result<std::optional<std::string>> Get(std::string_view key);
   Result<bool> Exists(std::string_view key);
   // The keys with `prefix` as the staged writes leave them.
-  Status ForEachKey(std::string_view prefix,
-                    const std::function<Status(std::string_view key)>& fn);
+  Status ForEachKey(std::string_view prefix, const std::function<Status(std::string_view key)>& fn);
   void Put(std::string key, std::string value);
   void Delete(std::string key);
 

@@ -77,7 +77,8 @@ void Server::Impl::StartClusterCommand(ReadJob&& job) {
     if (args.size() != 1) return error(proto::WrongArityError("cluster|status"));
   } else if (IsWord(args[0], "ADD") || IsWord(args[0], "REMOVE")) {
     if (args.size() != 2) {
-      return error(proto::WrongArityError(IsWord(args[0], "ADD") ? "cluster|add" : "cluster|remove"));
+      return error(
+          proto::WrongArityError(IsWord(args[0], "ADD") ? "cluster|add" : "cluster|remove"));
     }
   } else {
     std::string shown;

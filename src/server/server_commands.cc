@@ -202,8 +202,7 @@ bool Server::Impl::HandleCommand(Connection& c, const proto::Request& request) {
   call.resp = c.session.resp;
   c.last_command = spec->name;
   if (spec->exec == proto::Exec::kRead || spec->exec == proto::Exec::kWrite) {
-    if (std::string error = CheckKeyLengths(*spec, call.argv, keyspace_options_);
-        !error.empty()) {
+    if (std::string error = CheckKeyLengths(*spec, call.argv, keyspace_options_); !error.empty()) {
       Reject(c, request.shape, error);
       return true;
     }
@@ -249,8 +248,7 @@ bool Server::Impl::HandleCommand(Connection& c, const proto::Request& request) {
   return true;
 }
 
-void Server::Impl::Reject(Connection& c, proto::Shape shape, std::string_view error,
-                          bool exec) {
+void Server::Impl::Reject(Connection& c, proto::Shape shape, std::string_view error, bool exec) {
   std::string reply;
   if (exec) {
     // A refused EXEC discards the transaction, and says why (Redis's execCommandAbort).
@@ -267,6 +265,8 @@ void Server::Impl::Reject(Connection& c, proto::Shape shape, std::string_view er
 }
 
 bool Server::Impl::PasswordMatches(std::string_view password) const {
+  // Without a password the default user takes any.
+  if (config_.requirepass.empty()) return true;
   // Constant time in the password's bytes: no early exit on the first difference.
   const std::string& want = config_.requirepass;
   unsigned diff = password.size() == want.size() ? 0 : 1;
@@ -341,8 +341,7 @@ void Server::Impl::RunLocalCommand(Connection& c, Session& session, const Call& 
       }
       const bool default_user = argv.size() == 2 || argv[1] == "default";
       const std::string& password = argv.back();
-      // Without a password the default user takes any; with one, only it.
-      if (default_user && (config_.requirepass.empty() || PasswordMatches(password))) {
+      if (default_user && PasswordMatches(password)) {
         session.authenticated = true;
         out.Ok();
       } else {
@@ -456,7 +455,7 @@ void Server::Impl::RunHello(Session& session, Connection& c, const Call& call, R
     }
   }
   if (user != nullptr) {
-    if (*user == "default" && (config_.requirepass.empty() || PasswordMatches(*password))) {
+    if (*user == "default" && PasswordMatches(*password)) {
       session.authenticated = true;
     } else {
       out.Error(kWrongPass);

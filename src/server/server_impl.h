@@ -11,6 +11,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -38,6 +39,10 @@ using server_internal::Txn;
 // The error reply for `status` in `shape`: a not-leader reply (with the leader's address)
 // for NotLeader, else the status's text.
 std::string StatusReply(proto::Shape shape, const Status& status);
+
+// INFO's choice of sections: whether `name` is among `sections` (none named, "default",
+// "all" and "everything" mean every one).
+bool InfoWants(std::span<const std::string> sections, std::string_view name);
 
 // A cluster node's view as "<prefix>field:value\r\n" lines (CLUSTER STATUS, INFO's
 // "# Cluster"): with one "member" line per node, or (members = false) their number.
@@ -101,13 +106,12 @@ class Server::Impl {
   void Reject(Connection& c, proto::Shape shape, std::string_view error, bool exec = false);
   // Runs a connection or transaction command (not EXEC) on the loop: its reply into `out`,
   // its effects on `session` (the connection's own, or a transaction's copy).
-  void RunLocalCommand(Connection& c, Session& session, const Call& call,
-                       proto::ReplyWriter& out);
-  void RunClientCommand(Connection& c, Session& session, const Call& call,
-                        proto::ReplyWriter& out);
+  void RunLocalCommand(Connection& c, Session& session, const Call& call, proto::ReplyWriter& out);
+  void RunClientCommand(Connection& c, Session& session, const Call& call, proto::ReplyWriter& out);
   void RunCommandCommand(const Call& call, proto::ReplyWriter& out) const;
   void RunHello(Session& session, Connection& c, const Call& call, proto::ReplyWriter& out);
   void RunConfigGet(const Call& call, proto::ReplyWriter& out) const;
+  // The default user's password check (any password when none is set).
   bool PasswordMatches(std::string_view password) const;
   std::string ClientInfoLine(const Connection& c) const;
   // WATCH bookkeeping: `key` (an engine key) changed: EXEC fails for its watchers.

@@ -10,7 +10,6 @@
 // over the pool, where they run in parallel.
 
 #include <fmt/format.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,37 +41,22 @@ class EngineReader final : public server_internal::KeyReader {
   EngineReader(Engine* engine, bool cached_only) : engine_(engine), cached_only_(cached_only) {}
 
   Result<std::optional<std::string>> Get(std::string_view key) override {
-    Result<std::string> value = cached_only_ ? engine_->GetCached(key) : engine_->Get(key);
-    if (value.ok()) return std::optional<std::string>(std::move(*value));
-    if (value.status().IsNotFound()) return std::optional<std::string>();
-    return value.status();
+    return server_internal::ValueOrAbsent(cached_only_ ? engine_->GetCached(key)
+                                                       : engine_->Get(key));
   }
   Result<bool> Exists(std::string_view key) override {
     return engine_->Contains(key, cached_only_);
   }
   Status ForEachKey(std::string_view prefix,
                     const std::function<Status(std::string_view key)>& fn) override {
-    return engine_->ForEachKey([&](std::string_view key) {
-      return key.starts_with(prefix) ? fn(key) : Status::Ok();
-    });
+    return engine_->ForEachKey(
+        [&](std::string_view key) { return key.starts_with(prefix) ? fn(key) : Status::Ok(); });
   }
 
  private:
   Engine* const engine_;
   const bool cached_only_;
 };
-
-// INFO's choice of sections: none named, "default", "all" and "everything" mean all.
-bool InfoWants(std::span<const std::string> sections, std::string_view name) {
-  if (sections.empty()) return true;
-  for (const std::string& s : sections) {
-    if (proto::EqualsIgnoreCase(s, name) || proto::EqualsIgnoreCase(s, "default") ||
-        proto::EqualsIgnoreCase(s, "all") || proto::EqualsIgnoreCase(s, "everything")) {
-      return true;
-    }
-  }
-  return false;
-}
 
 // A command by name (Exec::kRead, DBSIZE, INFO) against the engine's committed state.
 std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bool cached_only,
@@ -378,6 +362,18 @@ std::string Server::Impl::InfoText(std::span<const std::string> sections) const 
   return out;
 }
 
+// INFO's choice of sections: none named, "default", "all" and "everything" mean all.
+bool InfoWants(std::span<const std::string> sections, std::string_view name) {
+  if (sections.empty()) return true;
+  for (const std::string& s : sections) {
+    if (proto::EqualsIgnoreCase(s, name) || proto::EqualsIgnoreCase(s, "default") ||
+        proto::EqualsIgnoreCase(s, "all") || proto::EqualsIgnoreCase(s, "everything")) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::string Server::Impl::KeyspaceSection() const {
   // One pass over the keys, counted per database; off the loop (a pool task, or EXEC).
   std::map<uint32_t, uint64_t> per_db;
@@ -394,6 +390,5 @@ std::string Server::Impl::KeyspaceSection() const {
   }
   return out;
 }
-
 
 }  // namespace kvs

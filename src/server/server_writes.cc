@@ -37,10 +37,7 @@ class Server::Impl::LoopReader final : public server_internal::KeyReader {
       return std::optional<std::string>(op->value);
     }
     if (auto it = call_->fetched.find(k); it != call_->fetched.end()) return it->second;
-    Result<std::string> value = impl_->engine_->GetCached(key);
-    if (value.ok()) return std::optional<std::string>(std::move(*value));
-    if (value.status().IsNotFound()) return std::optional<std::string>();
-    return value.status();
+    return server_internal::ValueOrAbsent(impl_->engine_->GetCached(key));
   }
 
   Result<bool> Exists(std::string_view key) override {
@@ -157,8 +154,8 @@ void Server::Impl::StartCommandWrite(Connection& c, Call&& call) {
 Status Server::Impl::DecideWrite(Connection& c, Call& call, Txn& txn, std::string* reply) {
   if (call.spec->id != proto::CommandId::kExec) {
     proto::ReplyWriter out(call.shape, call.resp, reply);
-    return server_internal::RunDataCommand(*call.spec, call.argv, call.db, keyspace_options_,
-                                           &txn, &out);
+    return server_internal::RunDataCommand(*call.spec, call.argv, call.db, keyspace_options_, &txn,
+                                           &out);
   }
   // EXEC: every queued command, in order, against the same Txn: their writes join one batch
   // and become durable together, or not at all.
@@ -190,7 +187,7 @@ Status Server::Impl::DecideWrite(Connection& c, Call& call, Txn& txn, std::strin
       // the number of keys.
       const std::span<const std::string> sections = std::span(q.argv).subspan(1);
       std::string text = InfoText(sections);
-      if (text.empty() || text.ends_with("\r\n\r\n")) text += KeyspaceSection();
+      if (InfoWants(sections, "keyspace")) text += KeyspaceSection();
       out.Verbatim(text);
     } else if (q.spec->id == proto::CommandId::kCluster) {
       out.Error("ERR CLUSTER is not allowed inside a transaction");
@@ -224,15 +221,9 @@ void Server::Impl::FetchKeys(Connection& c, Call&& call, std::vector<std::string
     std::vector<std::optional<std::string>> values;
     Status error;
     for (const std::string& key : keys) {
-      Result<std::string> value = engine_->Get(key);
-      if (value.ok()) {
-        values.emplace_back(std::move(*value));
-      } else if (value.status().IsNotFound()) {
-        values.emplace_back();
-      } else {
-        error = value.status();
-        values.emplace_back();
-      }
+      Result<std::optional<std::string>> value = server_internal::ValueOrAbsent(engine_->Get(key));
+      if (!value.ok()) error = value.status();
+      values.push_back(value.ok() ? std::move(*value) : std::nullopt);
     }
     loop_->Post([this, fetch_id, values = std::move(values), error = std::move(error)]() mutable {
       auto it = fetches_.find(fetch_id);
@@ -314,8 +305,8 @@ void Server::Impl::OnFetched(uint64_t fetch_id) {
 }
 
 void Server::Impl::Stage(Connection& c, const Call& call, WriteBatch& writes, std::string&& reply) {
-  PendingCall pc{c.id, c.gen, NewSlot(c), call.shape, call.command, pending_.ops.size(), 0,
-                 std::move(reply)};
+  PendingCall pc{c.id, c.gen,           NewSlot(c), call.shape, call.command, pending_.ops.size(),
+                 0,    std::move(reply)};
   ++c.writes_in_flight;
   for (WriteBatch::Op& op : std::move(writes).ReleaseOps()) StageOp(std::move(op));
   pc.num_ops = pending_.ops.size() - pc.first_op;
