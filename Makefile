@@ -9,9 +9,10 @@
 #   make fuzz    build and run the libFuzzer targets (FUZZ_SECONDS each, default 300)
 
 JOBS         ?= $(shell nproc)
-# Tests wait on sockets, disks and child processes more than they compute: one more than
-# the cores keeps both busy.
-CTEST_JOBS   ?= $(shell expr $(JOBS) + 1)
+# One ctest job per core: with one more, LogStoreTest.GetCachedWouldBlockOn... failed once
+# in three fresh-clone runs (a GetCached read succeeding right after a verified eviction;
+# not understood yet, see the issue-17 note).
+CTEST_JOBS   ?= $(JOBS)
 CMAKE_FLAGS  ?=
 FUZZ_SECONDS ?= 300
 CTEST        := ctest --output-on-failure -j $(CTEST_JOBS) --no-tests=error
