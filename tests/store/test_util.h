@@ -69,9 +69,14 @@ class FaultInjectionEnv : public EnvWrapper {
 
   void FailWrites(int err_no) { write_errno_ = err_no; }
   void FailSyncs(int err_no) { sync_errno_ = err_no; }
+  // While set, PReadCached finds nothing cached (as after an eviction): the kernel's own
+  // answer cannot be forced, because an RWF_NOWAIT read may start readahead and, on a fast
+  // disk, return the data it brought in.
+  void SetUncached(bool uncached) { uncached_ = uncached; }
   void Clear() {
     write_errno_ = 0;
     sync_errno_ = 0;
+    uncached_ = false;
   }
 
   Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
@@ -89,6 +94,10 @@ class FaultInjectionEnv : public EnvWrapper {
       if (int e = env_->write_errno_.load()) return Status::FromErrno("pwrite " + path(), e);
       return FileWrapper::PWrite(offset, data);
     }
+    Result<size_t> PReadCached(uint64_t offset, std::span<char> out) const override {
+      if (env_->uncached_.load()) return Status::WouldBlock(path() + " not cached (injected)");
+      return FileWrapper::PReadCached(offset, out);
+    }
     Status DataSync() override {
       if (int e = env_->sync_errno_.load()) return Status::FromErrno("fdatasync " + path(), e);
       return FileWrapper::DataSync();
@@ -104,6 +113,7 @@ class FaultInjectionEnv : public EnvWrapper {
 
   std::atomic<int> write_errno_{0};
   std::atomic<int> sync_errno_{0};
+  std::atomic<bool> uncached_{false};
 };
 
 // An Env whose file writes (PWrite) and directory syncs wait at a gate while the test keeps
