@@ -37,6 +37,8 @@ inline constexpr std::string_view kStringTooLong =
 inline constexpr std::string_view kIntOutOfRange =
     "ERR value is out of range, value must between -2147483648 and 2147483647";
 inline constexpr std::string_view kDbIndexOutOfRange = "ERR DB index is out of range";
+// Redis's shared syntaxerr: an option it does not know, or options that exclude each other.
+inline constexpr std::string_view kSyntaxError = "ERR syntax error";
 }  // namespace errors
 
 // Redis string2ll(): an optional '-' then decimal digits, nothing else — no '+', no spaces,

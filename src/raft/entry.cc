@@ -150,8 +150,10 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
           !r.Bytes(value_len, &value)) {
         return Status::Corruption(fmt::format("raft entry: op {} of {} is cut short", i, n));
       }
-      if (kind != static_cast<uint8_t>(WriteBatch::OpKind::kPut) &&
-          kind != static_cast<uint8_t>(WriteBatch::OpKind::kDelete)) {
+      const bool known = kind == static_cast<uint8_t>(WriteBatch::OpKind::kPut) ||
+                         kind == static_cast<uint8_t>(WriteBatch::OpKind::kDelete) ||
+                         (!legacy && kind == static_cast<uint8_t>(WriteBatch::OpKind::kDeletePrefix));
+      if (!known) {
         return Status::Corruption(fmt::format("raft entry: op {} has unknown kind {}", i, kind));
       }
       entry.batch.Append(WriteBatch::Op{static_cast<WriteBatch::OpKind>(kind),

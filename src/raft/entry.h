@@ -3,8 +3,9 @@
 // end. Each ends with zeros up to a multiple of 8 bytes, which libraft 0.15 requires.
 //
 // Log entry:  u8 type | u64 proposer node id | u64 proposer token | body
-//   kBatchV2: u32 op count, then per op: u8 kind (1 put, 2 delete) | u32 key length |
-//             u32 value length | key | value; keys are engine keys (store/db_key.h)
+//   kBatchV2: u32 op count, then per op: u8 kind (1 put, 2 delete, 3 delete prefix: key is
+//             the prefix, maybe empty) | u32 key length | u32 value length | key | value;
+//             keys are engine keys (store/db_key.h)
 //   kBatch:   the same body, written by earlier versions: keys are bare user keys, decoded
 //             as db 0's engine keys ("\x00" + key). Never written any more.
 //   kMember:  u64 node id | u16 address length | the node's client address (empty: forget)

@@ -22,12 +22,27 @@ using proto::ReplyWriter;
 
 // ---- Txn -------------------------------------------------------------------------------
 
-Result<std::optional<std::string>> Txn::Get(std::string_view key) {
+const WriteBatch::Op* Txn::Staged(std::string_view key) const {
+  const WriteBatch::Op* op = nullptr;
+  size_t at = 0;
   if (latest_.empty()) {  // most commands read before they write: no copy, no hash
   } else if (auto it = latest_.find(std::string(key)); it != latest_.end()) {
-    const WriteBatch::Op& op = writes_.ops()[it->second];
-    if (op.kind == WriteBatch::OpKind::kDelete) return std::optional<std::string>();
-    return std::optional<std::string>(op.value);
+    at = it->second;
+    op = &writes_.ops()[at];
+  }
+  for (size_t index : prefix_ops_) {
+    if ((op == nullptr || index > at) && key.starts_with(writes_.ops()[index].key)) {
+      at = index;
+      op = &writes_.ops()[index];
+    }
+  }
+  return op;
+}
+
+Result<std::optional<std::string>> Txn::Get(std::string_view key) {
+  if (const WriteBatch::Op* op = Staged(key)) {
+    if (op->kind != WriteBatch::OpKind::kPut) return std::optional<std::string>();
+    return std::optional<std::string>(op->value);
   }
   Result<std::optional<std::string>> value = base_->Get(key);
   if (!value.ok() && value.status().IsWouldBlock()) missing_.emplace_back(key);
@@ -35,10 +50,7 @@ Result<std::optional<std::string>> Txn::Get(std::string_view key) {
 }
 
 Result<bool> Txn::Exists(std::string_view key) {
-  if (latest_.empty()) {
-  } else if (auto it = latest_.find(std::string(key)); it != latest_.end()) {
-    return writes_.ops()[it->second].kind == WriteBatch::OpKind::kPut;
-  }
+  if (const WriteBatch::Op* op = Staged(key)) return op->kind == WriteBatch::OpKind::kPut;
   Result<bool> exists = base_->Exists(key);
   if (!exists.ok() && exists.status().IsWouldBlock()) missing_.emplace_back(key);
   return exists;
@@ -46,13 +58,13 @@ Result<bool> Txn::Exists(std::string_view key) {
 
 Status Txn::ForEachKey(std::string_view prefix,
                        const std::function<Status(std::string_view key)>& fn) {
-  // The base's keys that this Txn did not delete, then the ones it created.
+  // The base's keys that no staged op decides, then the ones this Txn left put.
   KVS_RETURN_IF_ERROR(base_->ForEachKey(prefix, [&](std::string_view key) -> Status {
-    if (latest_.find(std::string(key)) != latest_.end()) return Status::Ok();
-    return fn(key);
+    return Staged(key) != nullptr ? Status::Ok() : fn(key);
   }));
   for (const auto& [key, index] : latest_) {
-    if (writes_.ops()[index].kind == WriteBatch::OpKind::kPut && key.starts_with(prefix)) {
+    if (key.starts_with(prefix) && Staged(key) == &writes_.ops()[index] &&
+        writes_.ops()[index].kind == WriteBatch::OpKind::kPut) {
       KVS_RETURN_IF_ERROR(fn(key));
     }
   }
@@ -69,6 +81,11 @@ void Txn::Delete(std::string key) {
   writes_.Append({WriteBatch::OpKind::kDelete, std::move(key), {}});
 }
 
+void Txn::DeletePrefix(std::string prefix) {
+  prefix_ops_.push_back(writes_.size());
+  writes_.Append({WriteBatch::OpKind::kDeletePrefix, std::move(prefix), {}});
+}
+
 // ---- Commands --------------------------------------------------------------------------
 
 namespace {
@@ -81,8 +98,8 @@ using proto::errors::kNotFloat;
 using proto::errors::kNotInteger;
 using proto::errors::kOffsetOutOfRange;
 using proto::errors::kStringTooLong;
+using proto::errors::kSyntaxError;
 // Redis's other texts (server.c's shared objects, db.c).
-constexpr std::string_view kSyntaxError = "ERR syntax error";
 constexpr std::string_view kNoSuchKey = "ERR no such key";
 constexpr std::string_view kSameObject = "ERR source and destination objects are the same";
 
@@ -769,21 +786,15 @@ Status Command::RandomKey() {
   return Status::Ok();
 }
 
-// FLUSHDB / FLUSHALL [ASYNC|SYNC]: a delete of every key, in the transaction's one batch, so
-// that the flush is durable and atomic (docs/PROTOCOL.md: one tombstone per key for now).
+// FLUSHDB / FLUSHALL [ASYNC|SYNC]: one prefix delete (the database's, or every key's), in
+// the transaction's one batch: durable and atomic, one small record however many keys go.
 Status Command::Flush(bool all) {
   if (argv_.size() > 2 || (argv_.size() == 2 && !EqualsIgnoreCase(argv_[1], "ASYNC") &&
                            !EqualsIgnoreCase(argv_[1], "SYNC"))) {
     out_->Error(kSyntaxError);
     return Status::Ok();
   }
-  std::vector<std::string> keys;
-  KVS_RETURN_IF_ERROR(
-      txn_->ForEachKey(all ? std::string() : EncodeDbKey(db_, ""), [&](std::string_view key) {
-        keys.emplace_back(key);
-        return Status::Ok();
-      }));
-  for (std::string& key : keys) txn_->Delete(std::move(key));
+  txn_->DeletePrefix(all ? std::string() : DbKeyPrefix(db_));
   out_->Ok();
   return Status::Ok();
 }

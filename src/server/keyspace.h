@@ -66,6 +66,8 @@ class Txn {
   Status ForEachKey(std::string_view prefix, const std::function<Status(std::string_view key)>& fn);
   void Put(std::string key, std::string value);
   void Delete(std::string key);
+  // Deletes every key starting with `prefix` (FLUSHDB, FLUSHALL): one op, whatever the count.
+  void DeletePrefix(std::string prefix);
 
   // The staged writes, in order. A key may appear more than once (the last op wins).
   WriteBatch& writes() { return writes_; }
@@ -73,9 +75,14 @@ class Txn {
   const std::vector<std::string>& missing() const { return missing_; }
 
  private:
+  // The last staged op that decides `key`: its own put or delete, or a later prefix delete
+  // covering it. Null when no staged op touches it.
+  const WriteBatch::Op* Staged(std::string_view key) const;
+
   KeyReader* const base_;
   WriteBatch writes_;
   std::unordered_map<std::string, size_t> latest_;  // key -> index of its last staged op
+  std::vector<size_t> prefix_ops_;                  // indexes of the kDeletePrefix ops
   std::vector<std::string> missing_;
 };
 

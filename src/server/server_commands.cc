@@ -30,7 +30,7 @@ namespace {
 constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
 constexpr std::string_view kWrongPass =
     "WRONGPASS invalid username-password pair or user is disabled.";
-constexpr std::string_view kSyntaxError = "ERR syntax error";
+using proto::errors::kSyntaxError;
 // The version HELLO and INFO report: the Redis whose commands and replies kvs follows
 // (docs/PROTOCOL.md). Clients gate features on it.
 constexpr std::string_view kRedisVersion = "7.0.15";

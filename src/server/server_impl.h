@@ -170,7 +170,8 @@ class Server::Impl {
   void Stage(Connection& c, const Call& call, WriteBatch& writes, std::string&& reply);
   // Appends one op to pending_, the overlay and WATCH's bookkeeping.
   void StageOp(WriteBatch::Op&& op);
-  // The newest staged op of `key`, if a batch not yet completed holds one.
+  // The newest staged op that decides `key` (its own put or delete, or a later prefix
+  // delete covering it), if a batch not yet completed holds one.
   const WriteBatch::Op* Staged(const std::string& key) const;
   class LoopReader;
 
@@ -241,8 +242,17 @@ class Server::Impl {
   struct StagedOp {
     uint64_t batch_id;
     size_t op;
+    // Staged later than `o` (batch ids grow; ops are in order within a batch).
+    bool After(const StagedOp& o) const {
+      return batch_id != o.batch_id ? batch_id > o.batch_id : op > o.op;
+    }
   };
   std::unordered_map<std::string, StagedOp> overlay_;
+  // The staged prefix deletes (FLUSHDB, FLUSHALL), in staging order; each covers the keys
+  // starting with its op's key that were staged or stored before it.
+  std::vector<StagedOp> prefix_overlay_;
+  // The op `at` names, or null once its batch completed.
+  const WriteBatch::Op* OpAt(const StagedOp& at) const;
   // Keys read off the loop for writes (FetchKeys), by fetch id; a batch that completes
   // with one of their keys makes the fetch stale (its value may predate that batch).
   struct Fetch {

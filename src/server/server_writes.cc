@@ -33,7 +33,7 @@ class Server::Impl::LoopReader final : public server_internal::KeyReader {
   Result<std::optional<std::string>> Get(std::string_view key) override {
     const std::string k(key);
     if (const WriteBatch::Op* op = impl_->Staged(k)) {
-      if (op->kind == WriteBatch::OpKind::kDelete) return std::optional<std::string>();
+      if (op->kind != WriteBatch::OpKind::kPut) return std::optional<std::string>();
       return std::optional<std::string>(op->value);
     }
     if (auto it = call_->fetched.find(k); it != call_->fetched.end()) return it->second;
@@ -54,7 +54,7 @@ class Server::Impl::LoopReader final : public server_internal::KeyReader {
   Status ForEachKey(std::string_view prefix,
                     const std::function<Status(std::string_view key)>& fn) override {
     KVS_RETURN_IF_ERROR(impl_->engine_->ForEachKey([&](std::string_view key) -> Status {
-      if (!key.starts_with(prefix) || impl_->overlay_.count(std::string(key)) > 0) {
+      if (!key.starts_with(prefix) || impl_->Staged(std::string(key)) != nullptr) {
         return Status::Ok();
       }
       return fn(key);
@@ -73,10 +73,7 @@ class Server::Impl::LoopReader final : public server_internal::KeyReader {
   const Call* const call_;
 };
 
-const WriteBatch::Op* Server::Impl::Staged(const std::string& key) const {
-  auto it = overlay_.find(key);
-  if (it == overlay_.end()) return nullptr;
-  const StagedOp& at = it->second;
+const WriteBatch::Op* Server::Impl::OpAt(const StagedOp& at) const {
   const Batch* batch = nullptr;
   if (pending_.id == at.batch_id) {
     batch = &pending_;
@@ -88,9 +85,34 @@ const WriteBatch::Op* Server::Impl::Staged(const std::string& key) const {
   return batch != nullptr ? &batch->ops.ops()[at.op] : nullptr;
 }
 
+const WriteBatch::Op* Server::Impl::Staged(const std::string& key) const {
+  const StagedOp* newest = nullptr;
+  if (auto it = overlay_.find(key); it != overlay_.end() && OpAt(it->second) != nullptr) {
+    newest = &it->second;
+  }
+  for (const StagedOp& at : prefix_overlay_) {
+    if ((newest == nullptr || at.After(*newest)) && key.starts_with(OpAt(at)->key)) newest = &at;
+  }
+  return newest != nullptr ? OpAt(*newest) : nullptr;
+}
+
 void Server::Impl::StageOp(WriteBatch::Op&& op) {
-  overlay_[op.key] = StagedOp{pending_.id, pending_.ops.size()};
-  TouchKey(op.key);
+  const StagedOp at{pending_.id, pending_.ops.size()};
+  if (op.kind == WriteBatch::OpKind::kDeletePrefix) {
+    // As Redis's FLUSHDB: a watched key it removes fails its watchers' EXEC; a watched key
+    // it does not hold (absent already) does not.
+    for (const auto& [key, watching] : watchers_) {
+      if (!key.starts_with(op.key)) continue;
+      const WriteBatch::Op* staged = Staged(key);
+      Result<bool> stored = staged != nullptr ? staged->kind == WriteBatch::OpKind::kPut
+                                              : engine_->Contains(key, /*cached_only=*/true);
+      if (!stored.ok() || *stored) TouchKey(key);  // not known without the disk: it may exist
+    }
+    prefix_overlay_.push_back(at);
+  } else {
+    overlay_[op.key] = at;
+    TouchKey(op.key);
+  }
   pending_.bytes += op.key.size() + op.value.size();
   pending_.ops.Append(std::move(op));
 }
@@ -443,6 +465,12 @@ void Server::Impl::FinishBatch(Batch& done) {
   // The engine has the batch's writes now (or failed them all): the overlay lets go of
   // them, and values fetched before they landed are stale.
   for (const WriteBatch::Op& op : done.ops.ops()) {
+    if (op.kind == WriteBatch::OpKind::kDeletePrefix) {
+      for (const auto& [key, fetch_id] : fetch_keys_) {
+        if (key.starts_with(op.key)) fetches_[fetch_id].stale = true;
+      }
+      continue;
+    }
     if (auto it = overlay_.find(op.key); it != overlay_.end() && it->second.batch_id == done.id) {
       overlay_.erase(it);
     }
@@ -451,6 +479,7 @@ void Server::Impl::FinishBatch(Batch& done) {
       for (auto k = first; k != last; ++k) fetches_[k->second].stale = true;
     }
   }
+  std::erase_if(prefix_overlay_, [&](const StagedOp& at) { return at.batch_id == done.id; });
   for (PendingCall& pc : done.calls) {
     Connection* c = Find(pc.conn_id, pc.conn_gen);
     if (c == nullptr) continue;  // closed meanwhile; its writes are done all the same

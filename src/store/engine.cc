@@ -17,7 +17,12 @@ Result<FsyncPolicy> ParseFsyncPolicy(std::string_view text) {
 }
 
 Status CheckWriteOp(const WriteBatch::Op& op) {
-  if (op.key.empty()) return Status::InvalidArgument("empty key");
+  if (op.kind != WriteBatch::OpKind::kPut && !op.value.empty()) {
+    return Status::InvalidArgument("a delete carries no value");
+  }
+  if (op.key.empty() && op.kind != WriteBatch::OpKind::kDeletePrefix) {
+    return Status::InvalidArgument("empty key");
+  }
   if (op.key.size() > kMaxKeyBytes) {
     return Status::InvalidArgument(
         fmt::format("key of {} bytes exceeds the limit of {} bytes", op.key.size(), kMaxKeyBytes));
@@ -27,6 +32,31 @@ Status CheckWriteOp(const WriteBatch::Op& op) {
                                                op.value.size(), kMaxValueBytes));
   }
   return Status::Ok();
+}
+
+std::optional<bool> BatchKeyState::Exists(std::string_view key) const {
+  if (auto it = keys_.find(key); it != keys_.end()) return it->second;
+  for (std::string_view prefix : prefixes_) {
+    if (key.starts_with(prefix)) return false;
+  }
+  return std::nullopt;
+}
+
+void BatchKeyState::Apply(const WriteBatch::Op& op) {
+  switch (op.kind) {
+    case WriteBatch::OpKind::kPut:
+      keys_[op.key] = true;
+      break;
+    case WriteBatch::OpKind::kDelete:
+      keys_[op.key] = false;
+      break;
+    case WriteBatch::OpKind::kDeletePrefix:
+      for (auto& [key, exists] : keys_) {
+        if (key.starts_with(op.key)) exists = false;
+      }
+      prefixes_.push_back(op.key);
+      break;
+  }
 }
 
 Result<std::string> Engine::GetCached(std::string_view /*key*/) {

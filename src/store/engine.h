@@ -14,8 +14,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -49,17 +51,27 @@ inline constexpr uint32_t kMaxValueBytes = 16 * 1024 * 1024;
 // An ordered list of puts and deletes applied with one durability point. Owns its bytes.
 class WriteBatch {
  public:
-  enum class OpKind : uint8_t { kPut = 1, kDelete = 2 };
+  enum class OpKind : uint8_t {
+    kPut = 1,
+    kDelete = 2,
+    // Deletes every key that starts with `key` (every key, for an empty one) as of this
+    // point of the batch: what FLUSHDB (a database's prefix) and FLUSHALL write. Costs the
+    // disk one small record however many keys it removes. Its op result is always OK.
+    kDeletePrefix = 3,
+  };
   struct Op {
     OpKind kind;
-    std::string key;
-    std::string value;  // empty for kDelete
+    std::string key;    // for kDeletePrefix, the prefix (may be empty)
+    std::string value;  // empty unless kPut
   };
 
   void Put(std::string_view key, std::string_view value) {
     ops_.push_back(Op{OpKind::kPut, std::string(key), std::string(value)});
   }
   void Delete(std::string_view key) { ops_.push_back(Op{OpKind::kDelete, std::string(key), {}}); }
+  void DeletePrefix(std::string_view prefix) {
+    ops_.push_back(Op{OpKind::kDeletePrefix, std::string(prefix), {}});
+  }
   // Takes the op's bytes without copying them (the server moves request bytes in).
   void Append(Op&& op) { ops_.push_back(std::move(op)); }
   void Clear() { ops_.clear(); }
@@ -74,9 +86,24 @@ class WriteBatch {
   std::vector<Op> ops_;
 };
 
-// OK, or InvalidArgument naming the limit an op breaks (empty key, key or value too long).
-// Every engine checks each op of a batch with it before writing anything.
+// OK, or InvalidArgument naming the limit an op breaks (empty key, key or value too long,
+// a value on a delete). Every engine checks each op of a batch with it before writing anything.
 Status CheckWriteOp(const WriteBatch::Op& op);
+
+// Whether a key exists as the earlier ops of a batch leave it, for an engine deciding the
+// answer of a delete (NotFound when the key is absent at that point). Views the batch's keys.
+class BatchKeyState {
+ public:
+  // True/false when an earlier op decided it; nullopt: the batch has not touched the key,
+  // the engine knows.
+  std::optional<bool> Exists(std::string_view key) const;
+  // Records `op` (its key must outlive this object).
+  void Apply(const WriteBatch::Op& op);
+
+ private:
+  std::unordered_map<std::string_view, bool> keys_;
+  std::vector<std::string_view> prefixes_;  // of kDeletePrefix ops so far
+};
 
 // Counters for INFO / `kvs-client stats`; engines fill what applies to them.
 struct EngineStats {

@@ -34,7 +34,8 @@ Status HintWriter::Add(const HintEntry& e) {
   char* p = buf_.data() + start;
   PutFixed32(p, static_cast<uint32_t>(e.key.size()));
   p[4] = static_cast<char>(static_cast<uint8_t>(e.kind) |
-                           (e.key_has_db ? log_format::kKeyHasDb : uint8_t{0}));
+                           (e.key_has_db ? log_format::kKeyHasDb : uint8_t{0}) |
+                           (e.key_is_prefix ? log_format::kKeyIsPrefix : uint8_t{0}));
   PutFixed64(p + 5, e.seq);
   PutFixed64(p + 13, e.offset);
   PutFixed32(p + 21, e.value_len);
@@ -94,7 +95,8 @@ Status WriteSegmentHint(const File& segment, std::unique_ptr<File> out) {
     }
     if (h.batch_start() != batch.empty()) return bad(off, "write batch not well formed");
     batch.emplace_back(std::string(item.record.key),
-                       HintEntry{{}, h.kind(), h.seq, off, h.value_len, h.key_has_db()});
+                       HintEntry{{}, h.kind(), h.seq, off, h.value_len, h.key_has_db(),
+                                 h.key_is_prefix()});
     off += h.record_size();
     if (!h.batch_end()) continue;
     for (auto& [key, entry] : batch) {
@@ -159,11 +161,14 @@ Status ReadHintFile(const File& file, uint64_t segment_size,
         const auto kind_byte = static_cast<uint8_t>(p[4]);
         e.kind = static_cast<log_format::Kind>(kind_byte & log_format::kKindMask);
         e.key_has_db = (kind_byte & log_format::kKeyHasDb) != 0;
+        e.key_is_prefix = (kind_byte & log_format::kKeyIsPrefix) != 0;
         e.seq = GetFixed64(p + 5);
         e.offset = GetFixed64(p + 13);
         e.value_len = GetFixed32(p + 21);
         // The limits of a record (record.cc DecodeHeader).
-        if (key_len == 0 || key_len > (e.key_has_db ? kMaxKeyBytes : kMaxUserKeyBytes) ||
+        if ((key_len == 0 && !e.key_is_prefix) ||
+            (e.key_is_prefix && (e.kind != log_format::Kind::kTombstone || !e.key_has_db)) ||
+            key_len > (e.key_has_db ? kMaxKeyBytes : kMaxUserKeyBytes) ||
             e.seq == 0 || (kind_byte & ~kind_bits) != 0 ||
             (e.kind != log_format::Kind::kPut && e.kind != log_format::Kind::kTombstone) ||
             e.value_len > kMaxValueBytes ||

@@ -28,6 +28,8 @@ struct HintEntry {
   // The record has kKeyHasDb: `key` is an engine key. False for a record of an earlier kvs
   // (db 0, bare user key; record.h EngineKeyOf).
   bool key_has_db = true;
+  // A prefix tombstone (log_format::kKeyIsPrefix): `key` is the prefix, possibly empty.
+  bool key_is_prefix = false;
 };
 
 class HintWriter {

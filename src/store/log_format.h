@@ -5,8 +5,9 @@
 //   offset  size  field
 //   0       4     masked CRC32C of bytes [4, record end)        (little-endian)
 //   4       8     sequence number, >= 1                          (little-endian)
-//   12      1     type: kind (low 2 bits) | kKeyHasDb | kBatchStart | kBatchEnd
-//   13      4     key length, 1 .. kMaxKeyBytes                  (little-endian)
+//   12      1     type: kind (low 2 bits) | kKeyIsPrefix | kKeyHasDb | kBatchStart |
+//                 kBatchEnd
+//   13      4     key length, 1 .. kMaxKeyBytes (0 .. with kKeyIsPrefix) (little-endian)
 //   17      4     value length, 0 .. kMaxValueBytes (0 for a tombstone)
 //   21      ...   key bytes, then value bytes
 //
@@ -21,6 +22,12 @@
 // records in the new form; repair converts the ones it keeps. A flag per record, not a
 // version per file: a start goes on appending to an earlier version's active segment.
 //
+// Prefix tombstones (FLUSHDB, FLUSHALL): a tombstone with kKeyIsPrefix removes every key
+// that starts with its key field (an engine-key prefix, empty for every key) and whose
+// record has a lower sequence number; keys written after it are untouched. It never enters
+// the index: recovery applies it once every segment is read, and compaction drops it with
+// the inputs it covers (every record it can remove is in an input, docs/COMPACTION.md).
+//
 // A segment written by compaction starts with one kMeta record (its own batch; key
 // kMetaKey, value laid out below) that names the compaction it belongs to; see
 // docs/COMPACTION.md. Meta records never enter the index.
@@ -32,7 +39,7 @@
 //   header   8 bytes  kHintMagic
 //   entries  each:    key length (4) | kind (1) | sequence (8) | record offset (8) |
 //                     value length (4) | key bytes
-//                     (kind: the record's kind, | kKeyHasDb as in the record; a
+//                     (kind: the record's kind, | kKeyIsPrefix | kKeyHasDb as in the record; a
 //                     kHintMagicV1 file, from an earlier kvs, never has the flag)
 //   trailer  20 bytes entry count (8) | size of <n>.log (8) | masked CRC32C (4) of every
 //                     byte of the file before it
@@ -56,12 +63,15 @@ enum class Kind : uint8_t {
   kMeta = 3,  // compaction metadata; only as the first record of a compaction output
 };
 inline constexpr uint8_t kKindMask = 0x03;
+// A tombstone of every key that starts with this record's key (above). Only on kTombstone.
+inline constexpr uint8_t kKeyIsPrefix = 0x08;
 // The key is an engine key (with its database prefix). Only on kPut and kTombstone. Bits
-// 0x04, 0x08 and 0x10 are free (0x10 is meant for "the record carries an expiry time").
+// 0x04 and 0x10 are free (0x10 is meant for "the record carries an expiry time").
 inline constexpr uint8_t kKeyHasDb = 0x20;
 inline constexpr uint8_t kBatchStart = 0x40;
 inline constexpr uint8_t kBatchEnd = 0x80;
-inline constexpr uint8_t kValidTypeBits = kKindMask | kKeyHasDb | kBatchStart | kBatchEnd;
+inline constexpr uint8_t kValidTypeBits =
+    kKindMask | kKeyIsPrefix | kKeyHasDb | kBatchStart | kBatchEnd;
 
 inline constexpr std::string_view kSegmentSuffix = ".log";
 inline constexpr std::string_view kHintSuffix = ".hint";
@@ -83,12 +93,13 @@ inline constexpr size_t kMetaValueSize = 4 + 4 + 4 + 4;
 inline constexpr uint64_t kMetaSeq = 1;
 
 // ---- Hint files --------------------------------------------------------------------------
-// Written since databases exist: an entry's kind byte may carry kKeyHasDb.
+// Written since databases exist: an entry's kind byte may carry kKeyHasDb (and, since
+// FLUSHDB writes prefix tombstones, kKeyIsPrefix).
 inline constexpr std::string_view kHintMagic = "KVSHINT2";
 // Written by earlier versions: every key is a bare user key (db 0). Still read.
 inline constexpr std::string_view kHintMagicV1 = "KVSHINT1";
 // The bits of an entry's kind byte.
-inline constexpr uint8_t kHintKindBits = kKindMask | kKeyHasDb;
+inline constexpr uint8_t kHintKindBits = kKindMask | kKeyIsPrefix | kKeyHasDb;
 inline constexpr size_t kHintEntryHeaderSize = 4 + 1 + 8 + 8 + 4;
 inline constexpr size_t kHintTrailerSize = 8 + 8 + 4;
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
+#include <map>
 #include <thread>
 
 #include "store/hint_file.h"
@@ -29,6 +30,7 @@ struct LogStore::SegmentScan {
   struct Scanned {
     std::string key;
     IndexEntry entry;  // segment id filled in by the caller
+    bool prefix = false;  // a prefix tombstone: never indexed
   };
   std::vector<Scanned> records;  // of complete batches only, in file order
   uint64_t valid_end = 0;        // end of the last complete batch
@@ -44,6 +46,8 @@ struct LogStore::SegmentScan {
 struct LogStore::RecoveryTally {
   Index::Loader* loader = nullptr;  // the recovery thread's: entries go to the index through it
   uint64_t max_seq = 0;
+  // Prefix tombstones met (prefix, seq): applied once every segment is in the index.
+  std::vector<std::pair<std::string, uint64_t>> prefixes;
   bool from_hint = false;
   uint64_t end = 0;         // where its valid records end
   uint64_t torn_bytes = 0;  // the active segment: bytes of a torn write after `end`
@@ -113,7 +117,8 @@ Result<LogStore::SegmentScan> LogStore::ScanSegment(const File& file, bool activ
     e.offset = off;
     e.value_len = h.kind() == Kind::kTombstone ? IndexEntry::kTombstoneLen : h.value_len;
     // The index holds engine keys: a record of an earlier kvs gets db 0's prefix here.
-    batch.push_back({std::string(EngineKeyOf(h.key_has_db(), item.record.key, &scratch)), e});
+    batch.push_back({std::string(EngineKeyOf(h.key_has_db(), item.record.key, &scratch)), e,
+                     h.key_is_prefix()});
     off += h.record_size();
     if (h.batch_end()) {
       std::move(batch.begin(), batch.end(), std::back_inserter(scan.records));
@@ -163,10 +168,14 @@ Result<uint64_t> LogStore::RecoverSegment(uint32_t id, bool active, RecoveryTall
   }
   for (SegmentScan::Scanned& r : scan.records) {
     r.entry.segment = id;
+    tally->max_seq = std::max(tally->max_seq, r.entry.seq);
+    if (r.prefix) {
+      tally->prefixes.emplace_back(std::move(r.key), r.entry.seq);
+      continue;
+    }
     // Sequence numbers decide, whatever the file order; tombstones stay in the index until
     // every segment is read, so that an older put read later cannot resurrect the key.
     tally->loader->Upsert(r.key, r.entry);
-    tally->max_seq = std::max(tally->max_seq, r.entry.seq);
   }
   auto seg = std::make_shared<Segment>(env_, id, std::move(file));
   seg->bytes.store(scan.valid_end, std::memory_order_relaxed);
@@ -217,7 +226,9 @@ Status LogStore::RepairSegment(uint32_t id, RecoveryTally* tally) {
     const std::string_view key = r.header.kind() == Kind::kMeta
                                      ? r.key
                                      : EngineKeyOf(r.header.key_has_db(), r.key, &scratch);
-    AppendRecord(&buf, r.header.seq, r.header.kind(), kBatchStart | kBatchEnd, key, r.value);
+    const uint8_t prefix = r.header.key_is_prefix() ? log_format::kKeyIsPrefix : 0;
+    AppendRecord(&buf, r.header.seq, r.header.kind(), kBatchStart | kBatchEnd | prefix, key,
+                 r.value);
     ++kept;
     off += r.header.record_size();
     if (buf.size() >= (4u << 20)) KVS_RETURN_IF_ERROR(flush());
@@ -249,10 +260,14 @@ Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes, Recover
   // All or nothing: ReadHintFile checks the whole file before the first callback.
   std::string scratch;  // the engine key of an entry of an earlier kvs (db 0)
   Status s = ReadHintFile(*hint, size, [&](const HintEntry& e) {
+    tally->max_seq = std::max(tally->max_seq, e.seq);
+    if (e.key_is_prefix) {
+      tally->prefixes.emplace_back(e.key, e.seq);
+      return;
+    }
     IndexEntry entry{e.seq, e.offset, id,
                      e.kind == Kind::kTombstone ? IndexEntry::kTombstoneLen : e.value_len};
     tally->loader->Upsert(EngineKeyOf(e.key_has_db, e.key, &scratch), entry);
-    tally->max_seq = std::max(tally->max_seq, e.seq);
   });
   if (!s.ok()) {
     if (!s.IsCorruption()) return s;
@@ -338,6 +353,24 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
     work();
   }  // joined
   recovered_tombstones_ = tombstones.load();
+
+  // Prefix tombstones (FLUSHDB) remove what is older than them, whichever segment holds it;
+  // per prefix only the newest matters.
+  std::map<std::string, uint64_t> prefixes;
+  for (const Task& t : tasks) {
+    for (const auto& [prefix, seq] : t.tally.prefixes) {
+      uint64_t& newest = prefixes[prefix];
+      newest = std::max(newest, seq);
+    }
+  }
+  if (!prefixes.empty()) {
+    index_.EraseIf([&](std::string_view key, const IndexEntry& e) {
+      for (const auto& [prefix, seq] : prefixes) {
+        if (e.seq < seq && key.starts_with(prefix)) return true;
+      }
+      return false;
+    });
+  }
 
   // In id order, as one thread would have met them: warnings, then the first error.
   for (Task& t : tasks) {

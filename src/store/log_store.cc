@@ -256,23 +256,17 @@ Result<LogWriter::Prepared> LogStore::Prepare(const WriteBatch& batch,
   p.op_results.resize(batch.size());
   // Which ops write a record: a delete of a key absent from the index (and from the
   // earlier ops of this batch) writes nothing and answers NotFound.
-  std::unordered_map<std::string_view, bool> exists_in_batch;
+  BatchKeyState in_batch;
   std::vector<size_t> writing;
   uint64_t total = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op& op = batch.ops()[i];
-    if (op.kind == WriteBatch::OpKind::kDelete) {
-      auto it = exists_in_batch.find(op.key);
-      const bool exists =
-          it != exists_in_batch.end() ? it->second : index_.Find(op.key).has_value();
-      if (!exists) {
-        p.op_results[i] = Status::NotFound("Key not found");
-        continue;
-      }
-      exists_in_batch[op.key] = false;
-    } else {
-      exists_in_batch[op.key] = true;
+    if (op.kind == WriteBatch::OpKind::kDelete &&
+        !in_batch.Exists(op.key).value_or(index_.Find(op.key).has_value())) {
+      p.op_results[i] = Status::NotFound("Key not found");
+      continue;
     }
+    in_batch.Apply(op);
     writing.push_back(i);
     total += RecordSize(op.key.size(), op.value.size());
   }
@@ -296,14 +290,15 @@ Result<LogWriter::Prepared> LogStore::Prepare(const WriteBatch& batch,
     p.placed.reserve(writing.size());
     for (size_t w = 0; w < writing.size(); ++w) {
       const WriteBatch::Op& op = batch.ops()[writing[w]];
-      const bool tombstone = op.kind == WriteBatch::OpKind::kDelete;
-      uint8_t flags = 0;
+      const bool prefix = op.kind == WriteBatch::OpKind::kDeletePrefix;
+      const bool tombstone = prefix || op.kind == WriteBatch::OpKind::kDelete;
+      uint8_t flags = prefix ? log_format::kKeyIsPrefix : 0;
       if (w == 0) flags |= kBatchStart;
       if (w + 1 == writing.size()) flags |= kBatchEnd;
       const uint64_t seq = next_seq_++;
       p.placed.push_back(Prepared::Placed{writing[w], write_offset_ + p.bytes.size(),
-                                          static_cast<uint32_t>(op.value.size()), tombstone, seq,
-                                          op.key});
+                                          static_cast<uint32_t>(op.value.size()), tombstone,
+                                          prefix, seq, op.key});
       AppendRecord(&p.bytes, seq, tombstone ? Kind::kTombstone : Kind::kPut, flags, op.key,
                    op.value);
     }
@@ -325,7 +320,9 @@ Status LogStore::Commit(Prepared&& batch, const Status& io) {
     // replaces count as dead by leaving live_bytes_.
     for (const Prepared::Placed& r : batch.placed) {
       const uint64_t size = RecordSize(r.key.size(), r.value_len);
-      if (r.tombstone) {
+      if (r.prefix) {
+        ErasePrefix(r.key, r.seq);
+      } else if (r.tombstone) {
         std::optional<IndexEntry> removed = index_.Erase(r.key, r.seq);
         if (removed) {
           live_bytes_.fetch_sub(RecordSize(r.key.size(), removed->value_len),
@@ -358,6 +355,18 @@ Status LogStore::Commit(Prepared&& batch, const Status& io) {
   }
   for (auto& fn : waiters) fn();
   return io;
+}
+
+void LogStore::ErasePrefix(std::string_view prefix, uint64_t seq) {
+  // One pass over the index, as Redis's FLUSHDB walks its dictionary: O(keys) in memory,
+  // one record on disk.
+  uint64_t freed = 0;
+  index_.EraseIf([&](std::string_view key, const IndexEntry& e) {
+    if (!key.starts_with(prefix) || e.seq >= seq) return false;
+    freed += RecordSize(key.size(), e.value_len);
+    return true;
+  });
+  live_bytes_.fetch_sub(freed, std::memory_order_relaxed);
 }
 
 std::vector<std::function<void()>> LogStore::TakeWaitersLocked() {

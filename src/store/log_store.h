@@ -188,6 +188,9 @@ class LogStore final : public Engine, public LogWriter {
   void RollerLoop() EXCLUDES(write_mu_);
   // rolling_ and writer_busy_ are clear again: wakes blocking waiters, hands back the others.
   std::vector<std::function<void()>> TakeWaitersLocked() REQUIRES(write_mu_);
+  // Applies a prefix tombstone to the index: every key starting with `prefix` whose entry
+  // is older than `seq` goes.
+  void ErasePrefix(std::string_view prefix, uint64_t seq);
   std::string SegmentPath(uint32_t id) const;
   std::string HintPath(uint32_t id) const;
   std::shared_ptr<Segment> FindSegment(uint32_t id) const EXCLUDES(segments_mu_);

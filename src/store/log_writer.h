@@ -46,6 +46,7 @@ class LogWriter {
       uint64_t offset;  // record offset in the segment
       uint32_t value_len;
       bool tombstone;
+      bool prefix;  // a prefix tombstone: every older key starting with `key` goes
       uint64_t seq;
       std::string key;
     };

@@ -52,9 +52,12 @@ HeaderCheck DecodeHeader(std::string_view bytes, RecordHeader* out) {
   // A key without its database prefix comes from a version whose limit was the user key's.
   const uint32_t max_key =
       out->key_has_db() || out->kind() == log_format::Kind::kMeta ? kMaxKeyBytes : kMaxUserKeyBytes;
+  const bool prefix = out->key_is_prefix();
   if (!kind_ok || (out->type & ~log_format::kValidTypeBits) != 0 || out->seq == 0 ||
-      out->key_len == 0 || out->key_len > max_key || out->value_len > kMaxValueBytes ||
+      (out->key_len == 0 && !prefix) || out->key_len > max_key ||
+      out->value_len > kMaxValueBytes ||
       (out->kind() == log_format::Kind::kTombstone && out->value_len != 0) ||
+      (prefix && (out->kind() != log_format::Kind::kTombstone || !out->key_has_db())) ||
       (out->kind() == log_format::Kind::kMeta && out->key_has_db())) {
     return HeaderCheck::kImplausible;
   }

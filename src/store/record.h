@@ -23,6 +23,8 @@ struct RecordHeader {
   bool batch_end() const { return (type & log_format::kBatchEnd) != 0; }
   // The key is an engine key; false for a record of an earlier kvs (db 0, bare user key).
   bool key_has_db() const { return (type & log_format::kKeyHasDb) != 0; }
+  // A prefix tombstone: removes every older record whose key starts with this key.
+  bool key_is_prefix() const { return (type & log_format::kKeyIsPrefix) != 0; }
   uint64_t record_size() const { return log_format::kHeaderSize + key_len + value_len; }
 };
 
@@ -37,8 +39,9 @@ inline uint64_t RecordSize(size_t key_len, size_t value_len) {
   return log_format::kHeaderSize + key_len + value_len;
 }
 
-// Appends one encoded record to `dst`. `flags` is kBatchStart and/or kBatchEnd; a put or
-// tombstone always gets kKeyHasDb too (its key is an engine key), a kMeta record never.
+// Appends one encoded record to `dst`. `flags` is kBatchStart and/or kBatchEnd, and
+// kKeyIsPrefix for a prefix tombstone; a put or tombstone always gets kKeyHasDb too (its key
+// is an engine key), a kMeta record never.
 // REQUIRES: key and value within the limits of engine.h; value empty for a tombstone.
 void AppendRecord(std::string* dst, uint64_t seq, log_format::Kind kind, uint8_t flags,
                   std::string_view key, std::string_view value);

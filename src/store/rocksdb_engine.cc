@@ -207,7 +207,7 @@ Status RocksDbEngine::Write(const WriteBatch& batch, std::vector<Status>* op_res
   for (const WriteBatch::Op& op : batch.ops()) KVS_RETURN_IF_ERROR(CheckWriteOp(op));
   const bool has_delete =
       std::any_of(batch.ops().begin(), batch.ops().end(),
-                  [](const WriteBatch::Op& op) { return op.kind == WriteBatch::OpKind::kDelete; });
+                  [](const WriteBatch::Op& op) { return op.kind != WriteBatch::OpKind::kPut; });
   // A delete's answer depends on what it reads: no other write may land between that read
   // and this batch's write. Put-only batches need no such guarantee and share the lock.
   if (has_delete) {
@@ -224,31 +224,39 @@ Status RocksDbEngine::WriteLocked(const WriteBatch& batch, bool has_delete,
 
   std::vector<Status> results(batch.size());
   rocksdb::WriteBatch rocks_batch;
-  std::unordered_map<std::string_view, bool> exists_in_batch;  // key -> exists after op
+  BatchKeyState in_batch;
   size_t writing = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op& op = batch.ops()[i];
     rocksdb::Status s;
     if (op.kind == WriteBatch::OpKind::kDelete) {
-      bool exists;
-      if (auto it = exists_in_batch.find(op.key); it != exists_in_batch.end()) {
-        exists = it->second;
-      } else {
+      std::optional<bool> exists = in_batch.Exists(op.key);
+      if (!exists) {
         std::string ignored;
         rocksdb::Status g = db_->Get(rocksdb::ReadOptions(), ToSlice(op.key), &ignored);
         if (!g.ok() && !g.IsNotFound()) return FromRocks(g, "get before delete");
         exists = g.ok();
       }
-      if (!exists) {
+      if (!*exists) {
         results[i] = Status::NotFound("Key not found");
         continue;
       }
-      exists_in_batch[op.key] = false;
       s = rocks_batch.Delete(ToSlice(op.key));
+    } else if (op.kind == WriteBatch::OpKind::kDeletePrefix) {
+      // [prefix, the smallest string above every key with it); for an empty prefix (or one
+      // of 0xff bytes only) a bound above every key an engine accepts.
+      std::string end = op.key;
+      while (!end.empty() && static_cast<uint8_t>(end.back()) == 0xff) end.pop_back();
+      if (end.empty()) {
+        end.assign(kMaxKeyBytes + 1, '\xff');
+      } else {
+        end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
+      }
+      s = rocks_batch.DeleteRange(ToSlice(op.key), ToSlice(end));
     } else {
-      if (has_delete) exists_in_batch[op.key] = true;
       s = rocks_batch.Put(ToSlice(op.key), ToSlice(op.value));
     }
+    if (has_delete) in_batch.Apply(op);
     KVS_RETURN_IF_ERROR(FromRocks(s, "batch"));
     ++writing;
   }

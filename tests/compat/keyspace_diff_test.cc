@@ -213,5 +213,110 @@ TEST_F(KeyspaceDiffTest, CopyDbErrors) {
   SendBoth({"EXISTS", "c"});
 }
 
+
+// --- FLUSHDB / FLUSHALL: one prefix delete each, seen at once by what follows ----------
+
+std::string RespOf(std::initializer_list<std::string_view> args) {
+  std::string out = "*" + std::to_string(args.size()) + "\r\n";
+  for (std::string_view a : args) {
+    out += "$" + std::to_string(a.size()) + "\r\n";
+    out += a;
+    out += "\r\n";
+  }
+  return out;
+}
+
+TEST_F(KeyspaceDiffTest, FlushdbEmptiesOnlyTheSelectedDatabase) {
+  Uses({"databases", "keyspace"});
+  SendBoth({"MSET", "a", "1", "b", "2"});
+  SendBoth({"SELECT", "1"});
+  SendBoth({"SET", "c", "3"});
+  ExpectRedis(SendBoth({"FLUSHDB"}), "+OK\r\n");
+  SendBoth({"DBSIZE"});
+  SendBoth({"EXISTS", "c"});
+  SendBoth({"SELECT", "0"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"MGET", "a", "b"});
+  SendBoth({"FLUSHDB", "ASYNC"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"FLUSHDB", "sync"});
+  SendBoth({"FLUSHDB", "LATER"});
+  SendBoth({"FLUSHDB", "SYNC", "ASYNC"});
+}
+
+TEST_F(KeyspaceDiffTest, FlushallEmptiesEveryDatabase) {
+  Uses({"databases", "keyspace"});
+  SendBoth({"SET", "a", "1"});
+  SendBoth({"SELECT", "5"});
+  SendBoth({"SET", "b", "2"});
+  ExpectRedis(SendBoth({"FLUSHALL"}), "+OK\r\n");
+  SendBoth({"DBSIZE"});
+  SendBoth({"SELECT", "0"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"SET", "a", "again"});
+  SendBoth({"GET", "a"});
+  SendBoth({"FLUSHALL", "NOW"});
+}
+
+TEST_F(KeyspaceDiffTest, WritesPipelinedAroundAFlushSeeItInOrder) {
+  // All in one write: the flush and the writes around it are staged in the same group
+  // commit, and each command after it must see the keyspace it leaves.
+  Uses({"databases", "keyspace", "multi-key"});
+  SendBoth({"SET", "old", "1"});
+  SendRawBoth(RespOf({"SET", "a", "1"}) + RespOf({"FLUSHDB"}) + RespOf({"SET", "b", "2"}) +
+                  RespOf({"GET", "a"}) + RespOf({"GET", "old"}) + RespOf({"EXISTS", "a", "b"}) +
+                  RespOf({"INCR", "a"}) + RespOf({"KEYS", "b"}) + RespOf({"DBSIZE"}) +
+                  RespOf({"DEL", "old", "b"}),
+              10);
+  SendRawBoth(RespOf({"SET", "x", "1"}) + RespOf({"SELECT", "3"}) + RespOf({"SET", "y", "1"}) +
+                  RespOf({"FLUSHALL"}) + RespOf({"SET", "z", "1"}) + RespOf({"SELECT", "0"}) +
+                  RespOf({"MGET", "x", "a"}) + RespOf({"SELECT", "3"}) +
+                  RespOf({"MGET", "y", "z"}),
+              9);
+}
+
+TEST_F(KeyspaceDiffTest, FlushInsideATransaction) {
+  Uses({"transactions", "keyspace"});
+  SendBoth({"SET", "k", "v"});
+  SendBoth({"MULTI"});
+  SendBoth({"SET", "x", "1"});
+  SendBoth({"FLUSHDB"});
+  SendBoth({"GET", "x"});
+  SendBoth({"GET", "k"});
+  SendBoth({"SET", "y", "2"});
+  SendBoth({"KEYS", "*"});
+  SendBoth({"EXEC"});
+  SendBoth({"DBSIZE"});
+  SendBoth({"GET", "y"});
+}
+
+TEST_F(KeyspaceDiffTest, FlushFailsTheExecOfWatchersOfTheKeysItRemovesOnly) {
+  Uses({"transactions", "databases", "keyspace"});
+  std::unique_ptr<ClientPair> other = Connect();
+  ASSERT_TRUE(other->ok());
+  SendBoth({"SET", "k", "v"});
+  SendBoth({"WATCH", "k"});
+  other->Send({"FLUSHDB"});
+  SendBoth({"MULTI"});
+  ExpectRedis(SendBoth({"EXEC"}), "*-1\r\n");
+  // A watched key the flush does not hold (absent, or in another database) stays clean.
+  SendBoth({"WATCH", "missing"});
+  other->Send({"SET", "elsewhere", "1"});
+  other->Send({"FLUSHDB"});
+  SendBoth({"MULTI"});
+  ExpectRedis(SendBoth({"EXEC"}), "*0\r\n");
+  SendBoth({"SET", "k", "v"});
+  SendBoth({"WATCH", "k"});
+  other->Send({"SELECT", "1"});
+  other->Send({"SET", "k", "1"});
+  other->Send({"FLUSHDB"});
+  SendBoth({"MULTI"});
+  ExpectRedis(SendBoth({"EXEC"}), "*0\r\n");
+  SendBoth({"WATCH", "k"});
+  other->Send({"FLUSHALL"});
+  SendBoth({"MULTI"});
+  ExpectRedis(SendBoth({"EXEC"}), "*-1\r\n");
+}
+
 }  // namespace
 }  // namespace kvs::compat

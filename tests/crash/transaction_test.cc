@@ -2,7 +2,8 @@
 //   - MULTI/EXEC is all or nothing across kill -9: a transaction's writes join one group
 //     commit batch, whose records recover together or not at all;
 //   - N clients doing M INCRs each leave exactly N×M, on both engines (RocksDB's reads all
-//     go off the loop first, so every INCR there takes the fetch path).
+//     go off the loop first, so every INCR there takes the fetch path);
+//   - FLUSHDB and FLUSHALL (one prefix delete each) hold across kill -9.
 //
 // Seeded: the seed is printed; rerun one with KVS_CRASH_SEED=<seed>.
 
@@ -105,7 +106,13 @@ TEST_P(TransactionTest, MultiExecIsAllOrNothingAcrossKill9) {
         acked += static_cast<uint64_t>(count);
       }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 + rng() % 600));
+    // The kill falls at a random point after the first acknowledgement (a loaded machine
+    // may take longer than any fixed delay to get there; 60 s bounds a hang).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (acked.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 600));
     server->Stop(SIGKILL);
     stop = true;
     writer.join();
@@ -168,6 +175,55 @@ TEST_P(TransactionTest, ConcurrentIncrementsAllCount) {
   server = Start();
   Conn again(port_);
   EXPECT_EQ(Get(again, "counter"), std::to_string(kClients * kPerClient));
+  server->Stop();
+}
+
+// FLUSHDB and FLUSHALL are acknowledged once durable: after a kill -9 the flushed keys stay
+// gone, the other databases' stay, and what was written after the flush is there.
+TEST_P(TransactionTest, FlushesSurviveKill9) {
+  auto server = Start();
+  auto send = [](Conn& conn, const std::vector<std::string>& words) {
+    conn.Send(Resp(words));
+    std::string line = conn.ReadLine().value_or("(no reply)");
+    if (line.ends_with('\r')) line.pop_back();
+    return line;
+  };
+  {
+    Conn conn(port_);
+    for (int db = 0; db < 2; ++db) {
+      ASSERT_EQ(send(conn, {"SELECT", std::to_string(db)}), "+OK");
+      for (int chunk = 0; chunk < 10; ++chunk) {
+        std::vector<std::string> mset{"MSET"};
+        for (int i = 0; i < 100; ++i) {
+          mset.push_back(fmt::format("k{}", chunk * 100 + i));
+          mset.push_back(fmt::format("v{}-{}", db, chunk * 100 + i));
+        }
+        ASSERT_EQ(send(conn, mset), "+OK");
+      }
+    }
+    ASSERT_EQ(send(conn, {"FLUSHDB"}), "+OK");  // db 1
+    ASSERT_EQ(send(conn, {"SET", "after", "1"}), "+OK");
+  }
+  server->Stop(SIGKILL);
+  server = Start();
+  {
+    Conn conn(port_);
+    EXPECT_EQ(send(conn, {"DBSIZE"}), ":1000");
+    EXPECT_EQ(Get(conn, "k999"), "v0-999");
+    ASSERT_EQ(send(conn, {"SELECT", "1"}), "+OK");
+    EXPECT_EQ(send(conn, {"DBSIZE"}), ":1");
+    EXPECT_EQ(Get(conn, "after"), "1");
+    EXPECT_EQ(Get(conn, "k0"), std::nullopt);
+    ASSERT_EQ(send(conn, {"FLUSHALL"}), "+OK");
+    ASSERT_EQ(send(conn, {"SET", "after-all", "2"}), "+OK");
+  }
+  server->Stop(SIGKILL);
+  server = Start();
+  Conn conn(port_);
+  EXPECT_EQ(send(conn, {"DBSIZE"}), ":0");
+  ASSERT_EQ(send(conn, {"SELECT", "1"}), "+OK");
+  EXPECT_EQ(send(conn, {"DBSIZE"}), ":1");
+  EXPECT_EQ(Get(conn, "after-all"), "2");
   server->Stop();
 }
 

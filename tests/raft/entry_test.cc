@@ -84,6 +84,22 @@ TEST(EntryTest, SnapshotRoundTripsMembersAndPairs) {
 
 // Entries and snapshots of an earlier version have the same layout (type 1, "KVSSNAP1") and
 // bare user keys, which mean database 0.
+TEST(EntryTest, PrefixDeletesRoundTripButNeverInAnEarlierVersionsBatch) {
+  WriteBatch batch;
+  batch.DeletePrefix(DbKeyPrefix(3));  // FLUSHDB
+  batch.DeletePrefix("");              // FLUSHALL
+  std::string bytes = EncodeBatchEntry(7, 42, batch);
+  Result<Entry> e = DecodeEntry(bytes);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_EQ(e->batch.size(), 2u);
+  EXPECT_EQ(e->batch.ops()[0].kind, WriteBatch::OpKind::kDeletePrefix);
+  EXPECT_EQ(e->batch.ops()[0].key, DbKeyPrefix(3));
+  EXPECT_EQ(e->batch.ops()[1].kind, WriteBatch::OpKind::kDeletePrefix);
+  EXPECT_EQ(e->batch.ops()[1].key, "");
+  bytes[0] = static_cast<char>(EntryType::kBatch);  // versions before databases had none
+  EXPECT_TRUE(DecodeEntry(bytes).status().IsCorruption());
+}
+
 TEST(EntryTest, BatchOfAnEarlierVersionDecodesToDb0Keys) {
   WriteBatch batch;
   batch.Put("k", "value");

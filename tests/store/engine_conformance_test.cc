@@ -34,6 +34,14 @@ class EngineConformanceTest : public ::testing::TestWithParam<std::string> {
   }
   std::string OtherEngine() const { return GetParam() == "kvs" ? "rocksdb" : "kvs"; }
 
+  static size_t CountKeys(Engine& e) {
+    size_t n = 0;
+    EXPECT_TRUE(e.ForEachKey([&](std::string_view) {
+                   ++n;
+                   return Status::Ok();
+                 }).ok());
+    return n;
+  }
   static std::string GetOr(Engine& e, std::string_view key, std::string fallback = "<none>") {
     auto r = e.Get(key);
     return r.ok() ? r.value() : fallback;
@@ -198,6 +206,69 @@ TEST_P(EngineConformanceTest, BatchReportsEachOpsOutcome) {
   EXPECT_TRUE(e->Get("a").status().IsNotFound());
   EXPECT_TRUE(e->Get("old").status().IsNotFound());
   EXPECT_EQ(GetOr(*e, "b"), "3");
+}
+
+TEST_P(EngineConformanceTest, DeletePrefixRemovesExactlyTheKeysThatStartWithIt) {
+  auto e = OpenOk();
+  for (const char* key : {"a", "a1", "a2", "ab", "b", "b1", "\xff", "\xff\xff" "1"}) {
+    ASSERT_TRUE(e->Set(key, std::string("v-") + key).ok());
+  }
+  WriteBatch batch;
+  batch.Put("a3", "before");  // 0: staged before the prefix delete: goes with it
+  batch.DeletePrefix("a");    // 1: OK
+  batch.Delete("a1");         // 2: NotFound, removed by op 1
+  batch.Put("a4", "after");   // 3: written after it: stays
+  batch.Delete("b1");         // 4: OK, untouched by the prefix
+  batch.DeletePrefix("\xff"); // 5: a prefix of 0xff bytes only has no successor
+  std::vector<Status> results;
+  ASSERT_TRUE(e->Write(batch, &results).ok());
+  ASSERT_EQ(results.size(), batch.size());
+  EXPECT_TRUE(results[0].ok());
+  EXPECT_TRUE(results[1].ok());
+  EXPECT_TRUE(results[2].IsNotFound()) << results[2].ToString();
+  EXPECT_TRUE(results[3].ok());
+  EXPECT_TRUE(results[4].ok());
+  EXPECT_TRUE(results[5].ok());
+  for (const char* gone : {"a", "a1", "a2", "a3", "ab", "b1", "\xff", "\xff\xff" "1"}) {
+    EXPECT_TRUE(e->Get(gone).status().IsNotFound()) << gone;
+  }
+  EXPECT_EQ(GetOr(*e, "a4"), "after");
+  EXPECT_EQ(GetOr(*e, "b"), "v-b");
+  EXPECT_EQ(CountKeys(*e), 2u);
+}
+
+TEST_P(EngineConformanceTest, AnEmptyPrefixDeletesEveryKeyAndSurvivesAReopen) {
+  {
+    auto e = OpenOk();
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(e->Set(EncodeDbKey(static_cast<uint32_t>(i % 3), std::to_string(i)), "v").ok());
+    }
+    WriteBatch batch;
+    batch.DeletePrefix(DbKeyPrefix(1));  // FLUSHDB of db 1
+    std::vector<Status> results;
+    ASSERT_TRUE(e->Write(batch, &results).ok());
+    EXPECT_EQ(CountKeys(*e), 33u);  // 17 + 16 of dbs 0 and 2
+  }
+  {
+    auto e = OpenOk();
+    EXPECT_EQ(CountKeys(*e), 33u);  // 17 + 16 of dbs 0 and 2
+    EXPECT_TRUE(e->Get(EncodeDbKey(1, "1")).status().IsNotFound());
+    EXPECT_EQ(GetOr(*e, EncodeDbKey(0, "0")), "v");
+    WriteBatch batch;
+    batch.DeletePrefix("");  // FLUSHALL
+    batch.Put(EncodeDbKey(2, "new"), "after");
+    std::vector<Status> results;
+    ASSERT_TRUE(e->Write(batch, &results).ok());
+  }
+  auto e = OpenOk();
+  EXPECT_EQ(CountKeys(*e), 1u);
+  EXPECT_EQ(GetOr(*e, EncodeDbKey(2, "new")), "after");
+  EXPECT_TRUE(e->Get(EncodeDbKey(0, "0")).status().IsNotFound());
+  // Written after the restart: newer than the prefix deletes, whatever they were.
+  ASSERT_TRUE(e->Set(EncodeDbKey(1, "1"), "again").ok());
+  e.reset();
+  e = OpenOk();
+  EXPECT_EQ(GetOr(*e, EncodeDbKey(1, "1")), "again");
 }
 
 TEST_P(EngineConformanceTest, BatchOfOnlyMissingDeletesWritesNothing) {

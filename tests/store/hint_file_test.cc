@@ -66,6 +66,30 @@ TEST_F(HintFileTest, RoundTrips) {
   EXPECT_EQ(got[42].kind, Kind::kPut);
 }
 
+TEST_F(HintFileTest, PrefixTombstoneEntriesRoundTrip) {
+  {
+    auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
+    ASSERT_TRUE(f.ok());
+    HintWriter w(std::move(f).value());
+    HintEntry flush_all{"", Kind::kTombstone, 5, 0, 0};
+    flush_all.key_is_prefix = true;
+    HintEntry flush_db{"\x02", Kind::kTombstone, 6, 21, 0};
+    flush_db.key_is_prefix = true;
+    ASSERT_TRUE(w.Add(flush_all).ok());
+    ASSERT_TRUE(w.Add(flush_db).ok());
+    ASSERT_TRUE(w.Add(HintEntry{"\x02k", Kind::kTombstone, 7, 43, 0}).ok());
+    ASSERT_TRUE(w.Finish(100).ok());
+  }
+  auto f = Env::Default()->Open(path_, OpenMode::kRead);
+  ASSERT_TRUE(f.ok());
+  std::vector<std::pair<std::string, bool>> got;
+  ASSERT_TRUE(ReadHintFile(**f, 100, [&](const HintEntry& e) {
+                got.emplace_back(std::string(e.key), e.key_is_prefix);
+              }).ok());
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, bool>>{
+                     {"", true}, {"\x02", true}, {"\x02k", false}}));
+}
+
 TEST_F(HintFileTest, EmptyHintRoundTrips) {
   WriteHint(40, 0);
   std::vector<Owned> got;

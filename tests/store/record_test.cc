@@ -47,6 +47,24 @@ TEST(RecordTest, TombstoneRoundTrips) {
   EXPECT_EQ(v.value, "");
 }
 
+TEST(RecordTest, PrefixTombstoneRoundTripsWithAnyPrefixEvenAnEmptyOne) {
+  for (std::string_view prefix : {std::string_view(""), std::string_view("\x01")}) {
+    std::string buf;
+    AppendRecord(&buf, 9, Kind::kTombstone, kBatchStart | kBatchEnd | log_format::kKeyIsPrefix,
+                 prefix, "");
+    RecordView v = Decode(buf);
+    EXPECT_EQ(v.header.kind(), Kind::kTombstone);
+    EXPECT_TRUE(v.header.key_is_prefix());
+    EXPECT_TRUE(v.header.key_has_db());
+    EXPECT_EQ(v.key, prefix);
+  }
+  // An empty key is a prefix tombstone's only.
+  std::string put;
+  AppendRecord(&put, 9, Kind::kPut, kBatchStart | kBatchEnd, "", "v");
+  RecordHeader h;
+  EXPECT_EQ(DecodeHeader(put, &h), HeaderCheck::kImplausible);
+}
+
 TEST(RecordTest, BinaryKeyAndValue) {
   const std::string key("k\0\xff\n", 4);
   const std::string value("\0\0\x01\x80 v", 6);
@@ -89,7 +107,8 @@ TEST(RecordTest, ImplausibleHeadersAreRejected) {
   EXPECT_EQ(with(12, 0x21), HeaderCheck::kOk);           // put, key with its database
   EXPECT_EQ(with(12, 0x01), HeaderCheck::kOk);           // put of an earlier kvs
   EXPECT_EQ(with(12, 0x31), HeaderCheck::kImplausible);  // unknown flag bit (0x10)
-  EXPECT_EQ(with(12, 0x09), HeaderCheck::kImplausible);  // unknown flag bit (0x08)
+  EXPECT_EQ(with(12, 0x29), HeaderCheck::kImplausible);  // only a tombstone is a prefix (0x08)
+  EXPECT_EQ(with(12, 0x2a), HeaderCheck::kImplausible);  // a tombstone with a value
   EXPECT_EQ(with(12, 0x05), HeaderCheck::kImplausible);  // unknown flag bit (0x04)
   EXPECT_EQ(with(13, 0x00), HeaderCheck::kImplausible);  // empty key
   EXPECT_EQ(with(16, 0x7f), HeaderCheck::kImplausible);  // key length past the limit
