@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <random>
 
 #include "proto/glob.h"
@@ -84,6 +85,13 @@ void Txn::Delete(std::string key) {
 void Txn::DeletePrefix(std::string prefix) {
   prefix_ops_.push_back(writes_.size());
   writes_.Append({WriteBatch::OpKind::kDeletePrefix, std::move(prefix), {}});
+}
+
+std::optional<uint64_t> EngineKeysInDb(const Engine& engine, uint32_t db) {
+  std::optional<std::map<uint32_t, uint64_t>> counts = engine.KeysPerDb();
+  if (!counts) return std::nullopt;
+  auto it = counts->find(db);
+  return it == counts->end() ? 0 : it->second;
 }
 
 // ---- Commands --------------------------------------------------------------------------
@@ -672,6 +680,10 @@ Status Command::Keys() {
 
 // DBSIZE: counts the database's keys (the store keeps no count per database yet).
 Status Command::DbSize() {
+  if (std::optional<uint64_t> known = txn_->KeysInDb(db_)) {
+    out_->Integer(static_cast<int64_t>(*known));
+    return Status::Ok();
+  }
   int64_t n = 0;
   KVS_RETURN_IF_ERROR(txn_->ForEachKey(EncodeDbKey(db_, ""), [&n](std::string_view) {
     ++n;

@@ -45,7 +45,13 @@ class KeyReader {
   // at the first non-OK status `fn` returns. Never WouldBlock (keys live in memory).
   virtual Status ForEachKey(std::string_view prefix,
                             const std::function<Status(std::string_view key)>& fn) = 0;
+  // How many keys database `db` holds, where that is known without a walk; nullopt: count
+  // with ForEachKey.
+  virtual std::optional<uint64_t> KeysInDb(uint32_t /*db*/) { return std::nullopt; }
 };
+
+// Engine::KeysPerDb's count for `db` (0 for a database without keys), or nullopt.
+std::optional<uint64_t> EngineKeysInDb(const Engine& engine, uint32_t db);
 
 // An engine read as a KeyReader answers it: the value, nullopt for NotFound, or the error
 // (WouldBlock included).
@@ -64,6 +70,10 @@ class Txn {
   Result<bool> Exists(std::string_view key);
   // The keys with `prefix` as the staged writes leave them.
   Status ForEachKey(std::string_view prefix, const std::function<Status(std::string_view key)>& fn);
+  // The base's count while nothing is staged; nullopt otherwise (walk).
+  std::optional<uint64_t> KeysInDb(uint32_t db) {
+    return writes_.empty() ? base_->KeysInDb(db) : std::nullopt;
+  }
   void Put(std::string key, std::string value);
   void Delete(std::string key);
   // Deletes every key starting with `prefix` (FLUSHDB, FLUSHALL): one op, whatever the count.

@@ -52,6 +52,9 @@ class EngineReader final : public server_internal::KeyReader {
     return engine_->ForEachKey(
         [&](std::string_view key) { return key.starts_with(prefix) ? fn(key) : Status::Ok(); });
   }
+  std::optional<uint64_t> KeysInDb(uint32_t db) override {
+    return server_internal::EngineKeysInDb(*engine_, db);
+  }
 
  private:
   Engine* const engine_;
@@ -64,9 +67,9 @@ std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bo
                                             const std::function<std::string()>& keyspace) {
   std::string out;
   const proto::CommandId id = call.spec->id;
-  if (cached_only && (id == proto::CommandId::kInfo || id == proto::CommandId::kDbSize ||
-                      id == proto::CommandId::kKeys || id == proto::CommandId::kScan ||
-                      id == proto::CommandId::kRandomKey)) {
+  if (cached_only && (id == proto::CommandId::kInfo || id == proto::CommandId::kKeys ||
+                      id == proto::CommandId::kScan || id == proto::CommandId::kRandomKey ||
+                      (id == proto::CommandId::kDbSize && !engine->KeysPerDb()))) {
     return std::nullopt;  // they walk every key: always on the pool
   }
   if (id == proto::CommandId::kInfo) {
@@ -375,14 +378,20 @@ bool InfoWants(std::span<const std::string> sections, std::string_view name) {
 }
 
 std::string Server::Impl::KeyspaceSection() const {
-  // One pass over the keys, counted per database; off the loop (a pool task, or EXEC).
+  // The engine's counts, or one pass over the keys, counted per database (off the loop: a
+  // pool task, or EXEC).
   std::map<uint32_t, uint64_t> per_db;
-  Status s = engine_->ForEachKey([&per_db](std::string_view key) {
-    uint32_t db;
-    std::string_view user_key;
-    if (DecodeDbKey(key, &db, &user_key)) ++per_db[db];
-    return Status::Ok();
-  });
+  Status s;
+  if (std::optional<std::map<uint32_t, uint64_t>> counts = engine_->KeysPerDb()) {
+    per_db = std::move(*counts);
+  } else {
+    s = engine_->ForEachKey([&per_db](std::string_view key) {
+      uint32_t db;
+      std::string_view user_key;
+      if (DecodeDbKey(key, &db, &user_key)) ++per_db[db];
+      return Status::Ok();
+    });
+  }
   std::string out = "# Keyspace\r\n";
   if (!s.ok()) return out;
   for (auto [db, keys] : per_db) {

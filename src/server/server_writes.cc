@@ -49,7 +49,13 @@ class Server::Impl::LoopReader final : public server_internal::KeyReader {
     return impl_->engine_->Contains(key, /*cached_only=*/true);
   }
 
-  // The engine's keys under the staged writes. On the loop: FLUSHDB, KEYS and SCAN inside a
+  // The engine's count while nothing is staged.
+  std::optional<uint64_t> KeysInDb(uint32_t db) override {
+    if (!impl_->overlay_.empty() || !impl_->prefix_overlay_.empty()) return std::nullopt;
+    return server_internal::EngineKeysInDb(*impl_->engine_, db);
+  }
+
+  // The engine's keys under the staged writes. On the loop: KEYS and SCAN inside a
   // transaction walk every key in memory (docs/PROTOCOL.md).
   Status ForEachKey(std::string_view prefix,
                     const std::function<Status(std::string_view key)>& fn) override {

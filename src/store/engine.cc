@@ -59,6 +59,8 @@ void BatchKeyState::Apply(const WriteBatch::Op& op) {
   }
 }
 
+std::optional<std::map<uint32_t, uint64_t>> Engine::KeysPerDb() const { return std::nullopt; }
+
 Result<std::string> Engine::GetCached(std::string_view /*key*/) {
   return Status::WouldBlock("this engine reads only through Get");
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -204,6 +205,11 @@ class Engine {
   // ForEach without the values, where the engine can list keys without reading them (the
   // LogStore from its index). This default calls ForEach.
   virtual Status ForEachKey(const std::function<Status(std::string_view key)>& fn);
+
+  // How many keys each database holds (store/db_key.h; databases without keys left out),
+  // where the engine keeps counts (the LogStore does): DBSIZE and INFO need no walk then.
+  // This default says nullopt: count with ForEachKey.
+  virtual std::optional<std::map<uint32_t, uint64_t>> KeysPerDb() const;
 };
 
 // Opens (creating if needed) the data directory `options.data_dir` with engine `engine_name`

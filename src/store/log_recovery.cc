@@ -15,6 +15,7 @@
 #include <map>
 #include <thread>
 
+#include "store/db_key.h"
 #include "store/hint_file.h"
 #include "store/log_store.h"
 #include "store/record.h"
@@ -524,9 +525,14 @@ Status LogStore::Recover() {
   // makes it here: until a compaction rewrites it, live bytes count it a byte high, and dead
   // bytes a byte low.
   uint64_t live = 0;
+  std::map<uint32_t, uint64_t> per_db;
   index_.ForEach([&](std::string_view key, const IndexEntry& e) {
     live += RecordSize(key.size(), e.value_len);
+    uint32_t db = 0;
+    std::string_view user_key;
+    if (DecodeDbKey(key, &db, &user_key)) ++per_db[db];
   });
+  db_keys_.Reset(std::move(per_db));
   uint64_t disk = 0, meta = 0;
   {
     ReaderLock segs(&segments_mu_);

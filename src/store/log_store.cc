@@ -318,15 +318,17 @@ Status LogStore::Commit(Prepared&& batch, const Status& io) {
     // Publish in record order: readers see each key's newest value once this returns.
     // Dead bytes are disk - live - meta: a tombstone and whatever it removes or a put
     // replaces count as dead by leaving live_bytes_.
+    DbKeyCounts::Delta keys;
     for (const Prepared::Placed& r : batch.placed) {
       const uint64_t size = RecordSize(r.key.size(), r.value_len);
       if (r.prefix) {
-        ErasePrefix(r.key, r.seq);
+        ErasePrefix(r.key, r.seq, &keys);
       } else if (r.tombstone) {
         std::optional<IndexEntry> removed = index_.Erase(r.key, r.seq);
         if (removed) {
           live_bytes_.fetch_sub(RecordSize(r.key.size(), removed->value_len),
                                 std::memory_order_relaxed);
+          keys.Add(r.key, -1);
         }
       } else {
         std::optional<IndexEntry> replaced;
@@ -335,9 +337,12 @@ Status LogStore::Commit(Prepared&& batch, const Status& io) {
         if (replaced) {
           live_bytes_.fetch_sub(RecordSize(r.key.size(), replaced->value_len),
                                 std::memory_order_relaxed);
+        } else {
+          keys.Add(r.key, +1);
         }
       }
     }
+    db_keys_.Apply(keys);
     MaybeWakeCompactor();
     if (!batch.placed.empty()) {
       // The datasync was done by whoever wrote the bytes (Write(), or the server's loop).
@@ -357,13 +362,14 @@ Status LogStore::Commit(Prepared&& batch, const Status& io) {
   return io;
 }
 
-void LogStore::ErasePrefix(std::string_view prefix, uint64_t seq) {
+void LogStore::ErasePrefix(std::string_view prefix, uint64_t seq, DbKeyCounts::Delta* removed) {
   // One pass over the index, as Redis's FLUSHDB walks its dictionary: O(keys) in memory,
   // one record on disk.
   uint64_t freed = 0;
   index_.EraseIf([&](std::string_view key, const IndexEntry& e) {
     if (!key.starts_with(prefix) || e.seq >= seq) return false;
     freed += RecordSize(key.size(), e.value_len);
+    removed->Add(key, -1);
     return true;
   });
   live_bytes_.fetch_sub(freed, std::memory_order_relaxed);
@@ -553,6 +559,8 @@ Status LogStore::ForEach(
   }
   return Status::Ok();
 }
+
+std::optional<std::map<uint32_t, uint64_t>> LogStore::KeysPerDb() const { return db_keys_.Get(); }
 
 Status LogStore::ForEachKey(const std::function<Status(std::string_view key)>& fn) {
   // Keys from the index only. Copied first, as in ForEach: `fn` runs without a shard lock.

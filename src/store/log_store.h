@@ -33,6 +33,7 @@
 
 #include "base/mutex.h"
 #include "store/data_dir.h"
+#include "store/db_key_counts.h"
 #include "store/engine.h"
 #include "store/env.h"
 #include "store/index.h"
@@ -59,6 +60,7 @@ class LogStore final : public Engine, public LogWriter {
   Status ForEach(
       const std::function<Status(std::string_view key, std::string_view value)>& fn) override;
   Status ForEachKey(const std::function<Status(std::string_view key)>& fn) override;
+  std::optional<std::map<uint32_t, uint64_t>> KeysPerDb() const override;
 
   // ---- Group commit, for the io_uring loop (store/log_writer.h) ------------------------
 
@@ -189,8 +191,8 @@ class LogStore final : public Engine, public LogWriter {
   // rolling_ and writer_busy_ are clear again: wakes blocking waiters, hands back the others.
   std::vector<std::function<void()>> TakeWaitersLocked() REQUIRES(write_mu_);
   // Applies a prefix tombstone to the index: every key starting with `prefix` whose entry
-  // is older than `seq` goes.
-  void ErasePrefix(std::string_view prefix, uint64_t seq);
+  // is older than `seq` goes (and into `removed`).
+  void ErasePrefix(std::string_view prefix, uint64_t seq, DbKeyCounts::Delta* removed);
   std::string SegmentPath(uint32_t id) const;
   std::string HintPath(uint32_t id) const;
   std::shared_ptr<Segment> FindSegment(uint32_t id) const EXCLUDES(segments_mu_);
@@ -244,6 +246,7 @@ class LogStore final : public Engine, public LogWriter {
 
   // Space accounting: dead bytes = disk - live - meta (docs/COMPACTION.md).
   std::atomic<uint64_t> live_bytes_{0};  // records the index points at
+  DbKeyCounts db_keys_;                  // the index's keys per database
   std::atomic<uint64_t> disk_bytes_{0};  // records in the segment map (+ reserved ones)
   std::atomic<uint64_t> meta_bytes_{0};  // kMeta records in the segment map
   std::atomic<uint64_t> fsyncs_{0};

@@ -218,6 +218,11 @@ TEST_F(CompactionTest, PrefixDeleteHoldsThroughHintsCompactionAndRestarts) {
   EXPECT_EQ(count_db(*store, 0), 100u);
   EXPECT_EQ(count_db(*store, 1), 1u);
   EXPECT_EQ(count_db(*store, 3), 0u);
+  // The counts DBSIZE reads, rebuilt by recovery.
+  const std::map<uint32_t, uint64_t> counts = store->KeysPerDb().value();
+  EXPECT_EQ(counts.at(0), 100u);
+  EXPECT_EQ(counts.at(1), 1u);
+  EXPECT_EQ(counts.count(3), 0u);
   EXPECT_EQ(GetOr(*store, EncodeDbKey(0, "k0")), std::string(60, 'v'));
 }
 

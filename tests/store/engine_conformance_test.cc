@@ -6,6 +6,8 @@
 
 #include <atomic>
 #include <fstream>
+#include <map>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -269,6 +271,52 @@ TEST_P(EngineConformanceTest, AnEmptyPrefixDeletesEveryKeyAndSurvivesAReopen) {
   e.reset();
   e = OpenOk();
   EXPECT_EQ(GetOr(*e, EncodeDbKey(1, "1")), "again");
+}
+
+TEST_P(EngineConformanceTest, KeysPerDbWhereKeptAgreeWithAWalkThroughWritesAndReopens) {
+  auto walk = [](Engine& e) {
+    std::map<uint32_t, uint64_t> per_db;
+    EXPECT_TRUE(e.ForEachKey([&](std::string_view key) {
+                   uint32_t db;
+                   std::string_view user_key;
+                   EXPECT_TRUE(DecodeDbKey(key, &db, &user_key));
+                   ++per_db[db];
+                   return Status::Ok();
+                 }).ok());
+    return per_db;
+  };
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 3; ++round) {
+    auto e = OpenOk(FsyncPolicy::kNever);
+    ASSERT_NE(e, nullptr);
+    if (std::optional<std::map<uint32_t, uint64_t>> counts = e->KeysPerDb()) {
+      EXPECT_EQ(*counts, walk(*e)) << "after reopen " << round;
+    }
+    for (int b = 0; b < 40; ++b) {
+      WriteBatch batch;
+      for (int op = 0; op < 8; ++op) {
+        const auto db = static_cast<uint32_t>(rng() % 4);
+        const std::string key = EncodeDbKey(db, std::to_string(rng() % 30));
+        switch (rng() % 10) {
+          case 0:
+            batch.DeletePrefix(DbKeyPrefix(db));
+            break;
+          case 1:
+          case 2:
+          case 3:
+            batch.Delete(key);
+            break;
+          default:
+            batch.Put(key, "v");
+        }
+      }
+      std::vector<Status> results;
+      ASSERT_TRUE(e->Write(batch, &results).ok());
+      if (std::optional<std::map<uint32_t, uint64_t>> counts = e->KeysPerDb()) {
+        ASSERT_EQ(*counts, walk(*e)) << "round " << round << " batch " << b;
+      }
+    }
+  }
 }
 
 TEST_P(EngineConformanceTest, BatchOfOnlyMissingDeletesWritesNothing) {
