@@ -37,6 +37,11 @@ void Loop::WriteAt(int fd, std::string data, uint64_t offset, bool datasync,
   op->offset = offset;
   op->datasync = datasync;
   op->on_result = std::move(on_done);
+  TrackFd(op);
+  if (FdClosing(fd)) {
+    FailLater(op, -EBADF);
+    return;
+  }
   SubmitWrite(op);
 }
 
@@ -79,10 +84,12 @@ void Loop::OnWrite(Op* op, const Completion& c) {
     op->write_res = c.res;
   }
   if (op->inflight > 0) return;  // the other half of the chain is still out
+  // After Close(fd) the number may be about to name another file: never resume on it.
+  const bool resumable = !op->cancelled && !FdClosing(op->fd);
   if (op->round_write) {
     const int res = op->write_res;
     if (res < 0) {
-      if ((res == -EAGAIN || res == -EINTR) && !op->cancelled) {
+      if ((res == -EAGAIN || res == -EINTR) && resumable) {
         SubmitWrite(op);
         return;
       }
@@ -97,7 +104,7 @@ void Loop::OnWrite(Op* op, const Completion& c) {
     if (op->done < op->data.size()) {
       // Short write: it cancelled the linked fsync (-ECANCELED). Resume at offset+done with
       // a new fsync; the cancelled one never ran, so nothing is retried.
-      if (op->cancelled) {
+      if (!resumable) {
         CompleteOneShot(op, -ECANCELED);
       } else {
         SubmitWrite(op);
@@ -115,6 +122,11 @@ void Loop::Fsync(int fd, bool datasync, std::function<void(int)> on_done) {
   Op* op = ops_->Alloc(OpKind::kFsync);
   op->fd = fd;
   op->on_result = std::move(on_done);
+  TrackFd(op);
+  if (FdClosing(fd)) {
+    FailLater(op, -EBADF);
+    return;
+  }
   struct io_uring_sqe* sqe = GetSqe();
   if (sqe == nullptr) {
     FailLater(op, -EBUSY);
@@ -128,17 +140,6 @@ void Loop::Fsync(int fd, bool datasync, std::function<void(int)> on_done) {
 void Loop::OnFsync(Op* op, const Completion& c) {
   --op->inflight;
   CompleteOneShot(op, c.res);
-}
-
-void Loop::Close(int fd) {
-  assert(on_loop_thread());
-  struct io_uring_sqe* sqe = GetSqe();
-  if (sqe == nullptr) {
-    close(fd);
-    return;
-  }
-  io_uring_prep_close(sqe, fd);
-  io_uring_sqe_set_data64(sqe, internal::PackUserData(0, 0, Tag::kIgnore));
 }
 
 }  // namespace kvs::uring
