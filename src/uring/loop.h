@@ -130,6 +130,12 @@ class Loop {
   // Close fail with -EBADF. Cancel the Accept/Recv reading fd first.
   void Close(int fd);
 
+  // Test seam for a fault the kernel cannot be made to produce on demand (a short write
+  // whose linked fdatasync ran and failed all the same): each CQE of a WriteAt, its write
+  // (linked_fsync false) or its fdatasync, reaches the loop as the result fn returns for it.
+  // Loop thread only; an empty fn removes it.
+  void SetWriteResultHookForTesting(std::function<int(bool linked_fsync, int res)> fn);
+
   struct Stats {
     uint64_t iterations;    // Run() loop iterations
     uint64_t submits;       // io_uring_submit* calls (including those forced by a full SQ)
@@ -203,6 +209,7 @@ class Loop {
   };
   std::vector<FdUse> fd_uses_;
   std::function<void()> before_wait_;
+  std::function<int(bool, int)> write_result_hook_;  // tests only
   std::thread::id loop_thread_;
   int event_fd_ = -1;
   bool wakeup_armed_ = false;
