@@ -126,8 +126,8 @@ class Loop {
   // this loop can still submit on it: until then the number stays taken, so a socket or file
   // that later gets the same number never receives the rest of their bytes. A Send in
   // flight is cancelled and a short Send or WriteAt is not resumed: their callbacks get
-  // -ECANCELED (or their result, had they already finished). Send/WriteAt/Fsync on fd after
-  // Close fail with -EBADF. Cancel the Accept/Recv reading fd first.
+  // -ECANCELED (or their result, had they already finished). Send/WriteAt/Fsync on fd while
+  // its close waits fail with -EBADF. Cancel the Accept/Recv reading fd first.
   void Close(int fd);
 
   // Test seam for a fault the kernel cannot be made to produce on demand (a short write
