@@ -4,7 +4,6 @@
 
 #include <fmt/format.h>
 
-#include <filesystem>
 #include <random>
 
 #include "raft/raft_node_impl.h"
@@ -99,9 +98,8 @@ void RaftNode::Impl::Run(std::promise<Status>* started) {
 }
 
 Status RaftNode::Impl::Init() {
-  std::error_code ec;
-  std::filesystem::create_directories(options_.dir, ec);
-  if (ec) return Status::IOError(fmt::format("create {}: {}", options_.dir, ec.message()));
+  Env* env = options_.env != nullptr ? options_.env : Env::Default();
+  KVS_RETURN_IF_ERROR(env->CreateDir(options_.dir));
   if (int rv = uv_loop_init(&loop_); rv != 0) {
     return Status::IOError(fmt::format("uv_loop_init: {}", uv_strerror(rv)));
   }

@@ -19,6 +19,7 @@
 #include "raft/entry.h"
 #include "raft/peers.h"
 #include "store/engine.h"
+#include "store/env.h"
 
 namespace kvs::raft {
 
@@ -29,6 +30,9 @@ struct NodeOptions {
   // node to be added later (`kvs-client cluster add`); it waits for the leader instead.
   bool join = false;
   std::string dir;  // Raft's files (log segments, snapshots, metadata); created if missing
+  // Creates `dir` (and makes it durable: Env::CreateDir fsyncs each new directory's parent);
+  // Env::Default() if null. libraft does its own file I/O inside `dir`.
+  Env* env = nullptr;
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_timeout_ms = 100;
   unsigned snapshot_threshold = 4096;  // applied entries between snapshots

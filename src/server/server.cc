@@ -422,8 +422,9 @@ void Server::Impl::CloseScheduled() {
     Connection* c = Find(id, gen);
     if (c == nullptr) continue;
     if (c->recv_armed) loop_->Cancel(c->recv_op);
-    // A send blocked on a client that does not read holds the socket open past close():
-    // shutdown() fails it now.
+    // The loop closes the fd only once its send in flight is over (pulled back, never
+    // resumed: an accept may reuse the number at once after the close); shutdown() tells
+    // a client that does not read right away.
     if (c->sending_bytes > 0) ::shutdown(c->fd, SHUT_RDWR);
     loop_->Close(c->fd);
     if (c->rejected) {

@@ -115,7 +115,14 @@ class Env {
   virtual Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) = 0;
   virtual Status Rename(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& path) = 0;
-  virtual Status CreateDir(const std::string& path) = 0;  // and its parents; OK if it exists
+  // Creates `path` and its missing parents (like mkdir -p); OK if it is a directory already.
+  // Every directory it creates is durable when it returns: the parent of each was fsynced
+  // (SyncDir), so a power cut cannot take away a new directory and what was synced in it.
+  // Built on MakeDir and SyncDir, so a wrapper's overrides of those apply.
+  Status CreateDir(const std::string& path);
+  // One mkdir of `path` (its parent must exist): true if it created it, false if a directory
+  // was there already. Not durable by itself (CreateDir syncs the parent).
+  virtual Result<bool> MakeDir(const std::string& path) = 0;
   virtual Result<bool> Exists(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& dir) = 0;  // names only
   // fsync on the directory itself: makes creations, renames and removals in it durable.
@@ -137,7 +144,7 @@ class EnvWrapper : public Env {
     return target_->Rename(from, to);
   }
   Status Remove(const std::string& path) override { return target_->Remove(path); }
-  Status CreateDir(const std::string& path) override { return target_->CreateDir(path); }
+  Result<bool> MakeDir(const std::string& path) override { return target_->MakeDir(path); }
   Result<bool> Exists(const std::string& path) override { return target_->Exists(path); }
   Result<std::vector<std::string>> ListDir(const std::string& dir) override {
     return target_->ListDir(dir);

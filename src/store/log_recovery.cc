@@ -257,10 +257,19 @@ Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes, Recover
   if (!exists) return false;
   KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> file, env_->Open(SegmentPath(id), OpenMode::kRead));
   KVS_ASSIGN_OR_RETURN(uint64_t size, file->Size());
-  KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> hint, env_->Open(hint_path, OpenMode::kRead));
+  // A hint only saves reading the segment: one that cannot be read (an I/O error) is no
+  // reason to refuse the start. Entries handed out before such an error are the segment's
+  // own records, which the scan upserts again, identically.
+  auto unreadable = [&](const Status& error) {
+    tally->warnings.push_back(fmt::format("ignoring unreadable hint file ({}); reading {} instead",
+                                          error.ToString(), file->path()));
+    return false;
+  };
+  Result<std::unique_ptr<File>> hint = env_->Open(hint_path, OpenMode::kRead);
+  if (!hint.ok()) return unreadable(hint.status());
   // All or nothing: ReadHintFile checks the whole file before the first callback.
   std::string scratch;  // the engine key of an entry of an earlier kvs (db 0)
-  Status s = ReadHintFile(*hint, size, [&](const HintEntry& e) {
+  Status s = ReadHintFile(**hint, size, [&](const HintEntry& e) {
     tally->max_seq = std::max(tally->max_seq, e.seq);
     if (e.key_is_prefix) {
       tally->prefixes.emplace_back(e.key, e.seq);
@@ -271,7 +280,7 @@ Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes, Recover
     tally->loader->Upsert(EngineKeyOf(e.key_has_db, e.key, &scratch), entry);
   });
   if (!s.ok()) {
-    if (!s.IsCorruption()) return s;
+    if (!s.IsCorruption()) return unreadable(s);
     tally->warnings.push_back(fmt::format("ignoring damaged hint file ({}); reading {} instead",
                                           s.message(), file->path()));
     return false;
@@ -301,9 +310,14 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
       other_bytes += bytes;
       continue;
     }
-    KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> hint, env_->Open(HintPath(id), OpenMode::kRead));
-    KVS_ASSIGN_OR_RETURN(uint64_t count, HintEntryCount(*hint));
-    hinted_entries += count;
+    // An unreadable hint: the segment will be scanned (RecoverFromHint says why).
+    Result<std::unique_ptr<File>> hint = env_->Open(HintPath(id), OpenMode::kRead);
+    Result<uint64_t> count = hint.ok() ? HintEntryCount(**hint) : hint.status();
+    if (!count.ok()) {
+      other_bytes += bytes;
+      continue;
+    }
+    hinted_entries += *count;
     hinted_bytes += bytes;
   }
   if (hinted_bytes > 0) {

@@ -27,6 +27,26 @@ void File::WriteAsync(uring::Loop& /*loop*/, std::string data, uint64_t offset, 
   done(std::move(s));
 }
 
+Status Env::CreateDir(const std::string& path) {
+  std::string_view full = path;
+  while (full.size() > 1 && full.ends_with('/')) full.remove_suffix(1);
+  // Parents first, like mkdir -p: `--data-dir a/b` works when a/ does not exist yet.
+  size_t slash = full.find('/', 1);
+  for (;;) {
+    const std::string dir(full.substr(0, slash));
+    KVS_ASSIGN_OR_RETURN(bool created, MakeDir(dir));
+    if (created) {
+      // The new entry lives in the parent: durable only once the parent is synced.
+      const size_t up = dir.find_last_of('/');
+      KVS_RETURN_IF_ERROR(SyncDir(up == std::string::npos ? "."
+                                  : up == 0               ? "/"
+                                                          : dir.substr(0, up)));
+    }
+    if (slash == std::string_view::npos) return Status::Ok();
+    slash = full.find('/', slash + 1);
+  }
+}
+
 namespace {
 
 Status PosixError(std::string_view call, const std::string& path, int err_no) {
@@ -160,22 +180,13 @@ class PosixEnv final : public Env {
     return Status::Ok();
   }
 
-  Status CreateDir(const std::string& path) override {
-    // Parents first, like mkdir -p: `--data-dir a/b` works when a/ does not exist yet.
-    for (size_t slash = path.find('/', 1); slash != std::string::npos;
-         slash = path.find('/', slash + 1)) {
-      const std::string parent = path.substr(0, slash);
-      if (::mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) {
-        return PosixError("mkdir", parent, errno);
-      }
-    }
-    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-      return PosixError("mkdir", path, errno);
-    }
+  Result<bool> MakeDir(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0755) == 0) return true;
+    if (errno != EEXIST) return PosixError("mkdir", path, errno);
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return PosixError("stat", path, errno);
     if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument(path + " is not a directory");
-    return Status::Ok();
+    return false;
   }
 
   Result<bool> Exists(const std::string& path) override {

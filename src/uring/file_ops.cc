@@ -37,6 +37,11 @@ void Loop::WriteAt(int fd, std::string data, uint64_t offset, bool datasync,
   op->offset = offset;
   op->datasync = datasync;
   op->on_result = std::move(on_done);
+  TrackFd(op);
+  if (FdClosing(fd)) {
+    FailLater(op, -EBADF);
+    return;
+  }
   SubmitWrite(op);
 }
 
@@ -71,18 +76,30 @@ void Loop::SubmitWrite(Op* op) {
   }
 }
 
+void Loop::SetWriteResultHookForTesting(std::function<int(bool, int)> fn) {
+  assert(on_loop_thread());
+  write_result_hook_ = std::move(fn);
+}
+
 void Loop::OnWrite(Op* op, const Completion& c) {
   --op->inflight;
-  if (internal::TagOf(c.user_data) == Tag::kFsync) {
-    op->fsync_res = c.res;
-  } else {
-    op->write_res = c.res;
-  }
+  const bool fsync = internal::TagOf(c.user_data) == Tag::kFsync;
+  const int result = write_result_hook_ ? write_result_hook_(fsync, c.res) : c.res;
+  (fsync ? op->fsync_res : op->write_res) = result;
   if (op->inflight > 0) return;  // the other half of the chain is still out
+  // A linked fdatasync that ran and failed is final whatever became of the write: the page
+  // cache may have dropped the dirty pages, so the next round's fsync could "succeed"
+  // without the data being safe. (-ECANCELED: it never ran, as after a short write.)
+  if (op->datasync && op->fsync_res < 0 && op->fsync_res != -ECANCELED) {
+    CompleteOneShot(op, op->fsync_res);
+    return;
+  }
+  // After Close(fd) the number may be about to name another file: never resume on it.
+  const bool resumable = !op->cancelled && !FdClosing(op->fd);
   if (op->round_write) {
     const int res = op->write_res;
     if (res < 0) {
-      if ((res == -EAGAIN || res == -EINTR) && !op->cancelled) {
+      if ((res == -EAGAIN || res == -EINTR) && resumable) {
         SubmitWrite(op);
         return;
       }
@@ -96,8 +113,8 @@ void Loop::OnWrite(Op* op, const Completion& c) {
     op->done += static_cast<size_t>(res);
     if (op->done < op->data.size()) {
       // Short write: it cancelled the linked fsync (-ECANCELED). Resume at offset+done with
-      // a new fsync; the cancelled one never ran, so nothing is retried.
-      if (op->cancelled) {
+      // a new fsync; the cancelled one never ran (checked above), so nothing is retried.
+      if (!resumable) {
         CompleteOneShot(op, -ECANCELED);
       } else {
         SubmitWrite(op);
@@ -115,6 +132,11 @@ void Loop::Fsync(int fd, bool datasync, std::function<void(int)> on_done) {
   Op* op = ops_->Alloc(OpKind::kFsync);
   op->fd = fd;
   op->on_result = std::move(on_done);
+  TrackFd(op);
+  if (FdClosing(fd)) {
+    FailLater(op, -EBADF);
+    return;
+  }
   struct io_uring_sqe* sqe = GetSqe();
   if (sqe == nullptr) {
     FailLater(op, -EBUSY);
@@ -128,17 +150,6 @@ void Loop::Fsync(int fd, bool datasync, std::function<void(int)> on_done) {
 void Loop::OnFsync(Op* op, const Completion& c) {
   --op->inflight;
   CompleteOneShot(op, c.res);
-}
-
-void Loop::Close(int fd) {
-  assert(on_loop_thread());
-  struct io_uring_sqe* sqe = GetSqe();
-  if (sqe == nullptr) {
-    close(fd);
-    return;
-  }
-  io_uring_prep_close(sqe, fd);
-  io_uring_sqe_set_data64(sqe, internal::PackUserData(0, 0, Tag::kIgnore));
 }
 
 }  // namespace kvs::uring

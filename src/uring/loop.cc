@@ -129,6 +129,11 @@ Loop::~Loop() {
       Reap();
     }
     deferred_.clear();
+    // Ops the kernel never gave back no longer matter: close what Close was asked to.
+    for (size_t fd = 0; fd < fd_uses_.size(); ++fd) {
+      if (fd_uses_[fd].close_pending) close(static_cast<int>(fd));
+    }
+    fd_uses_.clear();
   }
   buffers_.reset();  // unregisters from the ring, so before queue_exit
   if (ring_ready_) io_uring_queue_exit(ring_.get());
@@ -302,8 +307,62 @@ void Loop::CompleteOneShot(Op* op, int res) {
   assert(op->inflight == 0);
   std::function<void(int)> cb = std::move(op->on_result);
   const bool call = !op->cancelled;
+  UntrackFd(op);
   ops_->Release(op);
   if (call && cb) cb(res);
+}
+
+// ---------------------------------------------------------------------------------------
+// Closing an fd that ops may still use
+
+void Loop::TrackFd(Op* op) {
+  if (op->fd < 0) return;
+  const auto fd = static_cast<size_t>(op->fd);
+  if (fd >= fd_uses_.size()) fd_uses_.resize(std::max(fd + 1, fd_uses_.size() * 2));
+  ++fd_uses_[fd].ops;
+  if (op->kind == OpKind::kSend) fd_uses_[fd].send = op->id();
+}
+
+void Loop::UntrackFd(Op* op) {
+  if (op->fd < 0 || static_cast<size_t>(op->fd) >= fd_uses_.size()) return;
+  FdUse& use = fd_uses_[static_cast<size_t>(op->fd)];
+  if (use.ops == 0) return;
+  if (use.send == op->id()) use.send = 0;
+  if (--use.ops > 0 || !use.close_pending) return;
+  use = FdUse();
+  SubmitClose(op->fd);  // the last op that could resume on it is over
+}
+
+bool Loop::FdClosing(int fd) const {
+  return fd >= 0 && static_cast<size_t>(fd) < fd_uses_.size() &&
+         fd_uses_[static_cast<size_t>(fd)].close_pending;
+}
+
+void Loop::Close(int fd) {
+  assert(on_loop_thread());
+  if (fd >= 0 && static_cast<size_t>(fd) < fd_uses_.size() &&
+      fd_uses_[static_cast<size_t>(fd)].ops > 0) {
+    FdUse& use = fd_uses_[static_cast<size_t>(fd)];
+    if (use.close_pending) return;
+    use.close_pending = true;
+    // A send waiting for room in the socket may wait forever: pull it back. Its final CQE
+    // (cancelled, or a result that came first) then closes the fd.
+    if (Op* send = ops_->Find(use.send); send != nullptr && send->inflight > 0) {
+      SubmitCancel(send->user_data(Tag::kMain));
+    }
+    return;
+  }
+  SubmitClose(fd);
+}
+
+void Loop::SubmitClose(int fd) {
+  struct io_uring_sqe* sqe = destroying_ ? nullptr : GetSqe();
+  if (sqe == nullptr) {
+    close(fd);
+    return;
+  }
+  io_uring_prep_close(sqe, fd);
+  io_uring_sqe_set_data64(sqe, internal::PackUserData(0, 0, Tag::kIgnore));
 }
 
 void Loop::FailLater(Op* op, int res) {

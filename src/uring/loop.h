@@ -122,9 +122,19 @@ class Loop {
   // ids are ignored.
   void Cancel(OpId id);
 
-  // Closes fd asynchronously (IORING_OP_CLOSE). Cancel the ops reading fd first; a Send or
-  // WriteAt in flight keeps the file alive until it completes.
+  // Closes fd asynchronously (IORING_OP_CLOSE), but only once no Send, WriteAt or Fsync of
+  // this loop can still submit on it: until then the number stays taken, so a socket or file
+  // that later gets the same number never receives the rest of their bytes. A Send in
+  // flight is cancelled and a short Send or WriteAt is not resumed: their callbacks get
+  // -ECANCELED (or their result, had they already finished). Send/WriteAt/Fsync on fd while
+  // its close waits fail with -EBADF. Cancel the Accept/Recv reading fd first.
   void Close(int fd);
+
+  // Test seam for a fault the kernel cannot be made to produce on demand (a short write
+  // whose linked fdatasync ran and failed all the same): each CQE of a WriteAt, its write
+  // (linked_fsync false) or its fdatasync, reaches the loop as the result fn returns for it.
+  // Loop thread only; an empty fn removes it.
+  void SetWriteResultHookForTesting(std::function<int(bool linked_fsync, int res)> fn);
 
   struct Stats {
     uint64_t iterations;    // Run() loop iterations
@@ -172,6 +182,12 @@ class Loop {
   void OnFsync(internal::Op* op, const internal::Completion& c);
   void OnTimer(internal::Op* op, const internal::Completion& c);
 
+  // fd_uses_ bookkeeping (loop.cc): ops count in at creation and out at their last result.
+  void TrackFd(internal::Op* op);
+  void UntrackFd(internal::Op* op);
+  bool FdClosing(int fd) const;
+  void SubmitClose(int fd);
+
   void ArmWakeup();
   void OnWakeup(const internal::Completion& c);
   void WriteEventfd();
@@ -183,7 +199,17 @@ class Loop {
   std::unique_ptr<internal::OpTable> ops_;
   std::vector<OpId> starved_;                    // recvs waiting for buffers after -ENOBUFS
   std::vector<std::function<void()>> deferred_;  // loop-thread completions for next iteration
+  // Indexed by fd: the Send/WriteAt/Fsync ops that may still submit on it, and whether a
+  // Close waits for them to end. A Send is resumed by fd number, so the number must not be
+  // freed (and reused by an accept) while one can.
+  struct FdUse {
+    uint32_t ops = 0;
+    bool close_pending = false;
+    OpId send = 0;  // the fd's Send in flight (at most one), to cancel at Close
+  };
+  std::vector<FdUse> fd_uses_;
   std::function<void()> before_wait_;
+  std::function<int(bool, int)> write_result_hook_;  // tests only
   std::thread::id loop_thread_;
   int event_fd_ = -1;
   bool wakeup_armed_ = false;

@@ -212,6 +212,11 @@ void Loop::Send(int fd, std::string data, std::function<void(int)> on_done) {
   op->fd = fd;
   op->data = std::move(data);
   op->on_result = std::move(on_done);
+  TrackFd(op);
+  if (FdClosing(fd)) {
+    FailLater(op, -EBADF);  // Close was called: nothing more goes out on it
+    return;
+  }
   SubmitSend(op);
 }
 
@@ -230,16 +235,25 @@ void Loop::SubmitSend(Op* op) {
 void Loop::OnSend(Op* op, const Completion& c) {
   --op->inflight;
   int res = c.res;
+  // After Close(fd) the number may be about to belong to another socket: never resume.
+  const bool resumable = !op->cancelled && !FdClosing(op->fd);
   if (res > 0) {
     op->done += static_cast<size_t>(res);
-    if (op->done < op->data.size() && !op->cancelled) {
-      SubmitSend(op);  // a short send: the socket buffer was full, send the rest
+    if (op->done < op->data.size()) {
+      if (resumable) {
+        SubmitSend(op);  // a short send: the socket buffer was full, send the rest
+        return;
+      }
+      res = -ECANCELED;
+    } else {
+      res = static_cast<int>(std::min<size_t>(op->done, INT_MAX));
+    }
+  } else if (res == -EAGAIN || res == -EINTR) {
+    if (resumable) {
+      SubmitSend(op);
       return;
     }
-    res = static_cast<int>(std::min<size_t>(op->done, INT_MAX));
-  } else if ((res == -EAGAIN || res == -EINTR) && !op->cancelled) {
-    SubmitSend(op);
-    return;
+    res = -ECANCELED;
   } else if (res == 0) {
     res = -EIO;  // zero bytes of a non-empty send: would loop forever
   }

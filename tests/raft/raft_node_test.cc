@@ -10,12 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <future>
 #include <map>
 #include <thread>
 
+#include "store/dir_sync_env.h"
 #include "store/engine.h"
 
 namespace kvs::raft {
@@ -46,7 +48,7 @@ class RaftNodeTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  void Open(unsigned snapshot_threshold = 4096) {
+  void Open(unsigned snapshot_threshold = 4096, Env* raft_env = nullptr) {
     node_.reset();
     engine_.reset();
     Options options;
@@ -59,6 +61,7 @@ class RaftNodeTest : public ::testing::Test {
     o.id = 1;
     o.peers = {peer_};
     o.dir = dir_ + "/raft";
+    o.env = raft_env;
     o.election_timeout_ms = 200;
     o.heartbeat_timeout_ms = 20;
     o.snapshot_threshold = snapshot_threshold;
@@ -133,6 +136,16 @@ TEST_F(RaftNodeTest, AppliesBatchesWithEachOpsOutcome) {
   ASSERT_EQ(info.members.size(), 1u);
   EXPECT_EQ(info.members[0].role, "voter");
   EXPECT_EQ(info.commit_index, info.last_applied);
+}
+
+// The first start creates Raft's directory; its entry in the parent is fsynced before the
+// node runs, or a power cut could take the directory, and Raft's synced log with it.
+TEST_F(RaftNodeTest, NewRaftDirectoryIsSyncedIntoItsParent) {
+  kvs::testing::DirSyncEnv env;
+  Open(4096, &env);
+  const std::vector<std::string> synced = env.synced();
+  EXPECT_NE(std::find(synced.begin(), synced.end(), dir_), synced.end())
+      << "no fsync of " << dir_ << " after creating " << dir_ << "/raft";
 }
 
 TEST_F(RaftNodeTest, ARestartRestoresTheSnapshotAndReplaysTheLog) {

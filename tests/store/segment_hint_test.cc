@@ -165,6 +165,56 @@ TEST_F(SegmentHintTest, DamagedHintIsScannedAroundThenReplaced) {
   ExpectContents(*store, 300);
 }
 
+// Hint files fail with EIO: their Open, or every read of them (an unreadable sector).
+class UnreadableHintsEnv : public EnvWrapper {
+ public:
+  explicit UnreadableHintsEnv(bool fail_open) : EnvWrapper(Env::Default()), fail_open_(fail_open) {}
+  Result<std::unique_ptr<File>> Open(const std::string& path, OpenMode mode) override {
+    if (!path.ends_with(".hint")) return target()->Open(path, mode);
+    if (fail_open_) return Status::FromErrno("open " + path, EIO);
+    KVS_ASSIGN_OR_RETURN(std::unique_ptr<File> f, target()->Open(path, mode));
+    return std::unique_ptr<File>(std::make_unique<Unreadable>(std::move(f)));
+  }
+
+ private:
+  struct Unreadable : FileWrapper {
+    using FileWrapper::FileWrapper;
+    Result<size_t> PRead(uint64_t, std::span<char>) const override {
+      return Status::FromErrno("pread " + path(), EIO);
+    }
+  };
+  const bool fail_open_;
+};
+
+// A hint that cannot be opened or read (an I/O error, not damage) only costs the scan of
+// its segment, with a warning; the hints written afterwards replace it.
+TEST_F(SegmentHintTest, UnreadableHintFallsBackToAScanOfItsSegment) {
+  { Fill(*Open(MakeOptions()), 300); }
+  const size_t closed = ClosedSegments().size();
+  ASSERT_EQ(Ids(dir_.path(), ".hint").size(), closed);
+  for (bool fail_open : {true, false}) {
+    SCOPED_TRACE(fail_open ? "open fails" : "reads fail");
+    warnings_.clear();
+    UnreadableHintsEnv env(fail_open);
+    auto store = Open(MakeOptions(), &env);
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->recovery_stats().segments_from_hints, 0u);
+    EXPECT_EQ(store->recovery_stats().segments_scanned, closed + 1);
+    ExpectContents(*store, 300);
+    ASSERT_EQ(warnings_.size(), closed);
+    EXPECT_THAT(warnings_[0], HasSubstr("ignoring unreadable hint file"));
+    EXPECT_THAT(warnings_[0], HasSubstr("Input/output error"));
+    if (!fail_open) {
+      ASSERT_TRUE(store->WriteHints().ok());
+    }
+  }
+  warnings_.clear();
+  auto store = Open(MakeOptions());
+  EXPECT_EQ(store->recovery_stats().segments_scanned, 1u);
+  EXPECT_TRUE(warnings_.empty());
+  ExpectContents(*store, 300);
+}
+
 TEST_F(SegmentHintTest, DamagedSegmentGetsNoHintAndStillRefusesToOpen) {
   {
     auto store = Open(MakeOptions());

@@ -101,6 +101,30 @@ TEST(FileTest, ShortWriteIsResumedAtTheRightOffsetAndErrorsReported) {
   EXPECT_TRUE(ReadFile(file.fd, kLimit) == data.substr(0, kLimit));
 }
 
+// A short write whose linked fdatasync ran and failed anyway (injected: the kernel breaks
+// the link on a short write, but the loop must not rely on it). The next round's fdatasync
+// may well succeed, the page cache having dropped the dirty pages: the first failure is
+// the answer.
+TEST(FileTest, FailedFsyncAfterAShortWriteIsReported) {
+  auto loop = MakeLoop(SmallOptions());
+  ASSERT_NE(loop, nullptr);
+  testing::TempFile file;
+  const std::string data = Pattern(8192, 5);
+  int writes = 0, fsyncs = 0;
+  loop->SetWriteResultHookForTesting([&](bool linked_fsync, int res) {
+    if (linked_fsync) return ++fsyncs == 1 ? -EIO : res;
+    return ++writes == 1 && res == 8192 ? 4096 : res;
+  });
+  int result = 1;
+  loop->WriteAt(file.fd, data, 0, true, [&](int res) {
+    result = res;
+    loop->Stop();
+  });
+  ASSERT_TRUE(loop->Run().ok());
+  EXPECT_EQ(result, -EIO);
+  EXPECT_EQ(fsyncs, 1) << "a failed fsync was followed by another one";
+}
+
 TEST(FileTest, WriteAtBadFdFails) {
   auto loop = MakeLoop(SmallOptions());
   ASSERT_NE(loop, nullptr);

@@ -1,5 +1,6 @@
 // Socket operations: an echo server through Accept + Recv + Send, EOF, Cancel, -ENOBUFS
 // recovery with a tiny buffer ring, and accept under -EMFILE.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -213,6 +214,78 @@ TEST(NetTest, SendToClosedPeerFailsWithoutSigpipe) {
   });
   ASSERT_TRUE(loop->Run().ok());
   EXPECT_EQ(result, -EPIPE);
+}
+
+// A connection closed while its reply is half sent (the server closing a client that does
+// not read): the rest of the reply must never go out on the fd number, which an accept may
+// already have given to another client. Here that other client is a socket dup2'ed onto
+// the number as soon as it is free, in the iteration that would resume the short send.
+TEST(NetTest, ShortSendIsNeverResumedOnAClosedFdReusedByAnotherSocket) {
+  auto loop = MakeLoop(SmallOptions());
+  ASSERT_NE(loop, nullptr);
+  testing::SocketPair closing;  // .a: the connection being closed, .b: its client
+  testing::SocketPair other;    // .a: lands on closing.a's number once that is free
+  const int small = 4096;
+  ASSERT_EQ(setsockopt(closing.a, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  const int fd = closing.a;
+  closing.a = -1;  // the loop closes it
+  int result = 1;
+  bool reused = false;
+  // 1 MiB into a small socket buffer: the first round goes out short. Close right away.
+  loop->Send(fd, Pattern(1 << 20, 1), [&](int res) { result = res; });
+  loop->Close(fd);
+  loop->SetBeforeWait([&] {
+    if (!reused && fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      ASSERT_EQ(dup2(other.a, fd), fd);
+      reused = true;
+    }
+    char c;
+    if (result != 1 || recv(other.b, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0) loop->Stop();
+  });
+  // Only a bound, should the send never end: the checks below decide.
+  loop->After(10s, [&] { loop->Stop(); });
+  ASSERT_TRUE(loop->Run().ok());
+  char c;
+  EXPECT_LT(recv(other.b, &c, 1, MSG_DONTWAIT), 0) << "bytes of the closed connection's "
+                                                      "reply reached the socket reusing its fd";
+  EXPECT_LT(result, 0) << "a send cut short by Close cannot report success";
+  // The loop closes the fd once nothing can resume on it any more.
+  loop->SetBeforeWait([&] {
+    if (reused || fcntl(fd, F_GETFD) < 0) loop->Stop();
+  });
+  loop->Post([] {});
+  ASSERT_TRUE(loop->Run().ok());
+  if (reused) close(fd);
+  EXPECT_FALSE(reused) << "fd " << fd << " was closed while its send could still be resumed";
+}
+
+// Close while a send waits for a client that never reads: the send is pulled back, the fd
+// is closed (not kept open for ever), and the client sees a prefix of the reply, then EOF.
+TEST(NetTest, CloseCancelsASendWaitingForRoomThenClosesTheFd) {
+  auto loop = MakeLoop(SmallOptions());
+  ASSERT_NE(loop, nullptr);
+  testing::SocketPair sp;
+  const int small = 4096;
+  ASSERT_EQ(setsockopt(sp.a, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+  const int fd = sp.a;
+  sp.a = -1;
+  const std::string reply = Pattern(1 << 20, 2);
+  int result = 1;
+  loop->Send(fd, reply, [&](int res) { result = res; });
+  // Next iteration: the first round came back short and the rest waits for room.
+  loop->Post([&] { loop->Close(fd); });
+  loop->SetBeforeWait([&] {
+    if (result != 1 && fcntl(fd, F_GETFD) < 0) loop->Stop();
+  });
+  loop->After(10s, [&] { loop->Stop(); });  // a bound only
+  ASSERT_TRUE(loop->Run().ok());
+  EXPECT_EQ(result, -ECANCELED);
+  EXPECT_LT(fcntl(fd, F_GETFD), 0) << "fd " << fd << " still open";
+  timeval limit = {.tv_sec = 10, .tv_usec = 0};
+  ASSERT_EQ(setsockopt(sp.b, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit), 0);
+  const std::string got = testing::ReadToEof(sp.b);
+  EXPECT_LT(got.size(), reply.size());
+  EXPECT_TRUE(got == reply.substr(0, got.size()));
 }
 
 // Cancel from inside the callback with more data already queued in the socket: the
