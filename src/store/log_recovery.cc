@@ -13,6 +13,7 @@
 #include <atomic>
 #include <charconv>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "store/db_key.h"
@@ -430,40 +431,57 @@ Status LogStore::RecoverCompactions(std::vector<uint32_t>* ids,
     }
     RecordView record;
     CompactionMeta meta;
-    if (header.record_size() != n || !VerifyRecord(head, header, &record) ||
-        record.key != log_format::kMetaKey || !DecodeCompactionMeta(record.value, &meta) ||
+    if (header.record_size() != n || !VerifyRecord(head, header, &record)) {
+      // A damaged meta record: ordinary damage, which the scan reports (or repair drops).
+      // What it would have said, its siblings say (below).
+      continue;
+    }
+    if (record.key != log_format::kMetaKey || !DecodeCompactionMeta(record.value, &meta) ||
         meta.segment_id() != id) {
+      // Checksummed, so not a flipped byte: written wrong. Nothing here can be trusted.
       return Status::Corruption(
           fmt::format("{}: malformed compaction meta record at offset 0", file->path()));
     }
     metas[id] = meta;
   }
-  // A compaction is complete when all of its outputs are in place (each was fsynced before
-  // its rename). The newest complete one replaces every segment below its first output:
-  // older segments, and outputs of earlier compactions, are all superseded.
+  // A compaction is complete when all of its outputs F .. F+N-1 are in place: the renames
+  // go in order and the last one commits it; no input is removed before. So it is complete
+  // when every one of those files exists, whether or not each meta record still reads
+  // (one damaged by a flipped byte must not make the others look orphaned: once the inputs
+  // are gone they hold the only copy). Writers never use those ids (docs/COMPACTION.md).
+  // The newest complete one replaces every segment below its first output: older segments,
+  // and outputs of earlier compactions, are all superseded.
+  auto exists = [&](uint32_t id) { return std::binary_search(ids->begin(), ids->end(), id); };
   uint32_t floor = 0;
+  std::set<uint32_t> complete;  // ids of the outputs of complete compactions
   for (const auto& [id, meta] : metas) {
-    uint32_t present = 0;
-    for (uint32_t i = 0; i < meta.output_count; ++i) {
+    bool all = true;
+    for (uint32_t i = 0; i < meta.output_count && all; ++i) {
       auto it = metas.find(meta.first_output + i);
-      if (it != metas.end() && it->second.first_output == meta.first_output &&
-          it->second.output_count == meta.output_count) {
-        ++present;
-      }
+      const bool sibling = it != metas.end() && it->second.first_output == meta.first_output &&
+                           it->second.output_count == meta.output_count;
+      // A present output whose meta does not read counts; one that names another
+      // compaction does not.
+      all = sibling || (it == metas.end() && exists(meta.first_output + i));
     }
-    if (present == meta.output_count) floor = std::max(floor, meta.first_output);
+    if (!all) continue;
+    floor = std::max(floor, meta.first_output);
+    for (uint32_t i = 0; i < meta.output_count; ++i) complete.insert(meta.first_output + i);
   }
   std::vector<uint32_t> keep;
   uint64_t superseded = 0, orphaned = 0;
   std::map<uint32_t, bool> undone;  // first output -> seen
   for (uint32_t id : *ids) {
     auto meta = metas.find(id);
-    const bool incomplete_output = meta != metas.end() && meta->second.first_output > floor;
-    const bool is_complete_output = meta != metas.end() && !incomplete_output;
+    const bool is_complete_output = complete.count(id) > 0;
+    const bool incomplete_output = meta != metas.end() && !is_complete_output;
     if (id < floor || incomplete_output) {
       if (id < floor) {
         ++superseded;
       } else {
+        // Not all of its outputs were renamed into place: not committed, so every input is
+        // still here and these outputs are copies. (Every output of the set has a readable
+        // meta record here; an unreadable one in an incomplete set stays, for the scan.)
         ++orphaned;
         undone[meta->second.first_output] = true;
       }
@@ -472,7 +490,9 @@ Status LogStore::RecoverCompactions(std::vector<uint32_t>* ids,
       continue;
     }
     keep.push_back(id);
-    if (is_complete_output) (*outputs)[id] = kMetaRecordSize;
+    // With its meta record's bytes, where that reads (a damaged one is dead bytes until
+    // repair drops it).
+    if (is_complete_output) (*outputs)[id] = meta != metas.end() ? kMetaRecordSize : 0;
   }
   if (superseded > 0) {
     ++recovery_stats_.compactions_finished;

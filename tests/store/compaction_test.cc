@@ -1,5 +1,6 @@
 // LogStore compaction: space reclaimed, the swap racing writes and reads, tombstones,
 // hint files at restart, and the background thread. Crash tests: compaction_crash_test.cc.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "base/failpoint.h"
@@ -322,6 +324,74 @@ TEST_F(CompactionTest, DamagedHintFallsBackToTheSegment) {
   EXPECT_EQ(store->recovery_stats().segments_from_hints, hints.size() - 2);
   ASSERT_EQ(warnings_.size(), 1u);
   EXPECT_THAT(warnings_[0], HasSubstr("hint"));
+}
+
+// Issue 16, case 1: a flipped byte in one compaction output's meta record (its type, its
+// sequence number, its value) once made recovery take the compaction for an interrupted one
+// and unlink its other outputs, whose inputs were long gone.
+TEST_F(CompactionTest, ADamagedMetaRecordOfOneOutputCostsNoKey) {
+  std::map<std::string, std::string> want;
+  {
+    auto store = Open();
+    want = Overwrite(*store, 40, 2, 500);  // ~20 KiB live: several outputs of 4 KiB
+    ASSERT_TRUE(store->Compact().ok());
+  }
+  std::vector<uint32_t> outputs;  // segments that start with a meta record
+  for (const auto& e : fs::directory_iterator(dir_.path())) {
+    if (e.path().extension() != ".log") continue;
+    std::ifstream f(e.path(), std::ios::binary);
+    std::string head(log_format::kHeaderSize, '\0');
+    f.read(head.data(), static_cast<std::streamsize>(head.size()));
+    RecordHeader h;
+    if (DecodeHeader(head, &h) == HeaderCheck::kOk && h.kind() == log_format::Kind::kMeta) {
+      outputs.push_back(static_cast<uint32_t>(std::stoul(e.path().stem().string())));
+    }
+  }
+  std::sort(outputs.begin(), outputs.end());
+  ASSERT_GE(outputs.size(), 3u);
+  const std::string victim = std::to_string(outputs[1]);
+  auto segments = [](const std::string& dir) {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() == ".log") names.insert(e.path().filename().string());
+    }
+    return names;
+  };
+  // The type byte, a byte of the sequence number, a byte of the value.
+  for (const uint64_t offset : {uint64_t{12}, uint64_t{5}, log_format::kHeaderSize + 16}) {
+    for (const bool keep_hint : {true, false}) {
+      SCOPED_TRACE(fmt::format("byte {} {} its hint", offset, keep_hint ? "with" : "without"));
+      TempDir copy;
+      fs::copy(dir_.path(), copy.path(), fs::copy_options::recursive);
+      fs::remove(copy.File("LOCK"));
+      {
+        std::fstream f(copy.File(victim + ".log"), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekg(static_cast<std::streamoff>(offset));
+        const char c = static_cast<char>(f.get() ^ 0x04);
+        f.seekp(static_cast<std::streamoff>(offset));
+        f.put(c);
+      }
+      if (!keep_hint) fs::remove(copy.File(victim + ".hint"));
+      const std::set<std::string> before = segments(copy.path());
+      Options o = MakeOptions();
+      o.data_dir = copy.path();
+      {
+        Result<std::unique_ptr<LogStore>> plain = LogStore::Open(o);
+        if (plain.ok()) {
+          for (const auto& [k, v] : want) EXPECT_EQ(GetOr(**plain, k), v) << k;
+        } else {
+          EXPECT_TRUE(plain.status().IsCorruption()) << plain.status().ToString();
+          EXPECT_THAT(plain.status().ToString(), HasSubstr(victim + ".log"));
+          EXPECT_EQ(segments(copy.path()), before) << "a refused start removed segments";
+        }
+        EXPECT_EQ(plain.ok(), keep_hint) << "only the hint spares reading the damage";
+      }
+      o.repair = true;
+      Result<std::unique_ptr<LogStore>> repaired = LogStore::Open(o);
+      ASSERT_TRUE(repaired.ok()) << repaired.status().ToString();
+      for (const auto& [k, v] : want) EXPECT_EQ(GetOr(**repaired, k), v) << k;
+    }
+  }
 }
 
 TEST_F(CompactionTest, MalformedMetaRecordIsCorruption) {
