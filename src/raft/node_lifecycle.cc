@@ -135,7 +135,7 @@ Status RaftNode::Impl::Init() {
   // sent again, which the busy follower drops; its answer to the first still counts.
   raft_set_install_snapshot_timeout(
       &raft_, kInstallSnapshotElectionTimeouts * options_.election_timeout_ms);
-  raft_set_pre_vote(&raft_, true);
+  raft_set_pre_vote(&raft_, options_.pre_vote);
   if (!options_.join) KVS_RETURN_IF_ERROR(Bootstrap());
   if (int rv = raft_start(&raft_); rv != 0) {
     return Status::IOError(fmt::format("raft start: {}", raft_errmsg(&raft_)));

@@ -31,6 +31,10 @@ struct NodeOptions {
   std::string dir;  // Raft's files (log segments, snapshots, metadata); created if missing
   unsigned election_timeout_ms = 1000;
   unsigned heartbeat_timeout_ms = 100;
+  // Pre-vote (Raft thesis 9.6): a node that lost touch with the leader (paused, partitioned)
+  // first asks whether it could win before it raises its term, so when it comes back it
+  // does not depose a healthy leader. Off only to show what it prevents.
+  bool pre_vote = true;
   unsigned snapshot_threshold = 4096;  // applied entries between snapshots
   unsigned snapshot_trailing = 1024;   // entries kept in the log behind a snapshot
   // Human-readable events (leader changes, snapshots). May be empty; called on the Raft
