@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -14,9 +15,10 @@ namespace kvs::raft {
 namespace {
 
 constexpr uint64_t kTickMs = 100;
-// A leader that sent a snapshot waits this many election timeouts for its answer before it
-// sends it again (see Init).
+// A leader that sent a snapshot waits this many election timeouts, and at least this long,
+// for its answer before it sends it again (see Init).
 constexpr unsigned kInstallSnapshotElectionTimeouts = 4;
+constexpr unsigned kMinInstallSnapshotTimeoutMs = 4000;
 
 std::string RaftAddressOf(const NodeOptions& options) {
   for (const Peer& p : options.peers) {
@@ -132,9 +134,12 @@ Status RaftNode::Impl::Init() {
   // takes or stores a snapshot of its own (the entries it receives first bring it to its
   // threshold), it is dropped unanswered. A few election timeouts make a lost snapshot cost
   // about what a lost leader does. A transfer and restore that take longer only get a copy
-  // sent again, which the busy follower drops; its answer to the first still counts.
+  // sent again, which the busy follower drops; its answer to the first still counts. The
+  // floor keeps the LAN election timeout (300 ms) from resending a large snapshot every
+  // 1.2 s.
   raft_set_install_snapshot_timeout(
-      &raft_, kInstallSnapshotElectionTimeouts * options_.election_timeout_ms);
+      &raft_, std::max(kInstallSnapshotElectionTimeouts * options_.election_timeout_ms,
+                       kMinInstallSnapshotTimeoutMs));
   raft_set_pre_vote(&raft_, options_.pre_vote);
   if (!options_.join) KVS_RETURN_IF_ERROR(Bootstrap());
   if (int rv = raft_start(&raft_); rv != 0) {

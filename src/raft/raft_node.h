@@ -29,8 +29,11 @@ struct NodeOptions {
   // node to be added later (`kvs-client cluster add`); it waits for the leader instead.
   bool join = false;
   std::string dir;  // Raft's files (log segments, snapshots, metadata); created if missing
-  unsigned election_timeout_ms = 1000;
-  unsigned heartbeat_timeout_ms = 100;
+  // Tuned for a LAN (docs/REPLICATION.md "Timeouts"): a dead leader is replaced in about
+  // 1-2 election timeouts (randomised); the heartbeat is a sixth of the timeout, and
+  // libraft's tick, so that a follower notices an expired timer within 50 ms.
+  unsigned election_timeout_ms = 300;
+  unsigned heartbeat_timeout_ms = 50;
   // Pre-vote (Raft thesis 9.6): a node that lost touch with the leader (paused, partitioned)
   // first asks whether it could win before it raises its term, so when it comes back it
   // does not depose a healthy leader. Off only to show what it prevents.
