@@ -178,6 +178,7 @@ void RaftNode::Impl::OnTick() {
     }
     return;
   }
+  if (transfer_ != nullptr) MaybeStartTransfer();  // the drain's deadline
   NodeInfo info = MakeInfo();
   if (info.leader_id != last_leader_) {
     last_leader_ = info.leader_id;
@@ -245,6 +246,9 @@ void RaftNode::Impl::Close() {
   closing_ = true;
   close_deadline_ = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(3 * options_.election_timeout_ms + 1000);
+  // A hand-off not yet handed to libraft ends here (its held requests fail as stopping);
+  // one that was ends when raft_close calls it back.
+  if (transfer_ != nullptr && !transfer_->started) FinishTransfer(Stopping());
   if (!raft_inited_ || live_requests_ == 0) return CloseRaft();
   uv_timer_stop(&tick_);
   uv_timer_start(&tick_, &OnTimer, 10, 10);

@@ -101,6 +101,14 @@ class RaftNode {
   void AddNode(const Peer& peer, std::function<void(Status)> done);
   void RemoveNode(uint64_t id, std::function<void(Status)> done);
 
+  // Hands leadership over to node `id` (0: a voter whose log is complete, libraft's choice),
+  // on the leader. New writes and read fences wait meanwhile and those in flight finish
+  // first, so that none is aborted by the change; the waiting ones are then answered
+  // NotLeader(the new leader), or proposed here if the hand-off failed. `done`: OK once
+  // another node leads; NotLeader on a follower; InvalidArgument for a bad `id`; Aborted if
+  // no new leader took over within about two election timeouts (this node still leads).
+  void TransferLeadership(uint64_t id, std::function<void(Status)> done);
+
   // Closes Raft and joins its thread; callbacks still pending get an Aborted status first.
   // Idempotent; not from a callback.
   void Stop();
