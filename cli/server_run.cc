@@ -31,6 +31,7 @@
 
 #include "base/mutex.h"
 #include "pool/thread_pool.h"
+#include "raft/identity.h"
 #include "raft/raft_node.h"
 #include "server/address.h"
 #include "server/server.h"
@@ -293,6 +294,13 @@ std::unique_ptr<raft::RaftNode> StartRaft(const Config& config, Engine* engine) 
     spdlog::shutdown();
     std::_Exit(kExitFailure);
   };
+  // The engine must be this node's state machine, not a standalone directory's data or the
+  // remains of a wiped Raft directory, before it is served or sent out in a snapshot.
+  if (Status s = raft::CheckIdentity(Env::Default(), config.store.data_dir, options.dir, options.id,
+                                     engine->Stats().keys);
+      !s.ok()) {
+    Fail(kExitFailure, s.ToString());
+  }
   Notify("STATUS=starting the Raft node (restoring the engine from its log)");
   Result<std::unique_ptr<raft::RaftNode>> started = raft::RaftNode::Start(options, engine);
   if (!started.ok()) Fail(kExitFailure, started.status().ToString());
