@@ -464,6 +464,10 @@ int main(int argc, char** argv) {
   std::string remove_id;
   CLI::App* cluster_remove = cluster->add_subcommand("remove", "remove a node from the cluster");
   cluster_remove->add_option("ID", remove_id, "the node's id")->required();
+  std::string transfer_id;
+  CLI::App* cluster_transfer = cluster->add_subcommand(
+      "transfer", "hand leadership over to node ID (default: the most caught-up follower)");
+  cluster_transfer->add_option("ID", transfer_id, "the new leader's id");
 
   try {
     app.parse(argc, argv);
@@ -497,10 +501,17 @@ int main(int argc, char** argv) {
       PrintClusterStatus(*addr, options);
       return 0;
     }
+    std::vector<std::string> call;
+    if (cluster_add->parsed()) {
+      call = {"CLUSTER", "ADD", peer_text};
+    } else if (cluster_remove->parsed()) {
+      call = {"CLUSTER", "REMOVE", remove_id};
+    } else {
+      call = {"CLUSTER", "FAILOVER"};
+      if (!transfer_id.empty()) call.push_back(transfer_id);
+    }
     ClientConnection conn(*addr, Protocol::kResp, options);
-    RespReply reply = conn.CallResp(cluster_add->parsed()
-                                        ? std::vector<std::string>{"CLUSTER", "ADD", peer_text}
-                                        : std::vector<std::string>{"CLUSTER", "REMOVE", remove_id});
+    RespReply reply = conn.CallResp(call);
     if (reply.type == '-') ServerError(reply.text);
     return 0;
   }

@@ -124,6 +124,11 @@ void AddFlags(CLI::App& app, Config& c, FlagTexts& t) {
       ->envname("KVS_RAFT_HEARTBEAT_MS")
       ->check(CLI::Range(10u, 10000u))
       ->capture_default_str();
+  app.add_option("--raft-pre-vote", c.raft.pre_vote,
+                 "cluster mode: a node asks whether it could win before it starts an election "
+                 "(on|off)")
+      ->envname("KVS_RAFT_PRE_VOTE")
+      ->capture_default_str();
   app.add_option("--raft-snapshot-threshold", c.raft.snapshot_threshold,
                  "cluster mode: log entries between snapshots")
       ->envname("KVS_RAFT_SNAPSHOT_THRESHOLD")

@@ -24,12 +24,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "base/mutex.h"
 #include "pool/thread_pool.h"
+#include "raft/identity.h"
 #include "raft/raft_node.h"
 #include "server/address.h"
 #include "server/server.h"
@@ -165,12 +167,46 @@ sigset_t BlockStopSignals() {
   return stop_signals;
 }
 
-// A thread that waits for SIGTERM or SIGINT, then says so and asks the server to stop.
-// Join() ends it also when no signal came (the loop ended by itself, on an error).
+// Cluster mode, on a stop signal: a leader hands leadership over to its most caught-up
+// follower while it still serves, so that clients meet a redirect to a leader already in
+// place instead of an election's worth of unavailability (docs/REPLICATION.md "Leadership
+// hand-off"). A follower has nothing to hand over. Bounded: RaftNode gives up after about
+// two election timeouts, and this wait after a little more.
+void HandOffLeadership(raft::RaftNode* cluster, unsigned election_ms) {
+  const auto start = std::chrono::steady_clock::now();
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> result = promise->get_future();
+  cluster->TransferLeadership(0, [promise](Status s) { promise->set_value(std::move(s)); });
+  if (result.wait_for(std::chrono::milliseconds(3 * election_ms + 1000)) !=
+      std::future_status::ready) {
+    spdlog::warn("leadership hand-off: no answer in time; stopping anyway");
+    return;
+  }
+  const Status s = result.get();
+  if (s.IsNotLeader()) return;
+  if (!s.ok()) {
+    spdlog::warn("leadership hand-off failed, stopping anyway: {}", s.ToString());
+    return;
+  }
+  spdlog::info("leadership handed over in {} ms",
+               std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - start)
+                   .count());
+}
+
+// A thread that waits for SIGTERM or SIGINT, then says so and asks the server to stop (in
+// cluster mode after handing leadership over). Join() ends it also when no signal came
+// (the loop ended by itself, on an error).
 class StopSignalThread {
  public:
-  StopSignalThread(const sigset_t& signals, Server* server)
-      : signals_(signals), server_(server), thread_([this] { Wait(); }) {}
+  // `cluster` may be null (a single server).
+  StopSignalThread(const sigset_t& signals, Server* server, raft::RaftNode* cluster,
+                   unsigned election_ms)
+      : signals_(signals),
+        server_(server),
+        cluster_(cluster),
+        election_ms_(election_ms),
+        thread_([this] { Wait(); }) {}
   ~StopSignalThread() { Join(); }
   StopSignalThread(const StopSignalThread&) = delete;
   StopSignalThread& operator=(const StopSignalThread&) = delete;
@@ -200,6 +236,10 @@ class StopSignalThread {
       return;
     }
     spdlog::info("received {}, shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    if (cluster_ != nullptr) {
+      Notify("STOPPING=1\nSTATUS=shutting down: handing leadership over");
+      HandOffLeadership(cluster_, election_ms_);
+    }
     Notify("STOPPING=1\nSTATUS=shutting down: finishing in-flight requests");
     server_->Stop();
   }
@@ -208,6 +248,8 @@ class StopSignalThread {
 
   const sigset_t signals_;
   Server* const server_;
+  raft::RaftNode* const cluster_;
+  const unsigned election_ms_;
   std::thread thread_;  // last: it starts running once the members above are set
 };
 
@@ -252,6 +294,13 @@ std::unique_ptr<raft::RaftNode> StartRaft(const Config& config, Engine* engine) 
     spdlog::shutdown();
     std::_Exit(kExitFailure);
   };
+  // The engine must be this node's state machine, not a standalone directory's data or the
+  // remains of a wiped Raft directory, before it is served or sent out in a snapshot.
+  if (Status s = raft::CheckIdentity(Env::Default(), config.store.data_dir, options.dir, options.id,
+                                     engine->Stats().keys);
+      !s.ok()) {
+    Fail(kExitFailure, s.ToString());
+  }
   Notify("STATUS=starting the Raft node (restoring the engine from its log)");
   Result<std::unique_ptr<raft::RaftNode>> started = raft::RaftNode::Start(options, engine);
   if (!started.ok()) Fail(kExitFailure, started.status().ToString());
@@ -365,7 +414,7 @@ int Run(const Config& config) {
   StatusReporter status(engine.get(), bound);
   Notify("READY=1\n" + status.Line());
 
-  StopSignalThread signals(stop_signals, &server);
+  StopSignalThread signals(stop_signals, &server, cluster.get(), config.raft.election_timeout_ms);
   const Status run = server.Run();  // until a stop signal, or a fatal loop error
   return ShutDown(run, signals, status, *pool, cluster.get(), engine);
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 #include "raft/raft_node_impl.h"
@@ -13,9 +14,10 @@ namespace kvs::raft {
 namespace {
 
 constexpr uint64_t kTickMs = 100;
-// A leader that sent a snapshot waits this many election timeouts for its answer before it
-// sends it again (see Init).
+// A leader that sent a snapshot waits this many election timeouts, and at least this long,
+// for its answer before it sends it again (see Init).
 constexpr unsigned kInstallSnapshotElectionTimeouts = 4;
+constexpr unsigned kMinInstallSnapshotTimeoutMs = 4000;
 
 std::string RaftAddressOf(const NodeOptions& options) {
   for (const Peer& p : options.peers) {
@@ -130,10 +132,13 @@ Status RaftNode::Impl::Init() {
   // takes or stores a snapshot of its own (the entries it receives first bring it to its
   // threshold), it is dropped unanswered. A few election timeouts make a lost snapshot cost
   // about what a lost leader does. A transfer and restore that take longer only get a copy
-  // sent again, which the busy follower drops; its answer to the first still counts.
+  // sent again, which the busy follower drops; its answer to the first still counts. The
+  // floor keeps the LAN election timeout (300 ms) from resending a large snapshot every
+  // 1.2 s.
   raft_set_install_snapshot_timeout(
-      &raft_, kInstallSnapshotElectionTimeouts * options_.election_timeout_ms);
-  raft_set_pre_vote(&raft_, true);
+      &raft_, std::max(kInstallSnapshotElectionTimeouts * options_.election_timeout_ms,
+                       kMinInstallSnapshotTimeoutMs));
+  raft_set_pre_vote(&raft_, options_.pre_vote);
   if (!options_.join) KVS_RETURN_IF_ERROR(Bootstrap());
   if (int rv = raft_start(&raft_); rv != 0) {
     return Status::IOError(fmt::format("raft start: {}", raft_errmsg(&raft_)));
@@ -171,6 +176,7 @@ void RaftNode::Impl::OnTick() {
     }
     return;
   }
+  if (transfer_ != nullptr) MaybeStartTransfer();  // the drain's deadline
   NodeInfo info = MakeInfo();
   if (info.leader_id != last_leader_) {
     last_leader_ = info.leader_id;
@@ -238,6 +244,9 @@ void RaftNode::Impl::Close() {
   closing_ = true;
   close_deadline_ = std::chrono::steady_clock::now() +
                     std::chrono::milliseconds(3 * options_.election_timeout_ms + 1000);
+  // A hand-off not yet handed to libraft ends here (its held requests fail as stopping);
+  // one that was ends when raft_close calls it back.
+  if (transfer_ != nullptr && !transfer_->started) FinishTransfer(Stopping());
   if (!raft_inited_ || live_requests_ == 0) return CloseRaft();
   uv_timer_stop(&tick_);
   uv_timer_start(&tick_, &OnTimer, 10, 10);

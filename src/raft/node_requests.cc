@@ -17,7 +17,10 @@ namespace kvs::raft {
 // Every request handed to libraft is counted while alive: Close waits for them (see there).
 struct RaftNode::Impl::Tracked {
   explicit Tracked(Impl* i) : impl(i) { ++impl->live_requests_; }
-  ~Tracked() { --impl->live_requests_; }
+  ~Tracked() {
+    --impl->live_requests_;
+    impl->OnRequestFinished();
+  }
   Tracked(const Tracked&) = delete;
   Tracked& operator=(const Tracked&) = delete;
   Impl* const impl;
@@ -56,8 +59,6 @@ void Complete(std::unique_ptr<Request> r, Args&&... args) {
   r.reset();
   done(std::forward<Args>(args)...);
 }
-
-Status Stopping() { return Status::Aborted("the cluster node is stopping"); }
 
 }  // namespace
 
@@ -117,6 +118,8 @@ void RaftNode::Impl::Drain() {
   for (auto& fn : work) fn();
 }
 
+Status RaftNode::Impl::Stopping() { return Status::Aborted("the cluster node is stopping"); }
+
 Status RaftNode::Impl::FromRaft(int rv, std::string_view what) {
   switch (rv) {
     case RAFT_NOTLEADER:
@@ -141,6 +144,11 @@ std::string RaftNode::Impl::LeaderClientAddr() {
 
 void RaftNode::Impl::ProposeBytes(std::string bytes, uint64_t token, WriteDone done) {
   if (closing_) return done(Stopping(), {});
+  if (transfer_ != nullptr) {
+    return HoldForTransfer([this, bytes = std::move(bytes), token, done = std::move(done)] {
+      ProposeBytes(bytes, token, done);
+    });
+  }
   if (raft_state(&raft_) != RAFT_LEADER) return done(Status::NotLeader(LeaderClientAddr()), {});
   // libraft frees the entry's bytes once it accepted them (raft_apply returned 0).
   RaftPtr<void> data(raft_malloc(bytes.size()));
@@ -177,6 +185,9 @@ void RaftNode::Impl::OnApplied(struct raft_apply* req, int status, void* /*resul
 
 void RaftNode::Impl::BarrierNow(std::function<void(Status)> done) {
   if (closing_) return done(Stopping());
+  if (transfer_ != nullptr) {
+    return HoldForTransfer([this, done = std::move(done)] { BarrierNow(done); });
+  }
   if (raft_state(&raft_) != RAFT_LEADER) return done(Status::NotLeader(LeaderClientAddr()));
   auto r = std::make_unique<BarrierRequest>(this);
   r->req.data = r.get();
@@ -196,6 +207,9 @@ void RaftNode::Impl::BarrierNow(std::function<void(Status)> done) {
 // clients at the new node once it leads; then raft_add (spare) and raft_assign (voter).
 void RaftNode::Impl::AddNow(const Peer& peer, std::function<void(Status)> done) {
   if (closing_) return done(Stopping());
+  if (transfer_ != nullptr) {
+    return HoldForTransfer([this, peer, done = std::move(done)] { AddNow(peer, done); });
+  }
   const uint64_t token = next_token_.fetch_add(1);
   ProposeBytes(
       EncodeMemberEntry(options_.id, token, peer.id, peer.client_addr), token,
@@ -241,6 +255,9 @@ void RaftNode::Impl::FinishChange(std::unique_ptr<ChangeRequest> r, int rv, std:
 
 void RaftNode::Impl::RemoveNow(uint64_t id, std::function<void(Status)> done) {
   if (closing_) return done(Stopping());
+  if (transfer_ != nullptr) {
+    return HoldForTransfer([this, id, done = std::move(done)] { RemoveNow(id, done); });
+  }
   auto r = std::make_unique<ChangeRequest>(this);
   r->req.data = r.get();
   r->peer.id = id;

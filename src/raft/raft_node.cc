@@ -36,6 +36,10 @@ void RaftNode::RemoveNode(uint64_t id, std::function<void(Status)> done) {
   impl_->RemoveNode(id, std::move(done));
 }
 
+void RaftNode::TransferLeadership(uint64_t id, std::function<void(Status)> done) {
+  impl_->TransferLeadership(id, std::move(done));
+}
+
 void RaftNode::Stop() {
   if (impl_ != nullptr) impl_->Stop();
 }

@@ -33,8 +33,15 @@ struct NodeOptions {
   // Creates `dir` (and makes it durable: Env::CreateDir fsyncs each new directory's parent);
   // Env::Default() if null. libraft does its own file I/O inside `dir`.
   Env* env = nullptr;
-  unsigned election_timeout_ms = 1000;
-  unsigned heartbeat_timeout_ms = 100;
+  // Tuned for a LAN (docs/REPLICATION.md "Timeouts"): a dead leader is replaced in about
+  // 1-2 election timeouts (randomised); the heartbeat is a sixth of the timeout, and
+  // libraft's tick, so that a follower notices an expired timer within 50 ms.
+  unsigned election_timeout_ms = 300;
+  unsigned heartbeat_timeout_ms = 50;
+  // Pre-vote (Raft thesis 9.6): a node that lost touch with the leader (paused, partitioned)
+  // first asks whether it could win before it raises its term, so when it comes back it
+  // does not depose a healthy leader. Off only to show what it prevents.
+  bool pre_vote = true;
   unsigned snapshot_threshold = 4096;  // applied entries between snapshots
   unsigned snapshot_trailing = 1024;   // entries kept in the log behind a snapshot
   // Human-readable events (leader changes, snapshots). May be empty; called on the Raft
@@ -97,6 +104,14 @@ class RaftNode {
   // spare, then promotes it to voter once it caught up), or removes node `id`.
   void AddNode(const Peer& peer, std::function<void(Status)> done);
   void RemoveNode(uint64_t id, std::function<void(Status)> done);
+
+  // Hands leadership over to node `id` (0: a voter whose log is complete, libraft's choice),
+  // on the leader. New writes and read fences wait meanwhile and those in flight finish
+  // first, so that none is aborted by the change; the waiting ones are then answered
+  // NotLeader(the new leader), or proposed here if the hand-off failed. `done`: OK once
+  // another node leads; NotLeader on a follower; InvalidArgument for a bad `id`; Aborted if
+  // no new leader took over within about two election timeouts (this node still leads).
+  void TransferLeadership(uint64_t id, std::function<void(Status)> done);
 
   // Closes Raft and joins its thread; callbacks still pending get an Aborted status first.
   // Idempotent; not from a callback.

@@ -4,6 +4,7 @@
 //                      periodic tick and the status view, close and stop;
 //   node_requests.cc   requests from any thread (the queue and its uv_async wake-up) and
 //                      the libraft requests they become, with their completion callbacks;
+//   node_transfer.cc   leadership hand-off (raft_transfer), holding new requests meanwhile;
 //   state_machine.cc   the raft_fsm: apply committed entries, take and restore snapshots.
 //
 // Threads: the public methods may be called from any thread; everything else runs on the
@@ -58,6 +59,7 @@ class RaftNode::Impl {
   NodeInfo CachedInfo() const EXCLUDES(mu_);
   void AddNode(const Peer& peer, std::function<void(Status)> done) EXCLUDES(mu_);
   void RemoveNode(uint64_t id, std::function<void(Status)> done) EXCLUDES(mu_);
+  void TransferLeadership(uint64_t id, std::function<void(Status)> done) EXCLUDES(mu_);
   // The thread that called Start, or one the caller orders after it (not a callback).
   void Stop() EXCLUDES(mu_);
 
@@ -68,6 +70,16 @@ class RaftNode::Impl {
   struct ApplyRequest;
   struct BarrierRequest;
   struct ChangeRequest;
+  // A leadership hand-off (node_transfer.cc): first waits for the requests in flight, then
+  // libraft's raft_transfer.
+  struct TransferRequest {
+    struct raft_transfer req {};
+    uint64_t target = 0;  // 0: libraft picks
+    std::function<void(Status)> done;
+    std::vector<std::function<void()>> held;  // requests that came meanwhile
+    std::chrono::steady_clock::time_point drain_deadline;
+    bool started = false;  // raft_transfer accepted it
+  };
 
   // ---- node_requests.cc
   // Any thread: runs `fn` on the Raft thread; false once the node closed.
@@ -82,7 +94,18 @@ class RaftNode::Impl {
   void RemoveNow(uint64_t id, std::function<void(Status)> done);
   void FinishChange(std::unique_ptr<ChangeRequest> r, int rv, std::string_view what);
   Status FromRaft(int rv, std::string_view what);
+  static Status Stopping();  // a request's answer once Close began
   std::string LeaderClientAddr();
+
+  // ---- node_transfer.cc
+  void TransferNow(uint64_t id, std::function<void(Status)> done);
+  // While a hand-off is under way (transfer_ set), keeps `retry`: the request, run again
+  // once the hand-off is over.
+  void HoldForTransfer(std::function<void()> retry);
+  void MaybeStartTransfer();
+  void OnRequestFinished();  // a Tracked request ended
+  static void OnTransferred(struct raft_transfer* req);
+  void FinishTransfer(Status s);
 
   // ---- state_machine.cc
   void InitFsm();
@@ -147,6 +170,10 @@ class RaftNode::Impl {
   std::chrono::steady_clock::time_point close_deadline_;
   bool fatal_ = false;
   uint64_t last_leader_ = 0;
+  // The hand-off under way, if any. Ended ones stay allocated until the node is destroyed:
+  // the TimeoutNow send inside may still be queued in raft_uv for an unreachable peer.
+  std::unique_ptr<TransferRequest> transfer_;
+  std::vector<std::unique_ptr<TransferRequest>> ended_transfers_;
 };
 
 }  // namespace kvs::raft

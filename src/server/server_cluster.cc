@@ -1,5 +1,6 @@
-// CLUSTER STATUS | ADD | REMOVE (docs/REPLICATION.md "Membership and status"): handed to
-// the Raft node, answered when it calls back, through the request's reply slot like a read.
+// CLUSTER STATUS | ADD | REMOVE | FAILOVER (docs/REPLICATION.md "Membership and status",
+// "Leadership hand-off"): handed to the Raft node, answered when it calls back, through the
+// request's reply slot like a read.
 
 #include <fmt/format.h>
 
@@ -21,6 +22,16 @@ bool IsWord(std::string_view arg, std::string_view word) {
     if ((arg[i] | 0x20) != (word[i] | 0x20)) return false;
   }
   return true;
+}
+
+// A node id (1 or more); InvalidArgument naming the text otherwise.
+Result<uint64_t> ParseNodeId(const std::string& text) {
+  uint64_t id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc() || end != text.data() + text.size() || id == 0) {
+    return Status::InvalidArgument(fmt::format("not a node id: '{}'", text));
+  }
+  return id;
 }
 
 }  // namespace
@@ -66,7 +77,8 @@ void Server::Impl::StartClusterCommand(ReadJob&& job) {
     }
     reply(std::move(out));
   };
-  // CLUSTER STATUS | ADD id=client/raft | REMOVE id (kvs's own; not Redis Cluster's).
+  // CLUSTER STATUS | ADD id=client/raft | REMOVE id | FAILOVER [id] (kvs's own; not Redis
+  // Cluster's).
   const std::span<const std::string> args = std::span(job.call.argv).subspan(1);
   auto error = [&](std::string text) {
     std::string out;
@@ -80,13 +92,15 @@ void Server::Impl::StartClusterCommand(ReadJob&& job) {
       return error(
           proto::WrongArityError(IsWord(args[0], "ADD") ? "cluster|add" : "cluster|remove"));
     }
+  } else if (IsWord(args[0], "FAILOVER")) {
+    if (args.size() > 2) return error(proto::WrongArityError("cluster|failover"));
   } else {
     std::string shown;
     for (char ch : std::string_view(args[0]).substr(0, 128)) {
       shown.push_back(ch >= 0x20 && ch < 0x7f && ch != '\'' ? ch : '?');
     }
-    return error(
-        fmt::format("ERR unknown subcommand '{}'. Try CLUSTER STATUS, ADD or REMOVE.", shown));
+    return error(fmt::format(
+        "ERR unknown subcommand '{}'. Try CLUSTER STATUS, ADD, REMOVE or FAILOVER.", shown));
   }
   if (cluster_ == nullptr) {
     return done(
@@ -104,14 +118,18 @@ void Server::Impl::StartClusterCommand(ReadJob&& job) {
     Result<raft::Peer> peer = raft::ParsePeer(args[1]);
     if (!peer.ok()) return done(peer.status());
     cluster_->AddNode(*peer, done);
-  } else {  // REMOVE, checked above
-    uint64_t id = 0;
-    const std::string& text = args[1];
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-    if (ec != std::errc() || end != text.data() + text.size() || id == 0) {
-      return done(Status::InvalidArgument(fmt::format("not a node id: '{}'", text)));
+  } else if (IsWord(args[0], "FAILOVER")) {
+    uint64_t id = 0;  // the most caught-up follower
+    if (args.size() == 2) {
+      Result<uint64_t> parsed = ParseNodeId(args[1]);
+      if (!parsed.ok()) return done(parsed.status());
+      id = *parsed;
     }
-    cluster_->RemoveNode(id, done);
+    cluster_->TransferLeadership(id, done);
+  } else {  // REMOVE, checked above
+    Result<uint64_t> id = ParseNodeId(args[1]);
+    if (!id.ok()) return done(id.status());
+    cluster_->RemoveNode(*id, done);
   }
 }
 

@@ -97,6 +97,7 @@ TEST_F(ServerConfigTest, NoFlagsGiveTheDocumentedDefaults) {
   const raft::NodeOptions raft_defaults;
   EXPECT_EQ(c->raft.election_timeout_ms, raft_defaults.election_timeout_ms);
   EXPECT_EQ(c->raft.heartbeat_timeout_ms, raft_defaults.heartbeat_timeout_ms);
+  EXPECT_TRUE(c->raft.pre_vote);
   EXPECT_EQ(c->raft.snapshot_threshold, raft_defaults.snapshot_threshold);
   EXPECT_EQ(c->raft.snapshot_trailing, raft_defaults.snapshot_trailing);
 }
@@ -158,6 +159,7 @@ std::vector<FlagCase> EveryFlag() {
        [](const Config& c) { EXPECT_EQ(c.raft.election_timeout_ms, 700u); }},
       {"--raft-heartbeat-ms", "70",
        [](const Config& c) { EXPECT_EQ(c.raft.heartbeat_timeout_ms, 70u); }},
+      {"--raft-pre-vote", "off", [](const Config& c) { EXPECT_FALSE(c.raft.pre_vote); }},
       {"--raft-snapshot-threshold", "100",
        [](const Config& c) { EXPECT_EQ(c.raft.snapshot_threshold, 100u); }},
       {"--raft-snapshot-trailing", "10",

@@ -49,7 +49,7 @@ inline constexpr KnownDifference kKnownDifferences[] = {
     {"CONFIG GET values", "kvs answers save and appendonly with its own fixed values"},
     {"READONLY, READWRITE outside a cluster",
      "kvs answers +OK in both modes, so one client setting works for a node and a cluster"},
-    {"CLUSTER subcommands", "kvs's CLUSTER STATUS, ADD, REMOVE manage its Raft group"},
+    {"CLUSTER subcommands", "kvs's CLUSTER STATUS, ADD, REMOVE, FAILOVER manage its Raft group"},
     {"a bulk string not followed by CRLF",
      "Redis skips the two bytes unchecked; kvs replies a protocol error and closes"},
     {"limits: arguments, key, value, command size, header line length",

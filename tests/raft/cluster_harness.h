@@ -35,6 +35,7 @@ class Cluster {
   bool Paused(int i) const { return nodes_[i].paused; }
 
   int ClientPort(int i) const { return nodes_[i].client_port; }
+  const std::string& DataDir(int i) const { return nodes_[i].dir; }
   const std::string& Host(int i) const { return nodes_[i].host; }
   // Node i's own copy of `key` (a stale read); nullopt if absent or no answer.
   std::optional<std::string> LocalValue(int i, const std::string& key);
@@ -44,6 +45,8 @@ class Cluster {
   // "ID=CLIENT/RAFT" of node i (ids are i + 1).
   std::string PeerSpec(int i) const;
   std::string Stderr(int i) const;
+  // Node i's kvs-server flags (for a start the test runs itself).
+  std::vector<std::string> ArgsFor(int i) const;
 
   // CLUSTER STATUS of node i as "field:value" lines; nullopt if it does not answer.
   std::optional<std::string> Status(int i, int timeout_s = 5);
@@ -65,7 +68,6 @@ class Cluster {
     std::unique_ptr<e2e::ServerProcess> proc;
     bool paused = false;
   };
-  std::vector<std::string> ArgsFor(int i) const;
 
   std::string root_;
   int initial_;

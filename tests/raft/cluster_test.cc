@@ -265,6 +265,54 @@ TEST(ClusterTest, BadClusterFlagsFailFast) {
   }
 }
 
+// Issue 19: a node refuses an engine directory that is not the state machine of its Raft
+// log, before it serves it or sends it out in a snapshot. Runs node `i` by itself and
+// returns what it said, expecting it to exit at once.
+e2e::CommandResult StartRefused(Cluster& c, int i) {
+  std::vector<std::string> argv{e2e::BinPath("kvs-server")};
+  const std::vector<std::string> args = c.ArgsFor(i);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return e2e::RunCommand(argv, {}, /*timeout_s=*/20);
+}
+
+TEST(ClusterTest, ANodeRefusesAStandaloneDataDirectory) {
+  Cluster c(3, kFast);
+  {
+    e2e::ServerProcess single({"--addr", c.ClientAddr(0), "--data-dir", c.DataDir(0)});
+    ASSERT_TRUE(e2e::WaitForPort(c.ClientPort(0)));
+    e2e::Conn conn(c.ClientPort(0));
+    conn.Send(SetJson("stray", "1"));
+    ASSERT_EQ(conn.ReadLine(), R"({"ok":true})");
+    ASSERT_EQ(single.Stop(), 0);
+  }
+  e2e::CommandResult r = StartRefused(c, 0);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("holds 1 keys but no Raft state"), std::string::npos) << r.err;
+  // Refused before Raft started: nothing bootstrapped, so it refuses again.
+  EXPECT_FALSE(std::filesystem::exists(c.DataDir(0) + "/raft/metadata1"));
+  EXPECT_EQ(StartRefused(c, 0).exit_code, 1);
+}
+
+TEST(ClusterTest, ANodeWhoseRaftDirectoryWasWipedRefusesToStart) {
+  Cluster c(3, kFast);
+  c.StartAll();
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  std::optional<std::string> r = c.Call(SetJson("k", "v"));
+  ASSERT_TRUE(r && IsOk(*r)) << (r ? *r : "no reply");
+  const int victim = (leader + 1) % 3;
+  ASSERT_TRUE(c.EventuallyLocal(victim, "k", "v"));
+  c.Stop(victim);
+  std::filesystem::remove_all(c.DataDir(victim) + "/raft");
+  e2e::CommandResult refused = StartRefused(c, victim);
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("is empty (wiped?)"), std::string::npos) << refused.err;
+  // As the message says: without the data directory it starts afresh and catches up.
+  std::filesystem::remove_all(c.DataDir(victim));
+  c.Start(victim);
+  EXPECT_TRUE(c.EventuallyLocal(victim, "k", "v"));
+}
+
 // Issue 17: commands that read what they change are decided by the leader after a Raft
 // barrier, against every committed entry, and replicate their result: N clients × M INCRs
 // leave N×M on every node; a transaction commits as one entry; a follower decides nothing.
