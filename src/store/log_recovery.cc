@@ -344,7 +344,9 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
     for (size_t i; (i = next.fetch_add(1)) < tasks.size();) {
       Task& t = tasks[i];
       t.tally.loader = &loader;
-      if (!t.active) {
+      // --repair reads every segment, hinted or not: a hint spares reading the records, so
+      // it would hide the damage repair is asked to find (issue 16).
+      if (!t.active && !options_.repair) {
         auto out = outputs.find(t.id);
         Result<bool> from_hint =
             RecoverFromHint(t.id, out == outputs.end() ? 0 : out->second, &t.tally);

@@ -451,6 +451,45 @@ TEST_F(LogStoreRecoveryTest, RepairDropsOnlyTheDamagedRecords) {
   EXPECT_EQ(GetOr(*store, "k199"), "old199");
 }
 
+TEST_F(LogStoreRecoveryTest, RepairReachesDamageBehindAValidHint) {
+  Options o = MakeOptions(dir_.path());
+  o.segment_bytes = 4096;
+  {
+    auto store = OpenOk(o);
+    for (int i = 0; i < 200; ++i)
+      ASSERT_TRUE(store->Set("k" + std::to_string(i), "old" + std::to_string(i)).ok());
+  }
+  { auto store = OpenOk(o); }  // a start writes the hints of closed segments still without one
+  ASSERT_TRUE(fs::exists(dir_.File("1.hint")));
+  Corrupt(dir_.File("1.log"), RecordSize(2, 4) * 3 + 23);  // k3's value
+  {
+    auto store = OpenOk(o);  // the hint spares reading the damage...
+    ASSERT_NE(store, nullptr);
+    Result<std::string> k3 = store->Get("k3");
+    EXPECT_TRUE(k3.status().IsCorruption()) << k3.status().ToString();  // ...never served
+  }
+  warnings_.clear();
+  o.repair = true;
+  {
+    auto store = OpenOk(o);
+    ASSERT_NE(store, nullptr);
+    EXPECT_TRUE(store->Get("k3").status().IsNotFound());
+    for (int i = 0; i < 200; ++i) {
+      if (i == 3) continue;
+      EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), "old" + std::to_string(i));
+    }
+    std::string all;
+    for (const std::string& w : warnings_) all += w + "\n";
+    EXPECT_THAT(all, HasSubstr("1.log: kept"));
+  }
+  // No damaged record is left behind: a start that reads every segment finds none.
+  o.repair = false;
+  RemoveHints(dir_.path());
+  auto store = OpenOk(o);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(GetOr(*store, "k4"), "old4");
+}
+
 TEST_F(LogStoreRecoveryTest, SequenceNumbersDecideWhateverTheFileOrder) {
   // Segment 1 holds the newer records (seq 10, 11), segment 2 older ones (seq 5, 6): as
   // compaction output can be ordered.
