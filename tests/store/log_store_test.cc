@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <filesystem>
@@ -287,6 +288,22 @@ class LogStoreRecoveryTest : public LogStoreTest {
     }
     return offsets;
   }
+  // Writes k0..k199 = "old0".. over several 4 KiB segments; returns the options used.
+  Options WriteOldValues() {
+    Options o = MakeOptions(dir_.path());
+    o.segment_bytes = 4096;
+    auto store = OpenOk(o);
+    for (int i = 0; i < 200; ++i)
+      EXPECT_TRUE(store->Set("k" + std::to_string(i), "old" + std::to_string(i)).ok());
+    return o;
+  }
+  // Every key of WriteOldValues but those in `except` holds its value.
+  static void ExpectOldValues(LogStore& store, std::initializer_list<int> except) {
+    for (int i = 0; i < 200; ++i) {
+      if (std::find(except.begin(), except.end(), i) != except.end()) continue;
+      EXPECT_EQ(GetOr(store, "k" + std::to_string(i)), "old" + std::to_string(i));
+    }
+  }
 };
 
 TEST_F(LogStoreRecoveryTest, TornTailAtEveryByteOfTheLastRecord) {
@@ -420,12 +437,9 @@ TEST_F(LogStoreRecoveryTest, FlippedByteBeforeALaterBatchOfTheActiveSegmentRefus
 }
 
 TEST_F(LogStoreRecoveryTest, RepairDropsOnlyTheDamagedRecords) {
-  Options o = MakeOptions(dir_.path());
-  o.segment_bytes = 4096;
+  Options o = WriteOldValues();
   {
     auto store = OpenOk(o);
-    for (int i = 0; i < 200; ++i)
-      ASSERT_TRUE(store->Set("k" + std::to_string(i), "old" + std::to_string(i)).ok());
     ASSERT_TRUE(store->Set("k5", "new5").ok());  // k5 has a newer copy in a later segment
   }
   // Damage k3's and k5's first records (both in 1.log).
@@ -439,10 +453,7 @@ TEST_F(LogStoreRecoveryTest, RepairDropsOnlyTheDamagedRecords) {
     ASSERT_NE(store, nullptr);
     EXPECT_TRUE(store->Get("k3").status().IsNotFound());  // gone, never wrong
     EXPECT_EQ(GetOr(*store, "k5"), "new5");
-    for (int i = 0; i < 200; ++i) {
-      if (i == 3 || i == 5) continue;
-      EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), "old" + std::to_string(i));
-    }
+    ExpectOldValues(*store, {3, 5});
     ASSERT_EQ(warnings_.size(), 1u);
     EXPECT_THAT(warnings_[0], HasSubstr("dropped 2 damaged region(s)"));
   }
@@ -452,13 +463,7 @@ TEST_F(LogStoreRecoveryTest, RepairDropsOnlyTheDamagedRecords) {
 }
 
 TEST_F(LogStoreRecoveryTest, RepairReachesDamageBehindAValidHint) {
-  Options o = MakeOptions(dir_.path());
-  o.segment_bytes = 4096;
-  {
-    auto store = OpenOk(o);
-    for (int i = 0; i < 200; ++i)
-      ASSERT_TRUE(store->Set("k" + std::to_string(i), "old" + std::to_string(i)).ok());
-  }
+  Options o = WriteOldValues();
   { auto store = OpenOk(o); }  // a start writes the hints of closed segments still without one
   ASSERT_TRUE(fs::exists(dir_.File("1.hint")));
   Corrupt(dir_.File("1.log"), RecordSize(2, 4) * 3 + 23);  // k3's value
@@ -474,10 +479,7 @@ TEST_F(LogStoreRecoveryTest, RepairReachesDamageBehindAValidHint) {
     auto store = OpenOk(o);
     ASSERT_NE(store, nullptr);
     EXPECT_TRUE(store->Get("k3").status().IsNotFound());
-    for (int i = 0; i < 200; ++i) {
-      if (i == 3) continue;
-      EXPECT_EQ(GetOr(*store, "k" + std::to_string(i)), "old" + std::to_string(i));
-    }
+    ExpectOldValues(*store, {3});
     std::string all;
     for (const std::string& w : warnings_) all += w + "\n";
     EXPECT_THAT(all, HasSubstr("1.log: kept"));
