@@ -678,7 +678,7 @@ Status Command::Keys() {
   return Status::Ok();
 }
 
-// DBSIZE: counts the database's keys (the store keeps no count per database yet).
+// DBSIZE: the engine's count while nothing is staged (the LogStore keeps one), else a walk.
 Status Command::DbSize() {
   if (std::optional<uint64_t> known = txn_->KeysInDb(db_)) {
     out_->Integer(static_cast<int64_t>(*known));

@@ -370,10 +370,10 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
     for (size_t i = 1; i < threads; ++i) helpers.emplace_back(work);
     work();
   }  // joined
-  recovered_tombstones_ = tombstones.load();
 
-  // Prefix tombstones (FLUSHDB) remove what is older than them, whichever segment holds it;
-  // per prefix only the newest matters.
+  // Every segment is read. In one pass over the index: tombstones have done their job, and
+  // prefix tombstones (FLUSHDB) remove what is older than them, whichever segment holds it
+  // (per prefix only the newest matters).
   std::map<std::string, uint64_t> prefixes;
   for (const Task& t : tasks) {
     for (const auto& [prefix, seq] : t.tally.prefixes) {
@@ -381,8 +381,9 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
       newest = std::max(newest, seq);
     }
   }
-  if (!prefixes.empty()) {
+  if (tombstones.load() > 0 || !prefixes.empty()) {
     index_.EraseIf([&](std::string_view key, const IndexEntry& e) {
+      if (e.tombstone()) return true;
       for (const auto& [prefix, seq] : prefixes) {
         if (e.seq < seq && key.starts_with(prefix)) return true;
       }
@@ -553,10 +554,6 @@ Status LogStore::Recover() {
 
   uint64_t active_end = 0;
   KVS_RETURN_IF_ERROR(RecoverSegments(ids, active_id, outputs, &active_end));
-  // Every segment is read: tombstones have done their job in the index.
-  if (recovered_tombstones_ > 0) {
-    index_.EraseIf([](std::string_view, const IndexEntry& e) { return e.tombstone(); });
-  }
   // A record of an earlier kvs (no database prefix) is a byte shorter than its engine key
   // makes it here: until a compaction rewrites it, live bytes count it a byte high, and dead
   // bytes a byte low.

@@ -261,10 +261,12 @@ Result<LogWriter::Prepared> LogStore::Prepare(const WriteBatch& batch,
   uint64_t total = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op& op = batch.ops()[i];
-    if (op.kind == WriteBatch::OpKind::kDelete &&
-        !in_batch.Exists(op.key).value_or(index_.Find(op.key).has_value())) {
-      p.op_results[i] = Status::NotFound("Key not found");
-      continue;
+    if (op.kind == WriteBatch::OpKind::kDelete) {
+      const std::optional<bool> decided = in_batch.Exists(op.key);  // the index only if not
+      if (!(decided ? *decided : index_.Find(op.key).has_value())) {
+        p.op_results[i] = Status::NotFound("Key not found");
+        continue;
+      }
     }
     in_batch.Apply(op);
     writing.push_back(i);

@@ -137,7 +137,8 @@ class LogStore final : public Engine, public LogWriter {
   Status Recover();
   // Loads every segment of `ids` (sorted; `active_id` is the active one, 0 if none) into the
   // index and the segment map, several segments at a time; `outputs`: compaction outputs
-  // (id -> meta record size). Sets *active_end to where the active segment's data ends.
+  // (id -> meta record size). Leaves no tombstone in the index. Sets *active_end to where
+  // the active segment's data ends.
   Status RecoverSegments(const std::vector<uint32_t>& ids, uint32_t active_id,
                          const std::map<uint32_t, uint64_t>& outputs, uint64_t* active_end)
       REQUIRES(write_mu_);
@@ -208,7 +209,6 @@ class LogStore final : public Engine, public LogWriter {
   const std::unique_ptr<DataDir> dir_;
   Index index_;
   RecoveryStats recovery_stats_;       // written by Open only
-  uint64_t recovered_tombstones_ = 0;  // Open only: tombstones that entered the index
 
   // Compaction. compact_mu_ serialises compactions (held for a whole one) and hint writes.
   Mutex compact_mu_ ACQUIRED_BEFORE(write_mu_);
