@@ -80,7 +80,10 @@ int RaftNode::Impl::FsmSnapshot(struct raft_fsm* fsm, struct raft_buffer* bufs[]
   // Entries applied after this call, while the snapshot is stored, are not in it.
   self->snapshot_index_ = raft_last_applied(&self->raft_);
   Result<std::string> data =
-      EncodeSnapshot(self->members_, [self](const auto& fn) { return self->engine_->ForEach(fn); });
+      EncodeSnapshot(self->members_, [self](const auto& fn) {
+        return self->engine_->ForEach(
+            [&fn](std::string_view key, std::string_view value, int64_t) { return fn(key, value); });
+      });
   if (!data.ok()) {
     self->LogInfo(fmt::format("raft: snapshot failed: {}", data.status().ToString()));
     return RAFT_IOERR;
@@ -129,7 +132,7 @@ int RaftNode::Impl::FsmRestore(struct raft_fsm* fsm, struct raft_buffer* buf) {
 
 Status RaftNode::Impl::Restore(std::string_view data) {
   std::unordered_set<std::string> stale;
-  KVS_RETURN_IF_ERROR(engine_->ForEach([&stale](std::string_view key, std::string_view) {
+  KVS_RETURN_IF_ERROR(engine_->ForEachKey([&stale](std::string_view key) {
     stale.emplace(key);
     return Status::Ok();
   }));

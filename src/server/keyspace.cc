@@ -88,10 +88,10 @@ void Txn::DeletePrefix(std::string prefix) {
 }
 
 std::optional<uint64_t> EngineKeysInDb(const Engine& engine, uint32_t db) {
-  std::optional<std::map<uint32_t, uint64_t>> counts = engine.KeysPerDb();
+  std::optional<std::map<uint32_t, DbKeyCount>> counts = engine.KeysPerDb();
   if (!counts) return std::nullopt;
   auto it = counts->find(db);
-  return it == counts->end() ? 0 : it->second;
+  return it == counts->end() ? 0 : it->second.keys;
 }
 
 // ---- Commands --------------------------------------------------------------------------

@@ -380,22 +380,26 @@ bool InfoWants(std::span<const std::string> sections, std::string_view name) {
 std::string Server::Impl::KeyspaceSection() const {
   // The engine's counts, or one pass over the keys, counted per database (off the loop: a
   // pool task, or EXEC).
-  std::map<uint32_t, uint64_t> per_db;
+  std::map<uint32_t, DbKeyCount> per_db;
   Status s;
-  if (std::optional<std::map<uint32_t, uint64_t>> counts = engine_->KeysPerDb()) {
+  if (std::optional<std::map<uint32_t, DbKeyCount>> counts = engine_->KeysPerDb()) {
     per_db = std::move(*counts);
   } else {
-    s = engine_->ForEachKey([&per_db](std::string_view key) {
+    s = engine_->ForEach([&per_db](std::string_view key, std::string_view, int64_t expire_at) {
       uint32_t db;
       std::string_view user_key;
-      if (DecodeDbKey(key, &db, &user_key)) ++per_db[db];
+      if (DecodeDbKey(key, &db, &user_key)) {
+        ++per_db[db].keys;
+        if (expire_at != kNoExpiry) ++per_db[db].expires;
+      }
       return Status::Ok();
     });
   }
   std::string out = "# Keyspace\r\n";
   if (!s.ok()) return out;
-  for (auto [db, keys] : per_db) {
-    fmt::format_to(std::back_inserter(out), "db{}:keys={},expires=0,avg_ttl=0\r\n", db, keys);
+  for (const auto& [db, count] : per_db) {
+    fmt::format_to(std::back_inserter(out), "db{}:keys={},expires={},avg_ttl=0\r\n", db,
+                   count.keys, count.expires);
   }
   return out;
 }

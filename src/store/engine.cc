@@ -20,6 +20,10 @@ Status CheckWriteOp(const WriteBatch::Op& op) {
   if (op.kind != WriteBatch::OpKind::kPut && !op.value.empty()) {
     return Status::InvalidArgument("a delete carries no value");
   }
+  if (op.kind != WriteBatch::OpKind::kPut && op.expire_at_ms != kNoExpiry) {
+    return Status::InvalidArgument("a delete carries no expiry time");
+  }
+  if (op.expire_at_ms < 0) return Status::InvalidArgument("negative expiry time");
   if (op.key.empty() && op.kind != WriteBatch::OpKind::kDeletePrefix) {
     return Status::InvalidArgument("empty key");
   }
@@ -59,21 +63,17 @@ void BatchKeyState::Apply(const WriteBatch::Op& op) {
   }
 }
 
-std::optional<std::map<uint32_t, uint64_t>> Engine::KeysPerDb() const { return std::nullopt; }
-
-Result<std::string> Engine::GetCached(std::string_view /*key*/) {
-  return Status::WouldBlock("this engine reads only through Get");
-}
+std::optional<std::map<uint32_t, DbKeyCount>> Engine::KeysPerDb() const { return std::nullopt; }
 
 Result<bool> Engine::Contains(std::string_view key, bool cached_only) {
-  Result<std::string> value = cached_only ? GetCached(key) : Get(key);
+  Result<StoredValue> value = Read(key, cached_only);
   if (value.ok()) return true;
   if (value.status().IsNotFound()) return false;
   return value.status();
 }
 
 Status Engine::ForEachKey(const std::function<Status(std::string_view key)>& fn) {
-  return ForEach([&fn](std::string_view key, std::string_view) { return fn(key); });
+  return ForEach([&fn](std::string_view key, std::string_view, int64_t) { return fn(key); });
 }
 
 Status Engine::Set(std::string_view key, std::string_view value) {

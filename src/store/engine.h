@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/result.h"
 #include "base/status.h"
 #include "store/db_key.h"
@@ -49,6 +50,11 @@ inline constexpr uint32_t kMaxUserKeyBytes = 64 * 1024;
 inline constexpr uint32_t kMaxKeyBytes = kMaxUserKeyBytes + kMaxDbPrefixBytes;
 inline constexpr uint32_t kMaxValueBytes = 16 * 1024 * 1024;
 
+// Expiry times are absolute: milliseconds since the Unix epoch (base/clock.h). A key whose
+// time has come (expire_at_ms <= the clock's NowMs()) no longer exists for any read of an
+// engine, whether or not its record is gone yet; the server's active expirer deletes it.
+inline constexpr int64_t kNoExpiry = 0;
+
 // An ordered list of puts and deletes applied with one durability point. Owns its bytes.
 class WriteBatch {
  public:
@@ -64,10 +70,12 @@ class WriteBatch {
     OpKind kind;
     std::string key;    // for kDeletePrefix, the prefix (may be empty)
     std::string value;  // empty unless kPut
+    // kPut: when the key expires (ms since the epoch), or kNoExpiry. Always kNoExpiry else.
+    int64_t expire_at_ms = kNoExpiry;
   };
 
-  void Put(std::string_view key, std::string_view value) {
-    ops_.push_back(Op{OpKind::kPut, std::string(key), std::string(value)});
+  void Put(std::string_view key, std::string_view value, int64_t expire_at_ms = kNoExpiry) {
+    ops_.push_back(Op{OpKind::kPut, std::string(key), std::string(value), expire_at_ms});
   }
   void Delete(std::string_view key) { ops_.push_back(Op{OpKind::kDelete, std::string(key), {}}); }
   void DeletePrefix(std::string_view prefix) {
@@ -88,7 +96,7 @@ class WriteBatch {
 };
 
 // OK, or InvalidArgument naming the limit an op breaks (empty key, key or value too long,
-// a value on a delete). Every engine checks each op of a batch with it before writing anything.
+// a value or an expiry time on a delete, a negative expiry time). Every engine checks each op of a batch with it before writing anything.
 Status CheckWriteOp(const WriteBatch::Op& op);
 
 // Whether a key exists as the earlier ops of a batch leave it, for an engine deciding the
@@ -147,6 +155,29 @@ struct Options {
   // The library never logs by itself; the server passes its logger here. May be empty.
   // Called from the compactor thread too (a failed background compaction), so thread-safe.
   std::function<void(std::string_view)> on_warning;
+  // The time expiry is decided by (base/clock.h); null: the system's wall clock. The server
+  // shares its own with the engine; tests inject one that jumps.
+  std::shared_ptr<ExpiryClock> clock;
+};
+
+// A key's value and expiry time, as an engine read returns them.
+struct StoredValue {
+  std::string value;
+  int64_t expire_at_ms = kNoExpiry;
+};
+
+// How many keys one database holds, and how many of those have an expiry time; keys whose
+// time has passed are counted in neither (INFO's "keys=..,expires=..", DBSIZE).
+struct DbKeyCount {
+  uint64_t keys = 0;
+  uint64_t expires = 0;
+  friend bool operator==(const DbKeyCount&, const DbKeyCount&) = default;
+};
+
+// What one Engine::ScanExpired call found.
+struct ExpiredScan {
+  std::vector<std::string> keys;  // engine keys whose time has passed, not yet deleted
+  size_t visited = 0;             // keys with an expiry time looked at, expired or not
 };
 
 class Engine {
@@ -159,16 +190,18 @@ class Engine {
   // "kvs" or "rocksdb": the word written to the data directory's ENGINE file.
   virtual std::string_view name() const = 0;
 
-  // The value, or NotFound("Key not found").
-  virtual Result<std::string> Get(std::string_view key) = 0;
+  // The value and expiry time, or NotFound("Key not found") (for an expired key too). With
+  // cached_only, from memory and the page cache only: WouldBlock where it would wait for the
+  // disk (the server's loop answers such lookups itself and hands the rest to the pool); an
+  // engine without such a path always says WouldBlock then.
+  virtual Result<StoredValue> Read(std::string_view key, bool cached_only) = 0;
 
-  // Get from memory and the page cache only: WouldBlock where it would wait for the disk.
-  // The server's loop answers such lookups itself and hands the rest to the pool. Engines
-  // need not override it: this one always says WouldBlock.
-  virtual Result<std::string> GetCached(std::string_view key);
+  // Read's value.
+  Result<std::string> Get(std::string_view key) { return ValueOf(Read(key, false)); }
+  Result<std::string> GetCached(std::string_view key) { return ValueOf(Read(key, true)); }
 
-  // Whether `key` exists; with cached_only, WouldBlock where that needs the disk. Engines
-  // need not override it: this one reads the value (Get / GetCached).
+  // Whether `key` exists (and has not expired); with cached_only, WouldBlock where that needs
+  // the disk. Engines need not override it: this one reads the value.
   virtual Result<bool> Contains(std::string_view key, bool cached_only);
 
   // A one-op Write(); engines need not override it.
@@ -194,22 +227,36 @@ class Engine {
 
   virtual EngineStats Stats() const = 0;
 
-  // Calls `fn(key, value)` for every key, in no particular order, and stops at (returning)
-  // the first non-OK status `fn` returns. Not a point-in-time view: a key written during the
+  // Calls `fn(key, value, expire_at_ms)` for every key that has not expired, in no
+  // particular order, and stops at (returning) the first non-OK status `fn` returns. Not a point-in-time view: a key written during the
   // walk is seen with its old or its new value, or (if added) maybe not at all; a key not
   // touched meanwhile is seen exactly once. The cluster's snapshots are built with it
   // (docs/REPLICATION.md "Snapshots").
-  virtual Status ForEach(
-      const std::function<Status(std::string_view key, std::string_view value)>& fn) = 0;
+  using PairFn =
+      std::function<Status(std::string_view key, std::string_view value, int64_t expire_at_ms)>;
+  virtual Status ForEach(const PairFn& fn) = 0;
 
   // ForEach without the values, where the engine can list keys without reading them (the
   // LogStore from its index). This default calls ForEach.
   virtual Status ForEachKey(const std::function<Status(std::string_view key)>& fn);
 
-  // How many keys each database holds (store/db_key.h; databases without keys left out),
+  // The key counts of each database (store/db_key.h; databases without keys left out),
   // where the engine keeps counts (the LogStore does): DBSIZE and INFO need no walk then.
   // This default says nullopt: count with ForEachKey.
-  virtual std::optional<std::map<uint32_t, uint64_t>> KeysPerDb() const;
+  virtual std::optional<std::map<uint32_t, DbKeyCount>> KeysPerDb() const;
+
+  // The active expirer's sampling (Redis's activeExpireCycle is the model): looks at up to
+  // `max_visited` keys that have an expiry time, going on from where the previous call
+  // stopped so that successive calls visit every such key in turn, and returns those whose
+  // time has passed. Deleting them is the caller's business (the server writes ordinary
+  // deletes, replicated in a cluster). Cost bounded by max_visited.
+  virtual ExpiredScan ScanExpired(size_t max_visited) = 0;
+
+ private:
+  static Result<std::string> ValueOf(Result<StoredValue> read) {
+    if (!read.ok()) return read.status();
+    return std::move(read->value);
+  }
 };
 
 // Opens (creating if needed) the data directory `options.data_dir` with engine `engine_name`

@@ -129,9 +129,10 @@ void LogStore::Fail(const Status& why) {
 
 // ---- Reads ------------------------------------------------------------------------------
 
-Result<std::string> LogStore::Get(std::string_view key) { return Lookup(key, false); }
-
-Result<std::string> LogStore::GetCached(std::string_view key) { return Lookup(key, true); }
+Result<StoredValue> LogStore::Read(std::string_view key, bool cached_only) {
+  KVS_ASSIGN_OR_RETURN(std::string value, Lookup(key, cached_only));
+  return StoredValue{std::move(value), kNoExpiry};
+}
 
 Result<bool> LogStore::Contains(std::string_view key, bool /*cached_only*/) {
   // The index knows: never the disk.
@@ -542,8 +543,7 @@ EngineStats LogStore::Stats() const {
 
 namespace kvs {
 
-Status LogStore::ForEach(
-    const std::function<Status(std::string_view key, std::string_view value)>& fn) {
+Status LogStore::ForEach(const PairFn& fn) {
   // Copy the keys first: `fn` may write to this store, which must not happen under an
   // index shard's lock.
   std::vector<std::string> keys;
@@ -557,12 +557,18 @@ Status LogStore::ForEach(
       if (value.status().IsNotFound()) continue;  // removed meanwhile
       return value.status();
     }
-    KVS_RETURN_IF_ERROR(fn(key, *value));
+    KVS_RETURN_IF_ERROR(fn(key, *value, kNoExpiry));
   }
   return Status::Ok();
 }
 
-std::optional<std::map<uint32_t, uint64_t>> LogStore::KeysPerDb() const { return db_keys_.Get(); }
+std::optional<std::map<uint32_t, DbKeyCount>> LogStore::KeysPerDb() const {
+  std::map<uint32_t, DbKeyCount> counts;
+  for (const auto& [db, keys] : db_keys_.Get()) counts[db].keys = keys;
+  return counts;
+}
+
+ExpiredScan LogStore::ScanExpired(size_t /*max_visited*/) { return {}; }
 
 Status LogStore::ForEachKey(const std::function<Status(std::string_view key)>& fn) {
   // Keys from the index only. Copied first, as in ForEach: `fn` runs without a shard lock.

@@ -51,16 +51,16 @@ class LogStore final : public Engine, public LogWriter {
   ~LogStore() override;
 
   std::string_view name() const override { return "kvs"; }
-  Result<std::string> Get(std::string_view key) override;
-  Result<std::string> GetCached(std::string_view key) override;  // the pread with RWF_NOWAIT
+  // cached_only: the pread with RWF_NOWAIT.
+  Result<StoredValue> Read(std::string_view key, bool cached_only) override;
   Result<bool> Contains(std::string_view key, bool cached_only) override;  // the index only
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;
-  Status ForEach(
-      const std::function<Status(std::string_view key, std::string_view value)>& fn) override;
+  Status ForEach(const PairFn& fn) override;
   Status ForEachKey(const std::function<Status(std::string_view key)>& fn) override;
-  std::optional<std::map<uint32_t, uint64_t>> KeysPerDb() const override;
+  std::optional<std::map<uint32_t, DbKeyCount>> KeysPerDb() const override;
+  ExpiredScan ScanExpired(size_t max_visited) override;
 
   // ---- Group commit, for the io_uring loop (store/log_writer.h) ------------------------
 

@@ -170,15 +170,14 @@ Status RocksDbEngine::ReadOnlyError() const {
 
 // ---- Reads -------------------------------------------------------------------------------
 
-Result<std::string> RocksDbEngine::Get(std::string_view key) {
-  return GetWith(rocksdb::ReadOptions(), key);
+Result<StoredValue> RocksDbEngine::Read(std::string_view key, bool cached_only) {
+  rocksdb::ReadOptions options;
+  if (cached_only) options.read_tier = rocksdb::kBlockCacheTier;  // Incomplete for a file
+  KVS_ASSIGN_OR_RETURN(std::string value, GetWith(options, key));
+  return StoredValue{std::move(value), kNoExpiry};
 }
 
-Result<std::string> RocksDbEngine::GetCached(std::string_view key) {
-  rocksdb::ReadOptions options;
-  options.read_tier = rocksdb::kBlockCacheTier;  // Incomplete where it would read a file
-  return GetWith(options, key);
-}
+ExpiredScan RocksDbEngine::ScanExpired(size_t /*max_visited*/) { return {}; }
 
 Result<std::string> RocksDbEngine::GetWith(const rocksdb::ReadOptions& options,
                                            std::string_view key) {
@@ -190,13 +189,12 @@ Result<std::string> RocksDbEngine::GetWith(const rocksdb::ReadOptions& options,
   return value;
 }
 
-Status RocksDbEngine::ForEach(
-    const std::function<Status(std::string_view key, std::string_view value)>& fn) {
+Status RocksDbEngine::ForEach(const PairFn& fn) {
   // An implicit snapshot of the iterator's start: a point-in-time view (more than promised).
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     KVS_RETURN_IF_ERROR(fn(std::string_view(it->key().data(), it->key().size()),
-                           std::string_view(it->value().data(), it->value().size())));
+                           std::string_view(it->value().data(), it->value().size()), kNoExpiry));
   }
   return FromRocks(it->status(), "scan");
 }

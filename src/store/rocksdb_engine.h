@@ -48,13 +48,13 @@ class RocksDbEngine final : public Engine {
   ~RocksDbEngine() override;
 
   std::string_view name() const override { return "rocksdb"; }
-  Result<std::string> Get(std::string_view key) override;
-  Result<std::string> GetCached(std::string_view key) override;  // memtables + block cache
+  // cached_only: memtables + block cache.
+  Result<StoredValue> Read(std::string_view key, bool cached_only) override;
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override;
   Status Sync() override;
   EngineStats Stats() const override;
-  Status ForEach(
-      const std::function<Status(std::string_view key, std::string_view value)>& fn) override;
+  Status ForEach(const PairFn& fn) override;
+  ExpiredScan ScanExpired(size_t max_visited) override;
 
  private:
   Result<std::string> GetWith(const rocksdb::ReadOptions& options, std::string_view key);

@@ -87,7 +87,7 @@ class RaftNodeTest : public ::testing::Test {
   // Every pair the engine holds.
   std::map<std::string, std::string> Dump() {
     std::map<std::string, std::string> pairs;
-    Status s = engine_->ForEach([&pairs](std::string_view k, std::string_view v) {
+    Status s = engine_->ForEach([&pairs](std::string_view k, std::string_view v, int64_t) {
       pairs.emplace(k, v);
       return Status::Ok();
     });

@@ -5,10 +5,10 @@
 
 namespace kvs::testing {
 
-Result<std::string> MemoryEngine::Get(std::string_view key) {
+Result<StoredValue> MemoryEngine::Read(std::string_view key, bool /*cached_only*/) {
   MutexLock lock(&mu_);
   auto it = data_.find(key);
-  if (it == data_.end()) return Status::NotFound("Key not found");
+  if (it == data_.end() || Expired(it->second)) return Status::NotFound("Key not found");
   return it->second;
 }
 
@@ -35,20 +35,27 @@ Status MemoryEngine::Write(const WriteBatch& batch, std::vector<Status>* op_resu
   std::vector<Status> results(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op& op = batch.ops()[i];
+    if (op.kind == WriteBatch::OpKind::kDeletePrefix) {
+      for (auto it = data_.lower_bound(op.key); it != data_.end() && it->first.starts_with(op.key);) {
+        live_bytes_ -= it->first.size() + it->second.value.size();
+        it = data_.erase(it);
+      }
+      continue;
+    }
     auto it = data_.find(op.key);
     if (op.kind == WriteBatch::OpKind::kDelete) {
-      if (it == data_.end()) {
-        results[i] = Status::NotFound("Key not found");
-        continue;
+      const bool existed = it != data_.end() && !Expired(it->second);
+      if (it != data_.end()) {
+        live_bytes_ -= it->first.size() + it->second.value.size();
+        data_.erase(it);
       }
-      live_bytes_ -= it->first.size() + it->second.size();
-      data_.erase(it);
+      if (!existed) results[i] = Status::NotFound("Key not found");
     } else if (it == data_.end()) {
       live_bytes_ += op.key.size() + op.value.size();
-      data_.emplace(op.key, op.value);
+      data_.emplace(op.key, StoredValue{op.value, op.expire_at_ms});
     } else {
-      live_bytes_ = live_bytes_ - it->second.size() + op.value.size();
-      it->second = op.value;
+      live_bytes_ = live_bytes_ - it->second.value.size() + op.value.size();
+      it->second = StoredValue{op.value, op.expire_at_ms};
     }
   }
   ++batches_;
@@ -77,15 +84,30 @@ EngineStats MemoryEngine::Stats() const {
   return s;
 }
 
-Status MemoryEngine::ForEach(
-    const std::function<Status(std::string_view key, std::string_view value)>& fn) {
-  std::map<std::string, std::string, std::less<>> copy;
+Status MemoryEngine::ForEach(const PairFn& fn) {
+  std::map<std::string, StoredValue, std::less<>> copy;
   {
     MutexLock lock(&mu_);
     copy = data_;
   }
-  for (const auto& [key, value] : copy) KVS_RETURN_IF_ERROR(fn(key, value));
+  for (const auto& [key, stored] : copy) {
+    if (!Expired(stored)) KVS_RETURN_IF_ERROR(fn(key, stored.value, stored.expire_at_ms));
+  }
   return Status::Ok();
+}
+
+ExpiredScan MemoryEngine::ScanExpired(size_t max_visited) {
+  MutexLock lock(&mu_);
+  ExpiredScan scan;
+  auto it = data_.upper_bound(expiry_cursor_);
+  for (size_t steps = 0; steps < data_.size() && scan.visited < max_visited; ++steps, ++it) {
+    if (it == data_.end()) it = data_.begin();
+    if (it->second.expire_at_ms == kNoExpiry) continue;
+    ++scan.visited;
+    if (Expired(it->second)) scan.keys.push_back(it->first);
+    expiry_cursor_ = it->first;
+  }
+  return scan;
 }
 
 std::vector<size_t> MemoryEngine::batch_sizes() const {

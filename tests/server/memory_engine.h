@@ -2,7 +2,7 @@
 // keeps the whole Engine contract (per-op results, CheckWriteOp, read-only after a failed
 // write) without a disk, and adds hooks that let a test see and steer the group commit:
 // the size of every Write batch, a gate that holds writes in Write until the test opens
-// it, and an injected write failure. Test-only.
+// it, and an injected write failure. Keys expire by the clock it is given. Test-only.
 //
 // Thread-safety: every method from any thread, as Engine says; the hooks too.
 #pragma once
@@ -23,10 +23,12 @@ namespace kvs::testing {
 
 class MemoryEngine final : public Engine {
  public:
-  MemoryEngine() = default;
+  explicit MemoryEngine(std::shared_ptr<ExpiryClock> clock = ExpiryClock::System())
+      : clock_(std::move(clock)) {}
 
   std::string_view name() const override { return "memory"; }
-  Result<std::string> Get(std::string_view key) override EXCLUDES(mu_);
+  // Never WouldBlock: everything is in memory.
+  Result<StoredValue> Read(std::string_view key, bool cached_only) override EXCLUDES(mu_);
   // Waits at the gate while it is closed, then checks every op, then applies the batch,
   // unless the store is read-only or a failure was injected.
   Status Write(const WriteBatch& batch, std::vector<Status>* op_results) override EXCLUDES(mu_);
@@ -34,8 +36,9 @@ class MemoryEngine final : public Engine {
   Status Sync() override EXCLUDES(mu_);
   EngineStats Stats() const override EXCLUDES(mu_);
   // Walks a copy taken under the lock: `fn` may call back into the engine.
-  Status ForEach(const std::function<Status(std::string_view key, std::string_view value)>& fn)
-      override EXCLUDES(mu_);
+  Status ForEach(const PairFn& fn) override EXCLUDES(mu_);
+  // Visits the keys with an expiry time in key order, from where the last call stopped.
+  ExpiredScan ScanExpired(size_t max_visited) override EXCLUDES(mu_);
 
   // ---- Test hooks
 
@@ -56,10 +59,15 @@ class MemoryEngine final : public Engine {
 
  private:
   Status ReadOnlyError() const REQUIRES(mu_);
+  bool Expired(const StoredValue& v) const {
+    return v.expire_at_ms != kNoExpiry && v.expire_at_ms <= clock_->NowMs();
+  }
 
+  const std::shared_ptr<ExpiryClock> clock_;
   mutable Mutex mu_;
   CondVar changed_;  // the gate opened or closed, or a writer arrived at it
-  std::map<std::string, std::string, std::less<>> data_ GUARDED_BY(mu_);
+  std::map<std::string, StoredValue, std::less<>> data_ GUARDED_BY(mu_);
+  std::string expiry_cursor_ GUARDED_BY(mu_);  // ScanExpired goes on after this key
   uint64_t live_bytes_ GUARDED_BY(mu_) = 0;
   std::vector<size_t> batch_sizes_ GUARDED_BY(mu_);
   uint64_t batches_ GUARDED_BY(mu_) = 0;  // applied ones

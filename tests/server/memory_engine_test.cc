@@ -89,13 +89,13 @@ TEST(MemoryEngineTest, ForEachVisitsEveryKeyAndStopsAtTheFirstError) {
   ASSERT_TRUE(e.Set("a", "1").ok());
   ASSERT_TRUE(e.Set("b", "2").ok());
   std::map<std::string, std::string> seen;
-  ASSERT_TRUE(e.ForEach([&seen](std::string_view k, std::string_view v) {
+  ASSERT_TRUE(e.ForEach([&seen](std::string_view k, std::string_view v, int64_t) {
                  seen.emplace(k, v);
                  return Status::Ok();
                }).ok());
   EXPECT_EQ(seen, (std::map<std::string, std::string>{{"a", "1"}, {"b", "2"}}));
   int calls = 0;
-  const Status stopped = e.ForEach([&calls](std::string_view, std::string_view) {
+  const Status stopped = e.ForEach([&calls](std::string_view, std::string_view, int64_t) {
     ++calls;
     return Status::Aborted("enough");
   });

@@ -221,9 +221,9 @@ TEST_F(CompactionTest, PrefixDeleteHoldsThroughHintsCompactionAndRestarts) {
   EXPECT_EQ(count_db(*store, 1), 1u);
   EXPECT_EQ(count_db(*store, 3), 0u);
   // The counts DBSIZE reads, rebuilt by recovery.
-  const std::map<uint32_t, uint64_t> counts = store->KeysPerDb().value();
-  EXPECT_EQ(counts.at(0), 100u);
-  EXPECT_EQ(counts.at(1), 1u);
+  const std::map<uint32_t, DbKeyCount> counts = store->KeysPerDb().value();
+  EXPECT_EQ(counts.at(0).keys, 100u);
+  EXPECT_EQ(counts.at(1).keys, 1u);
   EXPECT_EQ(counts.count(3), 0u);
   EXPECT_EQ(GetOr(*store, EncodeDbKey(0, "k0")), std::string(60, 'v'));
 }

@@ -275,12 +275,13 @@ TEST_P(EngineConformanceTest, AnEmptyPrefixDeletesEveryKeyAndSurvivesAReopen) {
 
 TEST_P(EngineConformanceTest, KeysPerDbWhereKeptAgreeWithAWalkThroughWritesAndReopens) {
   auto walk = [](Engine& e) {
-    std::map<uint32_t, uint64_t> per_db;
-    EXPECT_TRUE(e.ForEachKey([&](std::string_view key) {
+    std::map<uint32_t, DbKeyCount> per_db;
+    EXPECT_TRUE(e.ForEach([&](std::string_view key, std::string_view, int64_t expire_at) {
                    uint32_t db;
                    std::string_view user_key;
                    EXPECT_TRUE(DecodeDbKey(key, &db, &user_key));
-                   ++per_db[db];
+                   ++per_db[db].keys;
+                   if (expire_at != kNoExpiry) ++per_db[db].expires;
                    return Status::Ok();
                  }).ok());
     return per_db;
@@ -289,7 +290,7 @@ TEST_P(EngineConformanceTest, KeysPerDbWhereKeptAgreeWithAWalkThroughWritesAndRe
   for (int round = 0; round < 3; ++round) {
     auto e = OpenOk(FsyncPolicy::kNever);
     ASSERT_NE(e, nullptr);
-    if (std::optional<std::map<uint32_t, uint64_t>> counts = e->KeysPerDb()) {
+    if (std::optional<std::map<uint32_t, DbKeyCount>> counts = e->KeysPerDb()) {
       EXPECT_EQ(*counts, walk(*e)) << "after reopen " << round;
     }
     for (int b = 0; b < 40; ++b) {
@@ -312,7 +313,7 @@ TEST_P(EngineConformanceTest, KeysPerDbWhereKeptAgreeWithAWalkThroughWritesAndRe
       }
       std::vector<Status> results;
       ASSERT_TRUE(e->Write(batch, &results).ok());
-      if (std::optional<std::map<uint32_t, uint64_t>> counts = e->KeysPerDb()) {
+      if (std::optional<std::map<uint32_t, DbKeyCount>> counts = e->KeysPerDb()) {
         ASSERT_EQ(*counts, walk(*e)) << "round " << round << " batch " << b;
       }
     }

@@ -108,7 +108,7 @@ class LegacyStoreTest : public ::testing::Test {
   static std::map<std::string, std::string> Contents(LogStore& store) {
     std::map<std::string, std::string> got;
     EXPECT_TRUE(store
-                    .ForEach([&](std::string_view k, std::string_view v) {
+                    .ForEach([&](std::string_view k, std::string_view v, int64_t) {
                       got.emplace(k, v);
                       return Status::Ok();
                     })

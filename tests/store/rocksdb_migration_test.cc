@@ -69,7 +69,7 @@ class RocksDbMigrationTest : public ::testing::Test {
 
   static Pairs Contents(Engine& e) {
     Pairs got;
-    EXPECT_TRUE(e.ForEach([&](std::string_view k, std::string_view v) {
+    EXPECT_TRUE(e.ForEach([&](std::string_view k, std::string_view v, int64_t) {
                    got.emplace(k, v);
                    return Status::Ok();
                  }).ok());
