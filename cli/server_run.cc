@@ -257,6 +257,7 @@ class StopSignalThread {
 Options StoreOptions(const Config& config) {
   Options options = config.store;
   options.on_warning = [](std::string_view w) { spdlog::warn("{}", w); };
+  options.clock = ExpiryClock::System();  // the server decides expiry by the same one
   if (config.cluster_mode()) {
     // Raft's log, fsynced by libraft before a write counts, is the write-ahead log; the
     // engine is rebuilt from it (and its snapshots) after a crash, so it need not sync.
@@ -398,6 +399,7 @@ int Run(const Config& config) {
 
   ServerConfig server_config = config.server;
   server_config.cluster = cluster.get();
+  server_config.clock = options.clock;
   // WatchdogSec= in the unit: the loop itself proves it is alive, once a second (systemd
   // wants a ping at least every half interval; the unit's is 30 s).
   if (uint64_t usec = 0; sd_watchdog_enabled(0, &usec) > 0) {

@@ -26,10 +26,13 @@ enum class CommandId : uint8_t {
   kMulti, kExec, kDiscard, kWatch, kUnwatch,
   // reads
   kGet, kMGet, kExists, kStrLen, kGetRange, kType, kDbSize, kKeys, kScan, kRandomKey,
+  kTtl, kPTtl, kExpireTime, kPExpireTime,
   // writes
   kSet, kSetNx, kGetSet, kGetDel, kMSet, kMSetNx, kAppend, kSetRange, kIncr, kDecr, kIncrBy,
   kDecrBy, kIncrByFloat, kDel, kUnlink, kRename, kRenameNx, kCopy, kFlushDb, kFlushAll,
   kMove,
+  // expiry
+  kSetEx, kPSetEx, kGetEx, kExpire, kPExpire, kExpireAt, kPExpireAt, kPersist,
 };
 
 // How the server runs a command (src/server).

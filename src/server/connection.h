@@ -22,6 +22,7 @@
 #include "proto/decoder.h"
 #include "proto/reply_writer.h"
 #include "proto/request.h"
+#include "store/engine.h"
 #include "uring/loop.h"
 
 namespace kvs::server_internal {
@@ -60,7 +61,7 @@ struct Call {
   std::string text;
   // A write that had to read keys off the loop first: their values then (nullopt: absent),
   // and fetch_error when a read failed.
-  std::unordered_map<std::string, std::optional<std::string>> fetched;
+  std::unordered_map<std::string, std::optional<StoredValue>> fetched;
   Status fetch_error;
   bool fenced = false;  // cluster mode: a Raft barrier completed after it arrived
 
@@ -129,7 +130,10 @@ struct Connection {
   std::vector<Call> queued;          // MULTI's queue
   size_t queued_bytes = 0;           // its words' bytes, bounded by the connection buffer limit
   std::vector<std::string> watched;  // WATCH's engine keys
-  bool watch_dirty = false;          // a watched key changed: EXEC fails
+  // Those that existed when watched (as far as memory tells): one gone by EXEC without a
+  // write touching it has expired meanwhile, which fails the EXEC as in Redis 7.
+  std::vector<std::string> watched_alive;
+  bool watch_dirty = false;  // a watched key changed: EXEC fails
 
   size_t buffered_bytes() const { return (in.size() - in_start) + out.size() + sending_bytes; }
   bool idle() const {

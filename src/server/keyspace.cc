@@ -40,18 +40,26 @@ const WriteBatch::Op* Txn::Staged(std::string_view key) const {
   return op;
 }
 
-Result<std::optional<std::string>> Txn::Get(std::string_view key) {
+Result<std::optional<StoredValue>> Txn::Get(std::string_view key) {
   if (const WriteBatch::Op* op = Staged(key)) {
-    if (op->kind != WriteBatch::OpKind::kPut) return std::optional<std::string>();
-    return std::optional<std::string>(op->value);
+    if (op->kind != WriteBatch::OpKind::kPut || ExpiredAt(op->expire_at_ms, now_ms_)) {
+      return std::optional<StoredValue>();
+    }
+    return std::optional<StoredValue>(StoredValue{op->value, op->expire_at_ms});
   }
-  Result<std::optional<std::string>> value = base_->Get(key);
-  if (!value.ok() && value.status().IsWouldBlock()) missing_.emplace_back(key);
+  Result<std::optional<StoredValue>> value = base_->Get(key);
+  if (!value.ok()) {
+    if (value.status().IsWouldBlock()) missing_.emplace_back(key);
+  } else if (*value && ExpiredAt((*value)->expire_at_ms, now_ms_)) {
+    value->reset();  // read before its time passed (a fetch), decided after
+  }
   return value;
 }
 
 Result<bool> Txn::Exists(std::string_view key) {
-  if (const WriteBatch::Op* op = Staged(key)) return op->kind == WriteBatch::OpKind::kPut;
+  if (const WriteBatch::Op* op = Staged(key)) {
+    return op->kind == WriteBatch::OpKind::kPut && !ExpiredAt(op->expire_at_ms, now_ms_);
+  }
   Result<bool> exists = base_->Exists(key);
   if (!exists.ok() && exists.status().IsWouldBlock()) missing_.emplace_back(key);
   return exists;
@@ -64,17 +72,18 @@ Status Txn::ForEachKey(std::string_view prefix,
     return Staged(key) != nullptr ? Status::Ok() : fn(key);
   }));
   for (const auto& [key, index] : latest_) {
-    if (key.starts_with(prefix) && Staged(key) == &writes_.ops()[index] &&
-        writes_.ops()[index].kind == WriteBatch::OpKind::kPut) {
+    const WriteBatch::Op& op = writes_.ops()[index];
+    if (key.starts_with(prefix) && Staged(key) == &op && op.kind == WriteBatch::OpKind::kPut &&
+        !ExpiredAt(op.expire_at_ms, now_ms_)) {
       KVS_RETURN_IF_ERROR(fn(key));
     }
   }
   return Status::Ok();
 }
 
-void Txn::Put(std::string key, std::string value) {
+void Txn::Put(std::string key, std::string value, int64_t expire_at_ms) {
   latest_[key] = writes_.size();
-  writes_.Append({WriteBatch::OpKind::kPut, std::move(key), std::move(value)});
+  writes_.Append({WriteBatch::OpKind::kPut, std::move(key), std::move(value), expire_at_ms});
 }
 
 void Txn::Delete(std::string key) {
@@ -136,6 +145,19 @@ class Command {
   Status GetRange();
   Status Type();
   Status Set();
+  Status SetValue(std::string key, const std::string& value, int64_t expire_at, bool keepttl,
+                  bool nx, bool xx, bool get);
+  // Parses the time of expiry option `option` (EX, PX, EXAT, PXAT) into an absolute one;
+  // false after replying with Redis's error.
+  bool ExpiryArgument(const std::string& arg, std::string_view option, int64_t* expire_at);
+  std::string InvalidExpireTime() const;
+  // A put, or a delete when `expire_at` has passed already.
+  void PutOrExpire(std::string key, std::string value, int64_t expire_at);
+  Status SetEx(bool ms);
+  Status GetEx();
+  Status Expire(CommandId id);
+  Status Ttl(CommandId id);
+  Status Persist();
   Status SetNx();
   Status GetSet();
   Status GetDel();
@@ -209,6 +231,24 @@ Status Command::Run(CommandId id) {
       return Copy();
     case CommandId::kMove:
       return Move();
+    case CommandId::kSetEx:
+      return SetEx(false);
+    case CommandId::kPSetEx:
+      return SetEx(true);
+    case CommandId::kGetEx:
+      return GetEx();
+    case CommandId::kExpire:
+    case CommandId::kPExpire:
+    case CommandId::kExpireAt:
+    case CommandId::kPExpireAt:
+      return Expire(id);
+    case CommandId::kTtl:
+    case CommandId::kPTtl:
+    case CommandId::kExpireTime:
+    case CommandId::kPExpireTime:
+      return Ttl(id);
+    case CommandId::kPersist:
+      return Persist();
     case CommandId::kKeys:
       return Keys();
     case CommandId::kDbSize:
@@ -227,9 +267,9 @@ Status Command::Run(CommandId id) {
 }
 
 Status Command::Get() {
-  KVS_READ(std::optional<std::string> value, txn_->Get(Key(1)));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(Key(1)));
   if (value) {
-    out_->Bulk(*value);
+    out_->Bulk(value->value);
   } else {
     out_->Null();
   }
@@ -237,16 +277,16 @@ Status Command::Get() {
 }
 
 Status Command::MGet() {
-  std::vector<std::optional<std::string>> values;
+  std::vector<std::optional<StoredValue>> values;
   values.reserve(argv_.size() - 1);
   for (size_t i = 1; i < argv_.size(); ++i) {
-    KVS_READ(std::optional<std::string> value, txn_->Get(Key(i)));
+    KVS_READ(std::optional<StoredValue> value, txn_->Get(Key(i)));
     values.push_back(std::move(value));
   }
   out_->Array(values.size());
   for (const auto& value : values) {
     if (value) {
-      out_->Bulk(*value);
+      out_->Bulk(value->value);
     } else {
       out_->Null();
     }
@@ -265,8 +305,8 @@ Status Command::Exists() {
 }
 
 Status Command::StrLen() {
-  KVS_READ(std::optional<std::string> value, txn_->Get(Key(1)));
-  out_->Integer(value ? static_cast<int64_t>(value->size()) : 0);
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(Key(1)));
+  out_->Integer(value ? static_cast<int64_t>(value->value.size()) : 0);
   return Status::Ok();
 }
 
@@ -276,9 +316,9 @@ Status Command::GetRange() {
     out_->Error(kNotInteger);
     return Status::Ok();
   }
-  KVS_READ(std::optional<std::string> value, txn_->Get(Key(1)));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(Key(1)));
   const std::string empty;
-  const std::string& s = value ? *value : empty;
+  const std::string& s = value ? value->value : empty;
   const auto len = static_cast<int64_t>(s.size());
   if (start < 0 && end < 0 && start > end) {
     out_->Bulk("");
@@ -331,28 +371,20 @@ Status Command::Set() {
       return Status::Ok();
     }
   }
-  if (!expiry_option.empty()) {
-    // Redis checks the time before anything else: the same errors for a bad one.
-    int64_t t;
-    if (!proto::ParseInt64(argv_[expiry_at], &t)) {
-      out_->Error(kNotInteger);
-    } else if (t <= 0) {
-      out_->Error("ERR invalid expire time in 'set' command");
-    } else {
-      // Expiry is the next step of the command set (docs/PROTOCOL.md).
-      std::string upper(expiry_option);
-      std::transform(upper.begin(), upper.end(), upper.begin(),
-                     [](char c) { return c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c; });
-      out_->Error(
-          fmt::format("ERR SET option {} is not supported yet: kvs keeps no expiry times", upper));
-    }
+  int64_t expire_at = kNoExpiry;
+  // Redis checks the time before anything else: the same errors for a bad one.
+  if (!expiry_option.empty() && !ExpiryArgument(argv_[expiry_at], expiry_option, &expire_at)) {
     return Status::Ok();
   }
-  (void)keepttl;  // no key has a TTL to keep
-  std::string key = Key(1);
-  std::optional<std::string> old;
+  return SetValue(Key(1), argv_[2], expire_at, keepttl, nx, xx, get);
+}
+
+// The shared end of SET, SETEX and PSETEX (Redis's setGenericCommand).
+Status Command::SetValue(std::string key, const std::string& value, int64_t expire_at,
+                         bool keepttl, bool nx, bool xx, bool get) {
+  std::optional<StoredValue> old;
   bool found;
-  if (get) {
+  if (get || keepttl) {
     KVS_READ(old, txn_->Get(key));
     found = old.has_value();
   } else if (nx || xx) {
@@ -361,10 +393,13 @@ Status Command::Set() {
     found = false;
   }
   const bool set = !((nx && found) || (xx && !found));
-  if (set) txn_->Put(std::move(key), argv_[2]);
+  if (set) {
+    if (keepttl && old) expire_at = old->expire_at_ms;
+    PutOrExpire(std::move(key), value, expire_at);
+  }
   if (get) {
     if (old) {
-      out_->Bulk(*old);
+      out_->Bulk(old->value);
     } else {
       out_->Null();
     }
@@ -373,6 +408,192 @@ Status Command::Set() {
   } else {
     out_->Null();
   }
+  return Status::Ok();
+}
+
+bool Command::ExpiryArgument(const std::string& arg, std::string_view option,
+                             int64_t* expire_at) {
+  const bool seconds = EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "EXAT");
+  const bool relative = EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "PX");
+  int64_t t;
+  if (!proto::ParseInt64(arg, &t)) {
+    out_->Error(kNotInteger);
+    return false;
+  }
+  // Redis's getExpireMillisecondsOrReply: a positive time whose milliseconds (and, for a
+  // relative one, now + them) fit in 64 bits.
+  const int64_t now = txn_->now_ms();
+  if (t <= 0 || (seconds && t > std::numeric_limits<int64_t>::max() / 1000) ||
+      (relative && (seconds ? t * 1000 : t) > std::numeric_limits<int64_t>::max() - now)) {
+    out_->Error(InvalidExpireTime());
+    return false;
+  }
+  *expire_at = (seconds ? t * 1000 : t) + (relative ? now : 0);
+  return true;
+}
+
+std::string Command::InvalidExpireTime() const {
+  std::string name = argv_[0];
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return fmt::format("ERR invalid expire time in '{}' command", name);
+}
+
+void Command::PutOrExpire(std::string key, std::string value, int64_t expire_at) {
+  if (ExpiredAt(expire_at, txn_->now_ms())) {
+    txn_->Delete(std::move(key));  // its time has passed already: nothing to keep
+  } else {
+    txn_->Put(std::move(key), std::move(value), expire_at);
+  }
+}
+
+// SETEX / PSETEX key time value: SET key value EX|PX time.
+Status Command::SetEx(bool ms) {
+  int64_t expire_at;
+  if (!ExpiryArgument(argv_[2], ms ? "PX" : "EX", &expire_at)) return Status::Ok();
+  return SetValue(Key(1), argv_[3], expire_at, false, false, false, false);
+}
+
+// GETEX key [EX|PX|EXAT|PXAT time | PERSIST]: the value, and the key's expiry changed.
+Status Command::GetEx() {
+  std::string_view expiry_option;
+  size_t expiry_arg = 0;
+  bool persist = false;
+  for (size_t j = 2; j < argv_.size(); ++j) {
+    const std::string& opt = argv_[j];
+    const bool has_next = j + 1 < argv_.size();
+    if (EqualsIgnoreCase(opt, "PERSIST") && expiry_option.empty()) {
+      persist = true;
+    } else if ((EqualsIgnoreCase(opt, "EX") || EqualsIgnoreCase(opt, "PX") ||
+                EqualsIgnoreCase(opt, "EXAT") || EqualsIgnoreCase(opt, "PXAT")) &&
+               !persist && expiry_option.empty() && has_next) {
+      expiry_option = opt;
+      expiry_arg = ++j;
+    } else {
+      out_->Error(kSyntaxError);
+      return Status::Ok();
+    }
+  }
+  std::string key = Key(1);
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(key));
+  if (!value) {
+    out_->Null();
+    return Status::Ok();
+  }
+  // Redis validates the time only once it found the key.
+  int64_t expire_at = kNoExpiry;
+  if (!expiry_option.empty() && !ExpiryArgument(argv_[expiry_arg], expiry_option, &expire_at)) {
+    return Status::Ok();
+  }
+  out_->Bulk(value->value);
+  if (!expiry_option.empty()) {
+    PutOrExpire(std::move(key), std::move(value->value), expire_at);
+  } else if (persist && value->expire_at_ms != kNoExpiry) {
+    txn_->Put(std::move(key), std::move(value->value), kNoExpiry);
+  }
+  return Status::Ok();
+}
+
+// EXPIRE / PEXPIRE / EXPIREAT / PEXPIREAT key time [NX|XX|GT|LT] (Redis's
+// expireGenericCommand): 1 when the expiry was set (or the key deleted, for a time passed).
+Status Command::Expire(CommandId id) {
+  bool nx = false, xx = false, gt = false, lt = false;
+  for (size_t j = 3; j < argv_.size(); ++j) {
+    const std::string& opt = argv_[j];
+    if (EqualsIgnoreCase(opt, "NX")) {
+      nx = true;
+    } else if (EqualsIgnoreCase(opt, "XX")) {
+      xx = true;
+    } else if (EqualsIgnoreCase(opt, "GT")) {
+      gt = true;
+    } else if (EqualsIgnoreCase(opt, "LT")) {
+      lt = true;
+    } else {
+      out_->Error(fmt::format("ERR Unsupported option {}", opt));
+      return Status::Ok();
+    }
+  }
+  if (nx && (xx || gt || lt)) {
+    out_->Error("ERR NX and XX, GT or LT options at the same time are not compatible");
+    return Status::Ok();
+  }
+  if (gt && lt) {
+    out_->Error("ERR GT and LT options at the same time are not compatible");
+    return Status::Ok();
+  }
+  int64_t when;
+  if (!proto::ParseInt64(argv_[2], &when)) {
+    out_->Error(kNotInteger);
+    return Status::Ok();
+  }
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  const bool seconds = id == CommandId::kExpire || id == CommandId::kExpireAt;
+  const int64_t base = id == CommandId::kExpire || id == CommandId::kPExpire ? txn_->now_ms() : 0;
+  if (seconds) {
+    if (when > kMax / 1000 || when < kMin / 1000) {
+      out_->Error(InvalidExpireTime());
+      return Status::Ok();
+    }
+    when *= 1000;
+  }
+  if (when > kMax - base) {
+    out_->Error(InvalidExpireTime());
+    return Status::Ok();
+  }
+  when += base;
+  std::string key = Key(1);
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(key));
+  if (!value) {
+    out_->Integer(0);
+    return Status::Ok();
+  }
+  const int64_t current = value->expire_at_ms;  // kNoExpiry: none, an infinite TTL
+  if ((nx && current != kNoExpiry) || (xx && current == kNoExpiry) ||
+      (gt && (current == kNoExpiry || when <= current)) ||
+      (lt && current != kNoExpiry && when >= current)) {
+    out_->Integer(0);
+    return Status::Ok();
+  }
+  // A time at or before now deletes the key (also 0 and negative ones, which no stored
+  // expiry can be).
+  if (when <= txn_->now_ms()) {
+    txn_->Delete(std::move(key));
+  } else {
+    txn_->Put(std::move(key), std::move(value->value), when);
+  }
+  out_->Integer(1);
+  return Status::Ok();
+}
+
+// TTL / PTTL / EXPIRETIME / PEXPIRETIME: -2 without the key, -1 without an expiry.
+Status Command::Ttl(CommandId id) {
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(Key(1)));
+  if (!value) {
+    out_->Integer(-2);
+    return Status::Ok();
+  }
+  if (value->expire_at_ms == kNoExpiry) {
+    out_->Integer(-1);
+    return Status::Ok();
+  }
+  const bool absolute = id == CommandId::kExpireTime || id == CommandId::kPExpireTime;
+  const bool ms = id == CommandId::kPTtl || id == CommandId::kPExpireTime;
+  const int64_t t =
+      std::max<int64_t>(absolute ? value->expire_at_ms : value->expire_at_ms - txn_->now_ms(), 0);
+  out_->Integer(ms ? t : (t + 500) / 1000);
+  return Status::Ok();
+}
+
+Status Command::Persist() {
+  std::string key = Key(1);
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(key));
+  if (!value || value->expire_at_ms == kNoExpiry) {
+    out_->Integer(0);
+    return Status::Ok();
+  }
+  txn_->Put(std::move(key), std::move(value->value), kNoExpiry);
+  out_->Integer(1);
   return Status::Ok();
 }
 
@@ -386,10 +607,10 @@ Status Command::SetNx() {
 
 Status Command::GetSet() {
   std::string key = Key(1);
-  KVS_READ(std::optional<std::string> old, txn_->Get(key));
-  txn_->Put(std::move(key), argv_[2]);
+  KVS_READ(std::optional<StoredValue> old, txn_->Get(key));
+  txn_->Put(std::move(key), argv_[2]);  // a new value without an expiry, as SET
   if (old) {
-    out_->Bulk(*old);
+    out_->Bulk(old->value);
   } else {
     out_->Null();
   }
@@ -398,10 +619,10 @@ Status Command::GetSet() {
 
 Status Command::GetDel() {
   std::string key = Key(1);
-  KVS_READ(std::optional<std::string> old, txn_->Get(key));
+  KVS_READ(std::optional<StoredValue> old, txn_->Get(key));
   if (old) {
     txn_->Delete(std::move(key));
-    out_->Bulk(*old);
+    out_->Bulk(old->value);
   } else {
     out_->Null();
   }
@@ -433,20 +654,20 @@ Status Command::MSet(bool nx) {
 
 Status Command::Append() {
   std::string key = Key(1);
-  KVS_READ(std::optional<std::string> value, txn_->Get(key));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(key));
   const std::string& tail = argv_[2];
   if (!value) {
     txn_->Put(std::move(key), tail);
     out_->Integer(static_cast<int64_t>(tail.size()));
     return Status::Ok();
   }
-  if (TooBig(value->size(), tail.size())) {
+  if (TooBig(value->value.size(), tail.size())) {
     out_->Error(kStringTooLong);
     return Status::Ok();
   }
-  value->append(tail);
-  const auto len = static_cast<int64_t>(value->size());
-  txn_->Put(std::move(key), std::move(*value));
+  value->value.append(tail);
+  const auto len = static_cast<int64_t>(value->value.size());
+  txn_->Put(std::move(key), std::move(value->value), value->expire_at_ms);  // keeps its TTL
   out_->Integer(len);
   return Status::Ok();
 }
@@ -463,21 +684,21 @@ Status Command::SetRange() {
   }
   const std::string& patch = argv_[3];
   std::string key = Key(1);
-  KVS_READ(std::optional<std::string> value, txn_->Get(key));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(key));
   if (patch.empty()) {  // nothing to write: the current length (0 when absent)
-    out_->Integer(value ? static_cast<int64_t>(value->size()) : 0);
+    out_->Integer(value ? static_cast<int64_t>(value->value.size()) : 0);
     return Status::Ok();
   }
   if (TooBig(static_cast<uint64_t>(offset), patch.size())) {
     out_->Error(kStringTooLong);
     return Status::Ok();
   }
-  std::string s = value ? std::move(*value) : std::string();
+  std::string s = value ? std::move(value->value) : std::string();
   const auto end = static_cast<size_t>(offset) + patch.size();
   if (s.size() < end) s.resize(end, '\0');
   s.replace(static_cast<size_t>(offset), patch.size(), patch);
   const auto len = static_cast<int64_t>(s.size());
-  txn_->Put(std::move(key), std::move(s));
+  txn_->Put(std::move(key), std::move(s), value ? value->expire_at_ms : kNoExpiry);
   out_->Integer(len);
   return Status::Ok();
 }
@@ -496,9 +717,9 @@ Status Command::IncrBy(CommandId id) {
   }
   if (id == CommandId::kDecr || id == CommandId::kDecrBy) incr = -incr;
   std::string key = Key(1);
-  KVS_READ(std::optional<std::string> value, txn_->Get(key));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(key));
   int64_t old = 0;
-  if (value && !proto::ParseInt64(*value, &old)) {
+  if (value && !proto::ParseInt64(value->value, &old)) {
     out_->Error(kNotInteger);
     return Status::Ok();
   }
@@ -508,16 +729,16 @@ Status Command::IncrBy(CommandId id) {
     return Status::Ok();
   }
   const int64_t now = old + incr;
-  txn_->Put(std::move(key), fmt::format_int(now).str());
+  txn_->Put(std::move(key), fmt::format_int(now).str(), value ? value->expire_at_ms : kNoExpiry);
   out_->Integer(now);
   return Status::Ok();
 }
 
 Status Command::IncrByFloat() {
   std::string key = Key(1);
-  KVS_READ(std::optional<std::string> value, txn_->Get(key));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(key));
   long double old = 0, incr = 0;
-  if ((value && !proto::ParseLongDouble(*value, &old)) ||
+  if ((value && !proto::ParseLongDouble(value->value, &old)) ||
       !proto::ParseLongDouble(argv_[2], &incr)) {
     out_->Error(kNotFloat);
     return Status::Ok();
@@ -529,7 +750,7 @@ Status Command::IncrByFloat() {
   }
   std::string text = proto::FormatLongDouble(now);
   out_->Bulk(text);
-  txn_->Put(std::move(key), std::move(text));
+  txn_->Put(std::move(key), std::move(text), value ? value->expire_at_ms : kNoExpiry);
   return Status::Ok();
 }
 
@@ -550,7 +771,7 @@ Status Command::Del() {
 Status Command::Rename(bool nx) {
   std::string src = Key(1);
   std::string dst = Key(2);
-  KVS_READ(std::optional<std::string> value, txn_->Get(src));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(src));
   if (!value) {
     out_->Error(kNoSuchKey);
     return Status::Ok();
@@ -570,7 +791,7 @@ Status Command::Rename(bool nx) {
       return Status::Ok();
     }
   }
-  txn_->Put(std::move(dst), std::move(*value));
+  txn_->Put(std::move(dst), std::move(value->value), value->expire_at_ms);
   txn_->Delete(std::move(src));
   if (nx) {
     out_->Integer(1);
@@ -608,7 +829,7 @@ Status Command::Copy() {
     out_->Error(kSameObject);
     return Status::Ok();
   }
-  KVS_READ(std::optional<std::string> value, txn_->Get(Key(1)));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(Key(1)));
   if (!value) {
     out_->Integer(0);
     return Status::Ok();
@@ -621,7 +842,7 @@ Status Command::Copy() {
       return Status::Ok();
     }
   }
-  txn_->Put(std::move(dst), std::move(*value));
+  txn_->Put(std::move(dst), std::move(value->value), value->expire_at_ms);
   out_->Integer(1);
   return Status::Ok();
 }
@@ -646,12 +867,12 @@ Status Command::Move() {
     return Status::Ok();
   }
   std::string src = Key(1);
-  KVS_READ(std::optional<std::string> value, txn_->Get(src));
+  KVS_READ(std::optional<StoredValue> value, txn_->Get(src));
   std::string dst = EncodeDbKey(static_cast<uint32_t>(n), argv_[1]);
   if (value) {
     KVS_READ(bool taken, txn_->Exists(dst));
     if (!taken) {
-      txn_->Put(std::move(dst), std::move(*value));
+      txn_->Put(std::move(dst), std::move(value->value), value->expire_at_ms);
       txn_->Delete(std::move(src));
       out_->Integer(1);
       return Status::Ok();

@@ -8,6 +8,9 @@
 // stay staged in the Txn; the server puts them into the group commit, and sends the reply
 // once they are durable.
 //
+// A command decides expiry by one reading of the clock, taken when its Txn is made (as Redis
+// caches the time per command): a key expires for it either before or after, never halfway.
+//
 // A key whose value is not in memory makes a read answer WouldBlock: the command stops
 // without replying or staging anything that the caller keeps, the key is in Txn::missing(),
 // and the caller fetches it (off the loop) and runs the command again from the start.
@@ -36,10 +39,11 @@ namespace kvs::server_internal {
 class KeyReader {
  public:
   virtual ~KeyReader() = default;
-  // The value, or nullopt when the key does not exist. WouldBlock: not in memory.
-  virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+  // The value and expiry time, or nullopt when the key does not exist. WouldBlock: not in
+  // memory. A reader may return a key whose time has passed (the Txn hides it).
+  virtual Result<std::optional<StoredValue>> Get(std::string_view key) = 0;
   // Whether the key exists, where that is cheaper than its value. WouldBlock: not known
-  // without the disk.
+  // without the disk. Never true for a key whose time has passed.
   virtual Result<bool> Exists(std::string_view key) = 0;
   // Calls `fn` for every existing key starting with `prefix`, in no particular order; stops
   // at the first non-OK status `fn` returns. Never WouldBlock (keys live in memory).
@@ -55,18 +59,26 @@ std::optional<uint64_t> EngineKeysInDb(const Engine& engine, uint32_t db);
 
 // An engine read as a KeyReader answers it: the value, nullopt for NotFound, or the error
 // (WouldBlock included).
-inline Result<std::optional<std::string>> ValueOrAbsent(Result<std::string> read) {
-  if (read.ok()) return std::optional<std::string>(std::move(*read));
-  if (read.status().IsNotFound()) return std::optional<std::string>();
+inline Result<std::optional<StoredValue>> ValueOrAbsent(Result<StoredValue> read) {
+  if (read.ok()) return std::optional<StoredValue>(std::move(*read));
+  if (read.status().IsNotFound()) return std::optional<StoredValue>();
   return read.status();
+}
+
+// Whether a key with this expiry time has expired at `now_ms`.
+inline bool ExpiredAt(int64_t expire_at_ms, int64_t now_ms) {
+  return expire_at_ms != kNoExpiry && expire_at_ms <= now_ms;
 }
 
 // Writes staged over a KeyReader, seen by the reads after them.
 class Txn {
  public:
-  explicit Txn(KeyReader* base) : base_(base) {}
+  // `now_ms`: the time its commands decide expiry by (ExpiryClock::NowMs()).
+  Txn(KeyReader* base, int64_t now_ms) : base_(base), now_ms_(now_ms) {}
 
-  Result<std::optional<std::string>> Get(std::string_view key);
+  int64_t now_ms() const { return now_ms_; }
+  // The value and expiry time; nullopt for a key that does not exist or has expired.
+  Result<std::optional<StoredValue>> Get(std::string_view key);
   Result<bool> Exists(std::string_view key);
   // The keys with `prefix` as the staged writes leave them.
   Status ForEachKey(std::string_view prefix, const std::function<Status(std::string_view key)>& fn);
@@ -74,7 +86,7 @@ class Txn {
   std::optional<uint64_t> KeysInDb(uint32_t db) {
     return writes_.empty() ? base_->KeysInDb(db) : std::nullopt;
   }
-  void Put(std::string key, std::string value);
+  void Put(std::string key, std::string value, int64_t expire_at_ms = kNoExpiry);
   void Delete(std::string key);
   // Deletes every key starting with `prefix` (FLUSHDB, FLUSHALL): one op, whatever the count.
   void DeletePrefix(std::string prefix);
@@ -90,6 +102,7 @@ class Txn {
   const WriteBatch::Op* Staged(std::string_view key) const;
 
   KeyReader* const base_;
+  const int64_t now_ms_;
   WriteBatch writes_;
   std::unordered_map<std::string, size_t> latest_;  // key -> index of its last staged op
   std::vector<size_t> prefix_ops_;                  // indexes of the kDeletePrefix ops

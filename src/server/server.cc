@@ -108,6 +108,7 @@ Server::Impl::Impl(const ServerConfig& config, Engine* engine, ThreadPool* pool,
       cluster_(config.cluster),
       loop_(loop),
       listen_fd_(listen_fd),
+      clock_(config.clock != nullptr ? config.clock : ExpiryClock::System()),
       keyspace_options_{config.databases, config.limits.max_key_bytes,
                         config.limits.max_value_bytes} {
   pending_.id = next_batch_id_++;
@@ -129,6 +130,7 @@ void Server::Impl::Start() {
   accept_op_ = loop_->Accept(*listen_fd_, [this](int fd) { OnAccept(fd); });
   accepting_ = true;
   loop_->After(kTick, [this] { OnTick(); });
+  ScheduleExpireCycle(false);
 }
 
 // ---- Impl: accepting and receiving -----------------------------------------------------
@@ -498,7 +500,7 @@ void Server::Impl::BeginShutdown() {
 void Server::Impl::MaybeFinishShutdown() {
   if (!shutting_down_ || stopped_) return;
   if (clients_ + rejected_ > 0 || !in_flight_.empty() || !pending_.empty() ||
-      reads_in_flight_ > 0 || !fetches_.empty() || write_fence_in_flight_ ||
+      reads_in_flight_ > 0 || !fetches_.empty() || write_fence_in_flight_ || expire_cycle_running_ ||
       !write_fence_waiting_.empty()) {
     return;
   }

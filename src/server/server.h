@@ -66,6 +66,9 @@ struct ServerConfig {
   // and applied to the engine by it; reads wait for a Raft read fence unless stale. Null:
   // a single server. Borrowed; must outlive the Server.
   raft::RaftNode* cluster = nullptr;
+  // The time keys expire by; give the engine the same one (Options::clock). Null: the
+  // system's wall clock.
+  std::shared_ptr<ExpiryClock> clock;
 };
 
 class Server {

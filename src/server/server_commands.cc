@@ -405,6 +405,7 @@ void Server::Impl::RunLocalCommand(Connection& c, Session& session, const Call& 
         std::string key = EncodeDbKey(session.db, argv[i]);
         if (std::find(c.watched.begin(), c.watched.end(), key) != c.watched.end()) continue;
         watchers_[key].emplace_back(c.id, c.gen);
+        if (KeyAliveInMemory(key)) c.watched_alive.push_back(key);
         c.watched.push_back(std::move(key));
       }
       out.Ok();
@@ -805,6 +806,15 @@ void Server::Impl::TouchKey(const std::string& key) {
   }
 }
 
+bool Server::Impl::KeyAliveInMemory(const std::string& key) const {
+  if (const WriteBatch::Op* op = Staged(key)) {
+    return op->kind == WriteBatch::OpKind::kPut &&
+           !server_internal::ExpiredAt(op->expire_at_ms, clock_->NowMs());
+  }
+  Result<bool> stored = engine_->Contains(key, /*cached_only=*/true);
+  return stored.ok() && *stored;
+}
+
 void Server::Impl::Unwatch(Connection& c) {
   for (const std::string& key : c.watched) {
     auto it = watchers_.find(key);
@@ -814,6 +824,7 @@ void Server::Impl::Unwatch(Connection& c) {
     if (list.empty()) watchers_.erase(it);
   }
   c.watched.clear();
+  c.watched_alive.clear();
   c.watch_dirty = false;
 }
 

@@ -83,7 +83,8 @@ class Server::Impl {
     bool done = false;
     Status status;
     std::vector<Status> op_results;
-    bool empty() const { return calls.empty(); }
+    // Nothing to write: no call waits on it, and the active expirer staged no delete.
+    bool empty() const { return calls.empty() && ops.empty(); }
   };
 
   // ---- connections (server.cc)
@@ -117,6 +118,9 @@ class Server::Impl {
   // WATCH bookkeeping: `key` (an engine key) changed: EXEC fails for its watchers.
   void TouchKey(const std::string& key);
   void Unwatch(Connection& c);
+  // Whether `key` exists, from the staged writes and the engine's memory; false when that
+  // cannot tell without the disk.
+  bool KeyAliveInMemory(const std::string& key) const;
   void ResetTransaction(Connection& c);
   std::string KeyspaceSection() const;
   uint64_t NewSlot(Connection& c);
@@ -168,12 +172,19 @@ class Server::Impl {
   void OnFetched(uint64_t fetch_id);
   // Appends a decided command's writes to pending_ (and the overlay) with its reply.
   void Stage(Connection& c, const Call& call, WriteBatch& writes, std::string&& reply);
-  // Appends one op to pending_, the overlay and WATCH's bookkeeping.
-  void StageOp(WriteBatch::Op&& op);
+  // Appends one op to pending_, the overlay and (unless !touch_watchers) WATCH's bookkeeping.
+  void StageOp(WriteBatch::Op&& op, bool touch_watchers = true);
   // The newest staged op that decides `key` (its own put or delete, or a later prefix
   // delete covering it), if a batch not yet completed holds one.
   const WriteBatch::Op* Staged(const std::string& key) const;
   class LoopReader;
+
+  // ---- the active expirer (server_expiry.cc)
+  void ScheduleExpireCycle(bool soon);
+  void StartExpireCycle();
+  // Stages deletes of `keys` (found expired off the loop) that are still expired; `more`:
+  // the cycle stopped at a bound, start the next one at once.
+  void OnExpiredKeys(std::vector<std::string> keys, bool more);
 
   // ---- reads (server_reads.cc)
   // A read waiting for the pool, and where its reply goes.
@@ -207,6 +218,7 @@ class Server::Impl {
   uring::Loop* const loop_;
   int* const listen_fd_;
   const Clock::time_point started_ = Clock::now();
+  const std::shared_ptr<ExpiryClock> clock_;
 
   std::vector<std::unique_ptr<Connection>> conns_;  // by id; null = free
   std::vector<uint32_t> free_ids_;
@@ -277,6 +289,8 @@ class Server::Impl {
   bool fence_in_flight_ = false;
   size_t reads_in_flight_ = 0;  // reads whose reply has not come back yet
 
+  bool expire_cycle_running_ = false;  // a ScanExpired task, or its barrier, in flight
+
   bool shutting_down_ = false;
   bool stopped_ = false;
   Clock::time_point shutdown_deadline_;
@@ -285,6 +299,7 @@ class Server::Impl {
   uint64_t connections_received_ = 0;
   uint64_t commands_processed_ = 0;
   uint64_t rejected_connections_ = 0;
+  uint64_t expired_keys_ = 0;  // deletes the active expirer staged
   uint64_t inline_batches_ = 0;  // LogWriter batches the loop wrote without io_uring
   uint64_t loop_reads_ = 0;      // reads the loop answered from the cache itself
   uint64_t pool_reads_ = 0;      // reads handed to the pool

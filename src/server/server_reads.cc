@@ -40,9 +40,8 @@ class EngineReader final : public server_internal::KeyReader {
  public:
   EngineReader(Engine* engine, bool cached_only) : engine_(engine), cached_only_(cached_only) {}
 
-  Result<std::optional<std::string>> Get(std::string_view key) override {
-    return server_internal::ValueOrAbsent(cached_only_ ? engine_->GetCached(key)
-                                                       : engine_->Get(key));
+  Result<std::optional<StoredValue>> Get(std::string_view key) override {
+    return server_internal::ValueOrAbsent(engine_->Read(key, cached_only_));
   }
   Result<bool> Exists(std::string_view key) override {
     return engine_->Contains(key, cached_only_);
@@ -62,7 +61,8 @@ class EngineReader final : public server_internal::KeyReader {
 };
 
 // A command by name (Exec::kRead, DBSIZE, INFO) against the engine's committed state.
-std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bool cached_only,
+std::optional<std::string> ExecuteNamedRead(Engine* engine, const ExpiryClock& clock,
+                                            const Call& call, bool cached_only,
                                             const server_internal::KeyspaceOptions& options,
                                             const std::function<std::string()>& keyspace) {
   std::string out;
@@ -94,7 +94,7 @@ std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bo
     return out;
   }
   EngineReader reader(engine, cached_only);
-  Txn txn(&reader);
+  Txn txn(&reader, clock.NowMs());
   Status s;
   {
     proto::ReplyWriter w(call.shape, call.resp, &out);
@@ -112,11 +112,12 @@ std::optional<std::string> ExecuteNamedRead(Engine* engine, const Call& call, bo
 
 // Runs on a pool thread, or on the loop when cached_only: touches only the engine. Returns
 // the reply, or nothing when cached_only and a lookup would wait for the disk.
-std::optional<std::string> ExecuteRead(Engine* engine, const Call& call, bool cached_only,
+std::optional<std::string> ExecuteRead(Engine* engine, const ExpiryClock& clock, const Call& call,
+                                       bool cached_only,
                                        const server_internal::KeyspaceOptions& options,
                                        const std::function<std::string()>& keyspace) {
   if (call.command == proto::Command::kRedis) {
-    return ExecuteNamedRead(engine, call, cached_only, options, keyspace);
+    return ExecuteNamedRead(engine, clock, call, cached_only, options, keyspace);
   }
   auto get = [engine, cached_only](std::string_view key) {
     return cached_only ? engine->GetCached(key) : engine->Get(key);
@@ -190,7 +191,7 @@ void Server::Impl::DispatchReads() {
     std::vector<ReadJob> uncached;
     for (ReadJob& job : now) {
       if (std::optional<std::string> reply =
-              ExecuteRead(engine_, job.call, true, keyspace_options_, {})) {
+              ExecuteRead(engine_, *clock_, job.call, true, keyspace_options_, {})) {
         ++loop_reads_;
         OnReadDone(job.conn_id, job.conn_gen, job.seq, std::move(*reply));
       } else {
@@ -242,7 +243,7 @@ void Server::Impl::RunReads(std::vector<ReadJob> all) {
       std::vector<std::string> replies;
       replies.reserve(jobs.size());
       for (ReadJob& job : jobs) {
-        replies.push_back(*ExecuteRead(engine_, job.call, false, keyspace_options_,
+        replies.push_back(*ExecuteRead(engine_, *clock_, job.call, false, keyspace_options_,
                                        [this] { return KeyspaceSection(); }));
       }
       loop_->Post([this, jobs = std::move(jobs), replies = std::move(replies)]() mutable {
@@ -335,7 +336,7 @@ std::string Server::Impl::InfoText(std::span<const std::string> sections) const 
     line("total_connections_received", connections_received_);
     line("total_commands_processed", commands_processed_);
     line("rejected_connections", rejected_connections_);
-    line("expired_keys", 0);
+    line("expired_keys", expired_keys_);
     line("evicted_keys", 0);
     line("reads_on_loop", loop_reads_);
     line("reads_on_pool", pool_reads_);

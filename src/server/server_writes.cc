@@ -28,23 +28,26 @@ namespace kvs {
 // cache (WouldBlock beyond).
 class Server::Impl::LoopReader final : public server_internal::KeyReader {
  public:
-  LoopReader(const Impl* impl, const Call* call) : impl_(impl), call_(call) {}
+  // `now_ms`: the Txn's time, by which staged puts with an expiry are alive or not.
+  LoopReader(const Impl* impl, const Call* call, int64_t now_ms)
+      : impl_(impl), call_(call), now_ms_(now_ms) {}
 
-  Result<std::optional<std::string>> Get(std::string_view key) override {
+  Result<std::optional<StoredValue>> Get(std::string_view key) override {
     const std::string k(key);
     if (const WriteBatch::Op* op = impl_->Staged(k)) {
-      if (op->kind != WriteBatch::OpKind::kPut) return std::optional<std::string>();
-      return std::optional<std::string>(op->value);
+      if (!Alive(*op)) return std::optional<StoredValue>();
+      return std::optional<StoredValue>(StoredValue{op->value, op->expire_at_ms});
     }
     if (auto it = call_->fetched.find(k); it != call_->fetched.end()) return it->second;
-    return server_internal::ValueOrAbsent(impl_->engine_->GetCached(key));
+    return server_internal::ValueOrAbsent(impl_->engine_->Read(key, /*cached_only=*/true));
   }
 
   Result<bool> Exists(std::string_view key) override {
     const std::string k(key);
-    if (const WriteBatch::Op* op = impl_->Staged(k)) return op->kind == WriteBatch::OpKind::kPut;
+    if (const WriteBatch::Op* op = impl_->Staged(k)) return Alive(*op);
     if (auto it = call_->fetched.find(k); it != call_->fetched.end()) {
-      return it->second.has_value();
+      return it->second.has_value() &&
+             !server_internal::ExpiredAt(it->second->expire_at_ms, now_ms_);
     }
     return impl_->engine_->Contains(key, /*cached_only=*/true);
   }
@@ -67,7 +70,7 @@ class Server::Impl::LoopReader final : public server_internal::KeyReader {
     }));
     for (const auto& [key, at] : impl_->overlay_) {
       const WriteBatch::Op* op = impl_->Staged(key);
-      if (op != nullptr && op->kind == WriteBatch::OpKind::kPut && key.starts_with(prefix)) {
+      if (op != nullptr && Alive(*op) && key.starts_with(prefix)) {
         KVS_RETURN_IF_ERROR(fn(key));
       }
     }
@@ -75,8 +78,14 @@ class Server::Impl::LoopReader final : public server_internal::KeyReader {
   }
 
  private:
+  bool Alive(const WriteBatch::Op& op) const {
+    return op.kind == WriteBatch::OpKind::kPut &&
+           !server_internal::ExpiredAt(op.expire_at_ms, now_ms_);
+  }
+
   const Impl* const impl_;
   const Call* const call_;
+  const int64_t now_ms_;
 };
 
 const WriteBatch::Op* Server::Impl::OpAt(const StagedOp& at) const {
@@ -102,7 +111,7 @@ const WriteBatch::Op* Server::Impl::Staged(const std::string& key) const {
   return newest != nullptr ? OpAt(*newest) : nullptr;
 }
 
-void Server::Impl::StageOp(WriteBatch::Op&& op) {
+void Server::Impl::StageOp(WriteBatch::Op&& op, bool touch_watchers) {
   const StagedOp at{pending_.id, pending_.ops.size()};
   if (op.kind == WriteBatch::OpKind::kDeletePrefix) {
     // As Redis's FLUSHDB: a watched key it removes fails its watchers' EXEC; a watched key
@@ -117,7 +126,7 @@ void Server::Impl::StageOp(WriteBatch::Op&& op) {
     prefix_overlay_.push_back(at);
   } else {
     overlay_[op.key] = at;
-    TouchKey(op.key);
+    if (touch_watchers) TouchKey(op.key);
   }
   pending_.bytes += op.key.size() + op.value.size();
   pending_.ops.Append(std::move(op));
@@ -162,8 +171,9 @@ void Server::Impl::StartCommandWrite(Connection& c, Call&& call) {
     WaitForWriteFence(c, std::move(call));
     return;
   }
-  LoopReader reader(this, &call);
-  Txn txn(&reader);
+  const int64_t now_ms = clock_->NowMs();
+  LoopReader reader(this, &call, now_ms);
+  Txn txn(&reader, now_ms);
   std::string reply;
   Status s = call.fetch_error.ok() ? DecideWrite(c, call, txn, &reply) : call.fetch_error;
   if (s.IsWouldBlock()) {
@@ -198,7 +208,12 @@ Status Server::Impl::DecideWrite(Connection& c, Call& call, Txn& txn, std::strin
     Unwatch(c);
     return Status::Ok();
   }
-  if (c.watch_dirty) {
+  bool expired = false;  // a key watched alive is gone, and no write touched it
+  for (const std::string& key : c.watched_alive) {
+    KVS_ASSIGN_OR_RETURN(bool exists, txn.Exists(key));
+    expired = expired || !exists;
+  }
+  if (c.watch_dirty || expired) {
     out.NullArray();
     ResetTransaction(c);
     Unwatch(c);
@@ -246,10 +261,11 @@ void Server::Impl::FetchKeys(Connection& c, Call&& call, std::vector<std::string
   f.call = std::move(call);
   f.keys = keys;
   auto run = [this, fetch_id, keys = std::move(keys)] {
-    std::vector<std::optional<std::string>> values;
+    std::vector<std::optional<StoredValue>> values;
     Status error;
     for (const std::string& key : keys) {
-      Result<std::optional<std::string>> value = server_internal::ValueOrAbsent(engine_->Get(key));
+      Result<std::optional<StoredValue>> value =
+          server_internal::ValueOrAbsent(engine_->Read(key, /*cached_only=*/false));
       if (!value.ok()) error = value.status();
       values.push_back(value.ok() ? std::move(*value) : std::nullopt);
     }

@@ -60,6 +60,8 @@ constexpr GroupInfo kGroups[] = {
     {"string-edit", 8, "APPEND STRLEN GETRANGE SETRANGE"},
     {"get-and-set", 5, "SETNX GETSET GETDEL"},
     {"keyspace", 6, "TYPE RENAME RENAMENX UNLINK COPY"},
+    {"expiry", 6,
+     "EXPIRE PEXPIRE EXPIREAT PEXPIREAT EXPIRETIME PEXPIRETIME PERSIST SET GETEX SETEX PSETEX"},
     {"transactions", 6, "MULTI EXEC DISCARD WATCH UNWATCH"},
     {"databases", 3, "SELECT COPY"},
     {"connection", 3, "ECHO CLIENT HELLO AUTH RESET"},
@@ -78,6 +80,7 @@ CommandGenerator::CommandGenerator(uint64_t seed, std::vector<std::string> group
       {"string-edit", &CommandGenerator::StringEdit},
       {"get-and-set", &CommandGenerator::GetAndSet},
       {"keyspace", &CommandGenerator::Keyspace},
+      {"expiry", &CommandGenerator::Expiry},
       {"transactions", &CommandGenerator::Transactions},
       {"databases", &CommandGenerator::Databases},
       {"connection", &CommandGenerator::Connection},
@@ -395,6 +398,63 @@ std::vector<std::string> CommandGenerator::Keyspace() {
     default: {
       static const std::array<std::string_view, 5> kNames = {"TYPE", "RENAME", "RENAMENX", "UNLINK",
                                                              "COPY"};
+      return {Cased(kNames[Below(kNames.size())])};
+    }
+  }
+}
+
+// Expiry with replies that do not depend on when each server ran the command: absolute
+// times (far ahead, or passed: a delete), relative ones only where they are refused or
+// delete, and read back only as absolute times (EXPIRETIME), never as TTLs.
+std::vector<std::string> CommandGenerator::Expiry() {
+  static const std::array<std::string, 9> kSeconds = {
+      "4000000000", "4000000001", "3999999999", "1", "0", "-1", "abc", "9223372036854775807",
+      "9223372036854775"};
+  static const std::array<std::string, 6> kMs = {"4000000000000", "4000000000500", "1",
+                                                 "0",             "-5",            "1.5"};
+  static const std::array<std::vector<std::string>, 8> kConditions = {
+      {{}, {}, {"NX"}, {"XX"}, {"GT"}, {"LT"}, {"XX", "GT"}, {"NX", "LT"}}};
+  // Relative times that never set an expiry: refused (or, for EXPIRE, a delete).
+  static const std::array<std::string, 4> kBadRelative = {"0", "-1", "x", "9223372036854775807"};
+  switch (Below(12)) {
+    case 0:
+      return With({Cased("EXPIREAT"), Key(), kSeconds[Below(kSeconds.size())]},
+                  kConditions[Below(kConditions.size())]);
+    case 1:
+      return With({Cased("PEXPIREAT"), Key(), kMs[Below(kMs.size())]},
+                  kConditions[Below(kConditions.size())]);
+    case 2:
+      return With({Cased(Below(2) == 0 ? "EXPIRE" : "PEXPIRE"), Key(),
+                   kBadRelative[Below(kBadRelative.size())]},
+                  kConditions[Below(kConditions.size())]);
+    case 3:
+    case 4:
+      return {Cased(Below(2) == 0 ? "EXPIRETIME" : "PEXPIRETIME"), Key()};
+    case 5:
+      return {Cased("PERSIST"), Key()};
+    case 6: {
+      // Not a time passed: Redis stores such a key and counts it in DBSIZE until it
+      // reclaims it, kvs never (docs/PROTOCOL.md).
+      static const std::array<std::string, 5> kSetTimes = {"4000000000", "4000000000500", "0",
+                                                           "-1", "x"};
+      return {Cased("SET"), WriteKey(), SmallValue(), Cased(Below(2) == 0 ? "EXAT" : "PXAT"),
+              kSetTimes[Below(kSetTimes.size())]};
+    }
+    case 7:
+      return {Cased("SET"), WriteKey(), SmallValue(), Cased("KEEPTTL")};
+    case 8: {
+      static const std::array<std::vector<std::string>, 6> kGetex = {
+          {{}, {"PERSIST"}, {"EXAT", "4000000000"}, {"PXAT", "1"}, {"EX", "0"}, {"EX"}}};
+      return With({Cased("GETEX"), Key()}, kGetex[Below(kGetex.size())]);
+    }
+    case 9:
+      return {Cased(Below(2) == 0 ? "SETEX" : "PSETEX"), WriteKey(),
+              kBadRelative[Below(kBadRelative.size())], SmallValue()};
+    case 10:
+      return {Cased("EXPIRE"), Key(), "10", "FOO"};
+    default: {
+      static const std::array<std::string_view, 6> kNames = {"EXPIRE", "PEXPIREAT", "PERSIST",
+                                                             "GETEX",  "SETEX",     "EXPIRETIME"};
       return {Cased(kNames[Below(kNames.size())])};
     }
   }

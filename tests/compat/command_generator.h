@@ -66,6 +66,7 @@ class CommandGenerator {
   std::vector<std::string> StringEdit();
   std::vector<std::string> GetAndSet();
   std::vector<std::string> Keyspace();
+  std::vector<std::string> Expiry();
   std::vector<std::string> Transactions();
   std::vector<std::string> Databases();
   std::vector<std::string> Connection();

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -65,9 +66,11 @@ class InProcessServerTest : public ::testing::Test {
     }
   }
 
-  // Starts serving with `config` (its address is set here) and sets port_.
+  // Starts serving with `config` (its address is set here; its clock, unless set, is the
+  // engine's) and sets port_.
   void StartServer(ServerConfig config = {}) {
     config.addr = *ParseAddress("127.0.0.1:0");
+    if (config.clock == nullptr) config.clock = clock_;
     pool_ = MakePool(PoolKind::kStealing, 2);
     server_ = std::make_unique<Server>(config, &engine_, pool_.get());
     loop_thread_ = std::thread([this] {
@@ -128,7 +131,11 @@ class InProcessServerTest : public ::testing::Test {
     return false;
   }
 
-  MemoryEngine engine_;
+  // The wall clock plus clock_offset_ms_: tests step it forward and back.
+  std::atomic<int64_t> clock_offset_ms_{0};
+  const std::shared_ptr<ExpiryClock> clock_ = std::make_shared<ExpiryClock>(
+      [this] { return ExpiryClock::SystemMs() + clock_offset_ms_.load(); });
+  MemoryEngine engine_{clock_};
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Server> server_;
   int port_ = 0;
