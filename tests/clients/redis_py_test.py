@@ -15,6 +15,7 @@ Everything here passes against Debian's redis-server 7.0.15 with and without req
 import inspect
 import os
 import threading
+import time
 import unittest
 
 import redis
@@ -363,6 +364,56 @@ class ThreadsTest(ClientTestCase):
             w.join()
         self.assertEqual(errors, [])
         self.assertEqual(int(self.r.get("counter")), threads * increments)
+
+
+class ExpiryTest(ClientTestCase):
+    """What session stores, caches, rate limiters and locks do with redis-py."""
+
+    keys = ["session", "cache", "rate", "lock", "gone"]
+
+    def test_session_store(self):
+        self.assertTrue(self.r.setex("session", 60, "user=1"))
+        self.assertEqual(self.r.get("session"), b"user=1")
+        self.assertIn(self.r.ttl("session"), (59, 60))
+        self.assertTrue(self.r.expire("session", 120))
+        self.assertIn(self.r.ttl("session"), (119, 120))
+        self.assertEqual(self.r.getex("session", persist=True), b"user=1")
+        self.assertEqual(self.r.ttl("session"), -1)
+        self.assertEqual(self.r.ttl("missing"), -2)
+
+    def test_cache_with_px_and_pexpireat(self):
+        self.assertTrue(self.r.set("cache", "v", px=100000))
+        self.assertLessEqual(self.r.pttl("cache"), 100000)
+        self.assertGreater(self.r.pttl("cache"), 90000)
+        self.assertTrue(self.r.pexpireat("cache", 4000000000123))
+        self.assertEqual(self.r.pexpiretime("cache"), 4000000000123)
+        self.assertEqual(self.r.expiretime("cache"), 4000000000)
+
+    def test_rate_limiter(self):
+        with self.r.pipeline(transaction=True) as p:
+            p.incr("rate")
+            p.expire("rate", 60, nx=True)
+            self.assertEqual(p.execute(), [1, True])
+        with self.r.pipeline(transaction=True) as p:
+            p.incr("rate")
+            p.expire("rate", 60, nx=True)
+            self.assertEqual(p.execute(), [2, False])
+        self.assertIn(self.r.ttl("rate"), (59, 60))
+
+    def test_lock(self):
+        self.assertTrue(self.r.set("lock", "me", nx=True, px=30000))
+        self.assertIsNone(self.r.set("lock", "other", nx=True, px=30000))
+        self.assertGreater(self.r.pttl("lock"), 29000)
+        # Released by its holder (redis-py's Lock helper needs Lua scripts, which kvs lacks).
+        self.assertEqual(self.r.get("lock"), b"me")
+        self.assertEqual(self.r.delete("lock"), 1)
+        self.assertTrue(self.r.set("lock", "other", nx=True, px=30000))
+
+    def test_a_key_expires(self):
+        self.assertTrue(self.r.set("gone", "v", px=50))
+        time.sleep(0.3)
+        self.assertIsNone(self.r.get("gone"))
+        self.assertEqual(self.r.exists("gone"), 0)
 
 
 class PasswordTest(unittest.TestCase):

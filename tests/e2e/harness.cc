@@ -292,6 +292,26 @@ std::optional<std::string> ValueOf(const std::string& reply) {
 
 bool IsOk(const std::string& reply) { return reply == R"({"ok":true})"; }
 
+std::string RespCommand(const std::vector<std::string>& argv) {
+  std::string out = "*" + std::to_string(argv.size()) + "\r\n";
+  for (const auto& a : argv) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+  return out;
+}
+
+std::string Conn::ReadReply(int timeout_s) {
+  std::optional<std::string> line = ReadLine(timeout_s);
+  if (!line) return "";
+  std::string out = *line + "\n";
+  const bool counted = !line->empty() && ((*line)[0] == '$' || (*line)[0] == '*');
+  const long n = counted ? std::stol(line->substr(1)) : -1;
+  if ((*line)[0] == '$' && n >= 0) {
+    out += ReadN(static_cast<size_t>(n) + 2, timeout_s).value_or("");
+  } else if ((*line)[0] == '*') {
+    for (long i = 0; i < n; ++i) out += ReadReply(timeout_s);
+  }
+  return out;
+}
+
 std::optional<uint64_t> InfoNumber(int port, const std::string& field, int timeout_s) {
   Conn c(port);
   if (!c.ok()) return std::nullopt;

@@ -66,6 +66,9 @@ std::string ValueReply(const std::string& value);
 std::optional<std::string> ValueOf(const std::string& reply);
 bool IsOk(const std::string& reply);
 
+// A RESP request: an array of bulk strings, as redis-cli sends it.
+std::string RespCommand(const std::vector<std::string>& argv);
+
 // The number INFO (over RESP) shows for `field`, e.g. "compactions"; nullopt when the server
 // does not answer in time or has no such field.
 std::optional<uint64_t> InfoNumber(int port, const std::string& field, int timeout_s = 10);
@@ -82,6 +85,13 @@ class Conn {
   void ShutdownWrite();
   // Reads one line (without "\n"); nullopt on EOF/timeout.
   std::optional<std::string> ReadLine(int timeout_s = 10);
+  // One whole RESP2 reply as sent (bulk strings and arrays read in full); "" on a timeout.
+  std::string ReadReply(int timeout_s = 10);
+  // Sends a RESP request and reads its reply.
+  std::string Call(const std::vector<std::string>& argv) {
+    Send(RespCommand(argv));
+    return ReadReply();
+  }
   // Reads exactly n bytes; nullopt on EOF/timeout.
   std::optional<std::string> ReadN(size_t n, int timeout_s = 10);
   // Everything until the server closes (or timeout).

@@ -17,12 +17,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string RespCommand(const std::vector<std::string>& argv) {
-  std::string out = "*" + std::to_string(argv.size()) + "\r\n";
-  for (const auto& a : argv) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-  return out;
-}
-
 std::string JsonSet(const std::string& key, const std::string& value) {
   return R"({"op":"set","key":")" + key + R"(","value":")" + value + "\"}\n";
 }
