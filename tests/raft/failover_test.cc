@@ -1,7 +1,7 @@
 // Black-box tests of leader changes (issue 19): pre-vote keeps a node that comes back from
 // a pause from deposing a healthy leader; a leader stopped with SIGTERM, or asked with
 // CLUSTER FAILOVER / kvs-client cluster transfer, hands leadership over without clients
-// seeing anything but redirects.
+// seeing anything but redirects; expiry (issue 18) outlives the leader that set the TTLs.
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -255,6 +255,46 @@ TEST(FailoverTest, ClusterTransferAndClusterFailoverMoveTheLeadership) {
             fmt::format("-NOTLEADER not leader; the leader is {}\r", c.ClientAddr(now)));
   std::optional<std::string> r = c.Call(SetJson("after", "1"));
   EXPECT_TRUE(r && IsOk(*r)) << (r ? *r : "no reply");
+}
+
+// Every replica stores the leader's absolute expiry times; after the leader dies, the new
+// one reports them exactly, hides a key whose time passes and deletes it (a replicated
+// delete), the followers' own reads hide it too, and the old leader, back, agrees.
+TEST(FailoverTest, ExpiryOutlivesTheLeaderThatSetIt) {
+  Cluster c(3, kFast);
+  c.StartAll();
+  const int leader = c.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  auto call = [&c](const std::string& words, int node) {
+    return c.Call(R"({"cmd":[)" + words + "]}\n", node).value_or("no reply");
+  };
+  EXPECT_EQ(call(R"("SET","short","v","PX","2000")", leader), R"({"ok":true,"value":"OK"})");
+  EXPECT_EQ(call(R"("SET","long","v","EX","1000")", leader), R"({"ok":true,"value":"OK"})");
+  EXPECT_EQ(call(R"("SET","abs","v","PXAT","4000000000123")", leader),
+            R"({"ok":true,"value":"OK"})");
+  const int follower = (leader + 1) % 3;
+  ASSERT_TRUE(c.EventuallyLocal(follower, "abs", "v"));
+  ASSERT_TRUE(c.EventuallyLocal((leader + 2) % 3, "abs", "v"));
+  c.Kill(leader);
+  const int next = c.WaitForLeader();
+  ASSERT_GE(next, 0);
+  EXPECT_EQ(call(R"("PEXPIRETIME","abs")", next), R"({"ok":true,"value":4000000000123})");
+  const std::string ttl = call(R"("TTL","long")", next);
+  EXPECT_TRUE(ttl.starts_with(R"({"ok":true,"value":99)")) << ttl;
+  SleepMs(2500);  // past "short"'s time
+  EXPECT_EQ(call(R"("GET","short")", next), R"({"ok":true,"value":null})");
+  EXPECT_EQ(c.LocalValue(follower, "short"), std::nullopt);
+  // The new leader's expirer deletes it through the log.
+  bool deleted = false;
+  for (int i = 0; i < 300 && !deleted; ++i) {
+    deleted = e2e::InfoNumber(c.ClientPort(next), "expired_keys").value_or(0) >= 1;
+    if (!deleted) SleepMs(100);
+  }
+  EXPECT_TRUE(deleted) << c.Stderr(next);
+  c.Start(leader);
+  ASSERT_TRUE(c.EventuallyLocal(leader, "long", "v"));
+  EXPECT_EQ(c.LocalValue(leader, "short"), std::nullopt);
+  EXPECT_EQ(call(R"("EXISTS","short","long","abs")", next), R"({"ok":true,"value":2})");
 }
 
 }  // namespace
