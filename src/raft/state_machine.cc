@@ -80,9 +80,8 @@ int RaftNode::Impl::FsmSnapshot(struct raft_fsm* fsm, struct raft_buffer* bufs[]
   // Entries applied after this call, while the snapshot is stored, are not in it.
   self->snapshot_index_ = raft_last_applied(&self->raft_);
   Result<std::string> data =
-      EncodeSnapshot(self->members_, [self](const auto& fn) {
-        return self->engine_->ForEach(
-            [&fn](std::string_view key, std::string_view value, int64_t) { return fn(key, value); });
+      EncodeSnapshot(self->members_, [self](const SnapshotPairFn& fn) {
+        return self->engine_->ForEach(fn);  // keys not expired, with their times
       });
   if (!data.ok()) {
     self->LogInfo(fmt::format("raft: snapshot failed: {}", data.status().ToString()));
@@ -116,8 +115,8 @@ int RaftNode::Impl::FsmSnapshotFinalize(struct raft_fsm* fsm, struct raft_buffer
   return 0;
 }
 
-// Makes the engine hold exactly the snapshot's pairs: loads them, then deletes every key
-// the snapshot does not have. Memory: buf->base becomes ours (to free) only on success;
+// Makes the engine hold exactly the snapshot's pairs, with their expiry times: loads them,
+// then deletes every key the snapshot does not have. Memory: buf->base becomes ours (to free) only on success;
 // on failure libraft keeps and frees it.
 int RaftNode::Impl::FsmRestore(struct raft_fsm* fsm, struct raft_buffer* buf) {
   Impl* self = static_cast<Impl*>(fsm->data);
@@ -148,16 +147,20 @@ Status RaftNode::Impl::Restore(std::string_view data) {
   uint64_t pairs = 0;
   uint64_t unchanged = 0;
   KVS_RETURN_IF_ERROR(
-      DecodeSnapshot(data, &restored, [&](std::string_view key, std::string_view value) -> Status {
+      DecodeSnapshot(data, &restored, [&](std::string_view key, std::string_view value,
+                                          int64_t expire_at_ms) -> Status {
         stale.erase(std::string(key));
         ++pairs;
         // At a restart the engine mostly holds these very pairs already: a read is cheaper
-        // than rewriting them (and leaving the old copies to compaction).
-        if (Result<std::string> have = engine_->Get(key); have.ok() && *have == value) {
+        // than rewriting them (and leaving the old copies to compaction). A pair whose time
+        // has passed meanwhile is written all the same: every replica then stores what the
+        // leader had, and the leader's replicated delete removes it.
+        if (Result<StoredValue> have = engine_->Read(key, /*cached_only=*/false);
+            have.ok() && have->value == value && have->expire_at_ms == expire_at_ms) {
           ++unchanged;
           return Status::Ok();
         }
-        batch.Put(key, value);
+        batch.Put(key, value, expire_at_ms);
         return batch.size() >= kRestoreBatchOps ? flush() : Status::Ok();
       }));
   for (const std::string& key : stale) {
