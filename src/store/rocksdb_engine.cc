@@ -6,6 +6,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/experimental.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
@@ -109,10 +110,12 @@ rocksdb::ColumnFamilyOptions MakeExpiryIndexOptions(const rocksdb::Options& base
   return o;
 }
 
-// ScanExpired: how many deleted index entries (internal keys) one call may step over per
-// entry it may visit, plus a fixed allowance. Bounds a call's cost behind a tombstone run.
-constexpr uint64_t kScanSkipsPerVisit = 16;
-constexpr uint64_t kScanSkipsFixed = 1024;
+// ScanExpired: how many deleted index entries (internal keys) one step of its iterator (a
+// seek or a next) may pass over before it gives up with Incomplete. A call takes at most
+// max_visited + 2 steps.
+constexpr uint64_t kScanSkipsPerStep = 1024;
+// ... and after such a give-up, how often it may ask RocksDB to clear the deleted entries.
+constexpr int64_t kIndexCleanupIntervalMs = 1000;
 
 uint64_t IntProperty(rocksdb::DB* db, const std::string& property) {
   uint64_t v = 0;
@@ -247,7 +250,7 @@ ExpiredScan RocksDbEngine::ScanExpired(size_t max_visited) {
   const rocksdb::Slice upper_slice = ToSlice(upper);
   rocksdb::ReadOptions options;
   options.iterate_upper_bound = &upper_slice;
-  options.max_skippable_internal_keys = kScanSkipsFixed + kScanSkipsPerVisit * max_visited;
+  options.max_skippable_internal_keys = kScanSkipsPerStep;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, expiry_cf_));
 
   // From just after the cursor to the end of the due part, then from the oldest entry up to
@@ -261,10 +264,19 @@ ExpiredScan RocksDbEngine::ScanExpired(size_t max_visited) {
     if (it->Valid() && it->key() == ToSlice(start)) it->Next();
   }
   std::vector<std::string> stale;
+  bool incomplete = false;  // a step met too many deleted entries
   while (scan.visited < max_visited) {
     if (!it->Valid()) {
-      if (!it->status().ok() || wrapped) break;  // Incomplete: too many deleted entries
-      wrapped = true;
+      const rocksdb::Status status = it->status();
+      incomplete = incomplete || status.IsIncomplete();
+      if (!status.ok() && !status.IsIncomplete()) {
+        if (options_.on_warning) {
+          options_.on_warning(FromRocks(status, "scan expiry index").ToString());
+        }
+        break;
+      }
+      if (wrapped) break;
+      wrapped = true;  // the oldest entries may be past a run the forward part could not pass
       it->SeekToFirst();
       continue;
     }
@@ -284,13 +296,28 @@ ExpiredScan RocksDbEngine::ScanExpired(size_t max_visited) {
     }  // else a read error: left for a later call
     it->Next();
   }
-  const rocksdb::Status status = it->status();
-  if (!status.ok() && !status.IsIncomplete() && options_.on_warning) {
-    options_.on_warning(FromRocks(status, "scan expiry index").ToString());
-  }
   it.reset();
   if (!stale.empty()) DropStaleIndexEntries(stale);
+  if (incomplete && now - last_index_cleanup_ms_ >= kIndexCleanupIntervalMs) {
+    last_index_cleanup_ms_ = now;
+    RequestIndexCleanup();
+  }
   return scan;
+}
+
+// A run of deleted entries too long to step over stays until a compaction drops it, and
+// until then stalls the walk there. Without waiting: the index's memtable goes to a table
+// file (which the deletion collector marks for compaction), and every index table file is
+// marked for compaction (the family is small: entries of keys with a TTL only).
+void RocksDbEngine::RequestIndexCleanup() {
+  rocksdb::FlushOptions flush;
+  flush.wait = false;
+  flush.allow_write_stall = true;
+  rocksdb::Status s = db_->Flush(flush, expiry_cf_);
+  if (s.ok()) s = rocksdb::experimental::SuggestCompactRange(db_, expiry_cf_, nullptr, nullptr);
+  if (!s.ok() && options_.on_warning) {
+    options_.on_warning(FromRocks(s, "clean up the expiry index").ToString());
+  }
 }
 
 // Under write_mu_ held exclusively, so that no put can write the same entry (the same key

@@ -63,8 +63,8 @@ class RocksDbEngine final : public Engine {
   Status ForEach(const PairFn& fn) override;
   // Visits the index entries whose time has passed, from where the previous call stopped
   // (wrapping round to the oldest); `visited` counts stale entries too. A run of deleted
-  // entries longer than a bound ends a call early (RocksDB skips them one by one until
-  // compaction drops them); the next calls go on.
+  // entries longer than a bound ends a call early (RocksDB steps over them one by one until
+  // a compaction drops them) and has them compacted away in the background.
   ExpiredScan ScanExpired(size_t max_visited) override EXCLUDES(scan_mu_);
 
  private:
@@ -75,6 +75,8 @@ class RocksDbEngine final : public Engine {
   }
   // Deletes the index entries (of ScanExpired) that are still stale under write_mu_.
   void DropStaleIndexEntries(const std::vector<std::string>& entries) EXCLUDES(write_mu_);
+  // Asks RocksDB to flush and compact the index in the background. Does not wait.
+  void RequestIndexCleanup();
 
   struct Counters;  // a rocksdb::EventListener counting flushes and compactions
 
@@ -103,6 +105,7 @@ class RocksDbEngine final : public Engine {
   // ScanExpired's position: the last index key it visited (empty: the oldest next).
   Mutex scan_mu_ ACQUIRED_BEFORE(write_mu_);
   std::string scan_cursor_ GUARDED_BY(scan_mu_);
+  int64_t last_index_cleanup_ms_ GUARDED_BY(scan_mu_) = 0;  // RequestIndexCleanup's last
 
   std::atomic<bool> read_only_{false};
   mutable Mutex failure_mu_;
