@@ -167,9 +167,10 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
           !r.Bytes(value_len, &value)) {
         return Status::Corruption(fmt::format("raft entry: op {} of {} is cut short", i, n));
       }
-      const bool known = kind == static_cast<uint8_t>(WriteBatch::OpKind::kPut) ||
-                         kind == static_cast<uint8_t>(WriteBatch::OpKind::kDelete) ||
-                         (!legacy && kind == static_cast<uint8_t>(WriteBatch::OpKind::kDeletePrefix));
+      const bool known =
+          kind == static_cast<uint8_t>(WriteBatch::OpKind::kPut) ||
+          kind == static_cast<uint8_t>(WriteBatch::OpKind::kDelete) ||
+          (!legacy && kind == static_cast<uint8_t>(WriteBatch::OpKind::kDeletePrefix));
       if (!known) {
         return Status::Corruption(fmt::format("raft entry: op {} has unknown kind {}", i, kind));
       }
@@ -200,25 +201,26 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
   return entry;
 }
 
-Result<std::string> EncodeSnapshot(const MemberAddresses& members,
-                                   const std::function<Status(const SnapshotPairFn&)>& for_each_pair) {
+Result<std::string> EncodeSnapshot(
+    const MemberAddresses& members,
+    const std::function<Status(const SnapshotPairFn&)>& for_each_pair) {
   std::string out(kSnapshotMagic);
   Put32(&out, static_cast<uint32_t>(members.size()));
   for (const auto& [id, address] : members) PutMember(&out, id, address);
   const size_t count_at = out.size();
   Put64(&out, 0);  // the pair count, filled in below
   uint64_t pairs = 0;
-  KVS_RETURN_IF_ERROR(for_each_pair([&out, &pairs](std::string_view key, std::string_view value,
-                                                   int64_t expire_at_ms) {
-    if (expire_at_ms < 0) return Status::InvalidArgument("snapshot: negative expiry time");
-    Put32(&out, static_cast<uint32_t>(key.size()));
-    Put32(&out, static_cast<uint32_t>(value.size()));
-    Put64(&out, static_cast<uint64_t>(expire_at_ms));
-    out.append(key);
-    out.append(value);
-    ++pairs;
-    return Status::Ok();
-  }));
+  KVS_RETURN_IF_ERROR(for_each_pair(
+      [&out, &pairs](std::string_view key, std::string_view value, int64_t expire_at_ms) {
+        if (expire_at_ms < 0) return Status::InvalidArgument("snapshot: negative expiry time");
+        Put32(&out, static_cast<uint32_t>(key.size()));
+        Put32(&out, static_cast<uint32_t>(value.size()));
+        Put64(&out, static_cast<uint64_t>(expire_at_ms));
+        out.append(key);
+        out.append(value);
+        ++pairs;
+        return Status::Ok();
+      }));
   PutFixed64(out.data() + count_at, pairs);
   PadTo8(&out);
   return out;
@@ -259,7 +261,8 @@ Status DecodeSnapshot(std::string_view bytes, MemberAddresses* members,
       return Status::Corruption("raft snapshot: a pair is cut short");
     }
     if (!ValidExpiry(expire_at_ms)) {
-      return Status::Corruption(fmt::format("raft snapshot: pair {} has a negative expiry time", i));
+      return Status::Corruption(
+          fmt::format("raft snapshot: pair {} has a negative expiry time", i));
     }
     if (legacy) {
       legacy_key.clear();

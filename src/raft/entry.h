@@ -59,8 +59,9 @@ using SnapshotPairFn =
 
 // Builds a "KVSSNAP3" snapshot: the members, then every pair `for_each_pair` hands to its
 // callback (expiry times >= 0).
-Result<std::string> EncodeSnapshot(const MemberAddresses& members,
-                                   const std::function<Status(const SnapshotPairFn&)>& for_each_pair);
+Result<std::string> EncodeSnapshot(
+    const MemberAddresses& members,
+    const std::function<Status(const SnapshotPairFn&)>& for_each_pair);
 // Decodes a snapshot, calling `on_pair` for each pair (after filling `members`) with its
 // engine key, that of db 0 for a "KVSSNAP1" one, and its expiry time (kNoExpiry for a
 // snapshot of an earlier version).

@@ -82,10 +82,9 @@ int RaftNode::Impl::FsmSnapshot(struct raft_fsm* fsm, struct raft_buffer* bufs[]
   Impl* self = static_cast<Impl*>(fsm->data);
   // Entries applied after this call, while the snapshot is stored, are not in it.
   self->snapshot_index_ = raft_last_applied(&self->raft_);
-  Result<std::string> data =
-      EncodeSnapshot(self->members_, [self](const SnapshotPairFn& fn) {
-        return self->engine_->ForEach(fn);  // keys not expired, with their times
-      });
+  Result<std::string> data = EncodeSnapshot(self->members_, [self](const SnapshotPairFn& fn) {
+    return self->engine_->ForEach(fn);  // keys not expired, with their times
+  });
   if (!data.ok()) {
     self->LogInfo(fmt::format("raft: snapshot failed: {}", data.status().ToString()));
     return RAFT_IOERR;
@@ -119,8 +118,8 @@ int RaftNode::Impl::FsmSnapshotFinalize(struct raft_fsm* fsm, struct raft_buffer
 }
 
 // Makes the engine hold exactly the snapshot's pairs, with their expiry times: loads them,
-// then deletes every key the snapshot does not have. Memory: buf->base becomes ours (to free) only on success;
-// on failure libraft keeps and frees it.
+// then deletes every key the snapshot does not have. Memory: buf->base becomes ours (to
+// free) only on success; on failure libraft keeps and frees it.
 int RaftNode::Impl::FsmRestore(struct raft_fsm* fsm, struct raft_buffer* buf) {
   Impl* self = static_cast<Impl*>(fsm->data);
   Status s = self->Restore(std::string_view(static_cast<const char*>(buf->base), buf->len));
@@ -149,9 +148,9 @@ Status RaftNode::Impl::Restore(std::string_view data) {
   MemberAddresses restored;
   uint64_t pairs = 0;
   uint64_t unchanged = 0;
-  KVS_RETURN_IF_ERROR(
-      DecodeSnapshot(data, &restored, [&](std::string_view key, std::string_view value,
-                                          int64_t expire_at_ms) -> Status {
+  KVS_RETURN_IF_ERROR(DecodeSnapshot(
+      data, &restored,
+      [&](std::string_view key, std::string_view value, int64_t expire_at_ms) -> Status {
         stale.erase(std::string(key));
         ++pairs;
         // At a restart the engine mostly holds these very pairs already: a read is cheaper

@@ -215,15 +215,27 @@ Result<StoredValue> RocksDbEngine::Read(std::string_view key, bool cached_only) 
   return stored;
 }
 
+Status RocksDbEngine::GetColumns(const rocksdb::ReadOptions& options, std::string_view key,
+                                 rocksdb::PinnableWideColumns* columns) {
+  rocksdb::Status s = db_->GetEntity(options, db_->DefaultColumnFamily(), ToSlice(key), columns);
+  if (s.IsNotFound()) return Status::NotFound("Key not found");
+  if (s.IsIncomplete()) return Status::WouldBlock("not in RocksDB's memory");
+  return FromRocks(s, "get");
+}
+
 Result<StoredValue> RocksDbEngine::ReadStored(const rocksdb::ReadOptions& options,
                                               std::string_view key) {
   rocksdb::PinnableWideColumns columns;
-  rocksdb::Status s = db_->GetEntity(options, db_->DefaultColumnFamily(), ToSlice(key), &columns);
-  if (s.IsNotFound()) return Status::NotFound("Key not found");
-  if (s.IsIncomplete()) return Status::WouldBlock("not in RocksDB's memory");
-  KVS_RETURN_IF_ERROR(FromRocks(s, "get"));
+  KVS_RETURN_IF_ERROR(GetColumns(options, key, &columns));
   KVS_ASSIGN_OR_RETURN(RocksStoredView view, DecodeRocksEntry(columns.columns()));
   return StoredValue{std::string(view.value), view.expire_at_ms};
+}
+
+Result<int64_t> RocksDbEngine::StoredExpiry(std::string_view key) {
+  rocksdb::PinnableWideColumns columns;
+  KVS_RETURN_IF_ERROR(GetColumns(rocksdb::ReadOptions(), key, &columns));
+  KVS_ASSIGN_OR_RETURN(RocksStoredView view, DecodeRocksEntry(columns.columns()));
+  return view.expire_at_ms;
 }
 
 Status RocksDbEngine::ForEach(const PairFn& fn) {
@@ -288,8 +300,7 @@ ExpiredScan RocksDbEngine::ScanExpired(size_t max_visited) {
     std::string_view key;
     if (!DecodeExpiryIndexKey(entry, &expire_at_ms, &key)) {
       stale.emplace_back(entry);  // not an index key: nothing refers to it
-    } else if (Result<StoredValue> stored = ReadStored(rocksdb::ReadOptions(), key);
-               stored.ok() && stored->expire_at_ms == expire_at_ms) {
+    } else if (Result<int64_t> stored = StoredExpiry(key); stored.ok() && *stored == expire_at_ms) {
       scan.keys.emplace_back(key);
     } else if (stored.ok() || stored.status().IsNotFound()) {
       stale.emplace_back(entry);
@@ -331,8 +342,8 @@ void RocksDbEngine::DropStaleIndexEntries(const std::vector<std::string>& entrie
     int64_t expire_at_ms = 0;
     std::string_view key;
     if (DecodeExpiryIndexKey(entry, &expire_at_ms, &key)) {
-      Result<StoredValue> stored = ReadStored(rocksdb::ReadOptions(), key);
-      if (stored.ok() ? stored->expire_at_ms == expire_at_ms : !stored.status().IsNotFound()) {
+      Result<int64_t> stored = StoredExpiry(key);
+      if (stored.ok() ? *stored == expire_at_ms : !stored.status().IsNotFound()) {
         continue;  // valid again, or unreadable: keep it
       }
     }
@@ -380,20 +391,25 @@ Status RocksDbEngine::WriteLocked(const WriteBatch& batch, bool has_delete,
       // `stored`: a record to delete, maybe expired; `live`: the key exists (the answer).
       bool stored = false;
       bool live = false;
+      // `expire_at_ms`: the time of what is stored, whose index entry goes too.
+      int64_t expire_at_ms = kNoExpiry;
       if (std::optional<bool> decided = in_batch.Exists(op.key)) {
-        stored = *decided;
-        auto it = put_expiry.find(op.key);
-        live = stored && !(it != put_expiry.end() && Expired(it->second));
+        stored = *decided;  // by a put of this batch (and its time) if true
+        if (auto it = put_expiry.find(op.key); stored && it != put_expiry.end()) {
+          expire_at_ms = it->second;
+        }
       } else {
-        Result<StoredValue> have = ReadStored(rocksdb::ReadOptions(), op.key);
+        Result<int64_t> have = StoredExpiry(op.key);
         if (!have.ok() && !have.status().IsNotFound()) return have.status();
         stored = have.ok();
-        live = stored && !Expired(have->expire_at_ms);
-        if (stored && have->expire_at_ms != kNoExpiry) {
-          index_key.clear();
-          AppendExpiryIndexKey(have->expire_at_ms, op.key, &index_key);
-          KVS_RETURN_IF_ERROR(FromRocks(rocks_batch.Delete(expiry_cf_, ToSlice(index_key)), "batch"));
-        }
+        if (stored) expire_at_ms = *have;
+      }
+      live = stored && !Expired(expire_at_ms);
+      if (stored && expire_at_ms != kNoExpiry) {
+        index_key.clear();
+        AppendExpiryIndexKey(expire_at_ms, op.key, &index_key);
+        s = rocks_batch.Delete(expiry_cf_, ToSlice(index_key));
+        KVS_RETURN_IF_ERROR(FromRocks(s, "batch"));
       }
       if (!live) results[i] = Status::NotFound("Key not found");
       if (!stored) continue;
@@ -418,9 +434,10 @@ Status RocksDbEngine::WriteLocked(const WriteBatch& batch, bool has_delete,
       s = rocks_batch.Put(ToSlice(op.key), ToSlice(op.value));  // replaces any entity: no time
     } else {
       const std::string expire = EncodeExpireColumn(op.expire_at_ms);
-      s = rocks_batch.PutEntity(db_->DefaultColumnFamily(), ToSlice(op.key),
-                                rocksdb::WideColumns{{rocksdb::kDefaultWideColumnName, ToSlice(op.value)},
-                                                     {ToSlice(kRocksExpireColumn), ToSlice(expire)}});
+      s = rocks_batch.PutEntity(
+          db_->DefaultColumnFamily(), ToSlice(op.key),
+          rocksdb::WideColumns{{rocksdb::kDefaultWideColumnName, ToSlice(op.value)},
+                               {ToSlice(kRocksExpireColumn), ToSlice(expire)}});
       if (s.ok()) {
         index_key.clear();
         AppendExpiryIndexKey(op.expire_at_ms, op.key, &index_key);

@@ -31,6 +31,7 @@ namespace rocksdb {
 class ColumnFamilyHandle;
 class DB;
 class Env;
+class PinnableWideColumns;
 struct ReadOptions;
 }  // namespace rocksdb
 
@@ -68,8 +69,13 @@ class RocksDbEngine final : public Engine {
   ExpiredScan ScanExpired(size_t max_visited) override EXCLUDES(scan_mu_);
 
  private:
+  // What RocksDB holds for `key`: NotFound, WouldBlock (a cached_only read), or its columns.
+  Status GetColumns(const rocksdb::ReadOptions& options, std::string_view key,
+                    rocksdb::PinnableWideColumns* columns);
   // The key's value and expiry time, expired or not.
   Result<StoredValue> ReadStored(const rocksdb::ReadOptions& options, std::string_view key);
+  // Only its expiry time (kNoExpiry: none), expired or not: no copy of the value.
+  Result<int64_t> StoredExpiry(std::string_view key);
   bool Expired(int64_t expire_at_ms) const {
     return expire_at_ms != kNoExpiry && expire_at_ms <= clock_->NowMs();
   }
@@ -92,12 +98,11 @@ class RocksDbEngine final : public Engine {
 
   const Options options_;
   const std::shared_ptr<ExpiryClock> clock_;
-  const std::unique_ptr<DataDir> dir_;     // declared before rocks_: the LOCK outlives the DB
-  std::unique_ptr<RocksDatabase> rocks_;   // set once in Open
-  rocksdb::DB* db_ = nullptr;              // rocks_'s, set once in Open
+  const std::unique_ptr<DataDir> dir_;    // declared before rocks_: the LOCK outlives the DB
+  std::unique_ptr<RocksDatabase> rocks_;  // set once in Open
+  rocksdb::DB* db_ = nullptr;             // rocks_'s, set once in Open
   rocksdb::ColumnFamilyHandle* expiry_cf_ = nullptr;  // rocks_'s "kvs_expiry", set once in Open
-  std::shared_ptr<Counters> counters_;     // set once in Open
-
+  std::shared_ptr<Counters> counters_;                // set once in Open
 
   // Shared by put-only batches, exclusive for batches with deletes (see the class comment).
   SharedMutex write_mu_;

@@ -15,7 +15,8 @@ std::string EncodeExpireColumn(int64_t expire_at_ms) {
 
 void AppendExpiryIndexKey(int64_t expire_at_ms, std::string_view key, std::string* out) {
   const auto t = static_cast<uint64_t>(expire_at_ms);
-  for (int shift = 56; shift >= 0; shift -= 8) out->push_back(static_cast<char>((t >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out->push_back(static_cast<char>((t >> shift) & 0xff));
   out->append(key);
 }
 
@@ -28,7 +29,8 @@ std::string ExpiryIndexTimeBound(int64_t expire_at_ms) {
 bool DecodeExpiryIndexKey(std::string_view entry, int64_t* expire_at_ms, std::string_view* key) {
   if (entry.size() < kRocksExpireBytes + 1) return false;
   uint64_t t = 0;
-  for (size_t i = 0; i < kRocksExpireBytes; ++i) t = (t << 8) | static_cast<unsigned char>(entry[i]);
+  for (size_t i = 0; i < kRocksExpireBytes; ++i)
+    t = (t << 8) | static_cast<unsigned char>(entry[i]);
   if (t > static_cast<uint64_t>(INT64_MAX)) return false;
   *expire_at_ms = static_cast<int64_t>(t);
   *key = entry.substr(kRocksExpireBytes);
@@ -46,8 +48,8 @@ Result<RocksStoredView> DecodeRocksEntry(const rocksdb::WideColumns& columns) {
     } else if (name == kRocksExpireColumn) {
       const auto t = value.size() == kRocksExpireBytes ? GetFixed64(value.data()) : 0;
       if (value.size() != kRocksExpireBytes || t > static_cast<uint64_t>(INT64_MAX)) {
-        return Status::Corruption(fmt::format(
-            "rocksdb entry: expiry column of {} bytes is not a time", value.size()));
+        return Status::Corruption(
+            fmt::format("rocksdb entry: expiry column of {} bytes is not a time", value.size()));
       }
       view.expire_at_ms = static_cast<int64_t>(t);
     } else {

@@ -26,6 +26,8 @@
 // the database yet).
 #pragma once
 
+#include <rocksdb/db.h>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -33,8 +35,6 @@
 #include <string_view>
 
 #include "base/result.h"
-
-#include <rocksdb/db.h>
 
 namespace kvs {
 

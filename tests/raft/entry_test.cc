@@ -70,16 +70,18 @@ TEST(EntryTest, SnapshotRoundTripsMembersAndPairs) {
   EXPECT_EQ(snap->size() % 8, 0u);
   MemberAddresses got_members;
   std::map<std::string, std::string> got;
-  ASSERT_TRUE(DecodeSnapshot(*snap, &got_members, [&](std::string_view k, std::string_view v, int64_t) {
-                got.emplace(k, v);
-                return Status::Ok();
-              }).ok());
+  ASSERT_TRUE(
+      DecodeSnapshot(*snap, &got_members, [&](std::string_view k, std::string_view v, int64_t) {
+        got.emplace(k, v);
+        return Status::Ok();
+      }).ok());
   EXPECT_EQ(got_members, members);
   EXPECT_EQ(got, pairs);
   for (size_t n : {size_t{0}, size_t{7}, size_t{20}, snap->size() - 9}) {
-    EXPECT_TRUE(DecodeSnapshot(snap->substr(0, n), &got_members,
-                               [](std::string_view, std::string_view, int64_t) { return Status::Ok(); })
-                    .IsCorruption())
+    EXPECT_TRUE(
+        DecodeSnapshot(snap->substr(0, n), &got_members,
+                       [](std::string_view, std::string_view, int64_t) { return Status::Ok(); })
+            .IsCorruption())
         << n;
   }
 }
@@ -293,9 +295,8 @@ TEST(EntryTest, SnapshotCarriesExpiryTimes) {
 }
 
 TEST(EntryTest, SnapshotExpiryAbove2To63IsCorruptionAndNegativeIsRefused) {
-  Result<std::string> snap = EncodeSnapshot({}, [](const SnapshotPairFn& fn) {
-    return fn("k", "v", 5);
-  });
+  Result<std::string> snap =
+      EncodeSnapshot({}, [](const SnapshotPairFn& fn) { return fn("k", "v", 5); });
   ASSERT_TRUE(snap.ok());
   std::string bytes = *snap;
   const size_t expire_at = 8 + 4 + 8 + 4 + 4;

@@ -161,7 +161,8 @@ TEST_F(RocksDbMigrationTest, DatabaseOfAnEarlierKvsIsConvertedOnce) {
   EXPECT_THAT(warnings_[0], HasSubstr("earlier kvs"));
   EXPECT_THAT(warnings_[1], HasSubstr(std::to_string(Converted().size()) + " moved"));
   const auto [families, format] = Meta();
-  EXPECT_EQ(families, (std::vector<std::string>{"default", "kvs_expiry", "kvs_meta"}));  // kvs_migrate gone
+  EXPECT_EQ(families,
+            (std::vector<std::string>{"default", "kvs_expiry", "kvs_meta"}));  // kvs_migrate gone
   EXPECT_EQ(format, kRocksKeyFormatCurrent);
   // The old copies were compacted away: the table files hold the converted pairs, and the
   // one written after, only.
@@ -216,8 +217,9 @@ TEST_F(RocksDbMigrationTest, StoppedConversionIsFinishedByTheNextStart) {
       ASSERT_NE(e, nullptr);
       EXPECT_EQ(Contents(*e), Converted());
       e.reset();
-      EXPECT_EQ(Meta(), std::make_pair(std::vector<std::string>{"default", "kvs_expiry", "kvs_meta"},
-                                       std::string(kRocksKeyFormatCurrent)));
+      EXPECT_EQ(Meta(),
+                std::make_pair(std::vector<std::string>{"default", "kvs_expiry", "kvs_meta"},
+                               std::string(kRocksKeyFormatCurrent)));
     }
   }
 }
