@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -109,6 +110,23 @@ class RocksDbExpiryTest : public ::testing::Test {
     return raw;
   }
 
+  // Opens RocksDB itself (the engine closed) and calls fn with each column family.
+  void WithRawDb(const std::function<void(rocksdb::DB*, rocksdb::ColumnFamilyHandle*)>& fn) {
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), RocksPath(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), RocksPath(), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (rocksdb::ColumnFamilyHandle* h : handles) {
+      fn(db.get(), h);
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    }
+  }
+
   // No key and no index entry left on disk (the engine closed).
   void ExpectNothingStored() {
     Raw raw = ReadRaw();
@@ -157,20 +175,10 @@ TEST_F(RocksDbExpiryTest, TimesSurviveFlushCompactionAndRepair) {
     ASSERT_TRUE(Put(*e, "was-ttl", "w2", kNoExpiry).ok());
   }
   {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), RocksPath(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), RocksPath(), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (rocksdb::ColumnFamilyHandle* h : handles) {
+    WithRawDb([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
       ASSERT_TRUE(db->Flush(rocksdb::FlushOptions(), h).ok());
       ASSERT_TRUE(db->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr).ok());
-      ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    }
+    });
   }
   for (const bool repair : {false, true}) {
     Options o;
@@ -439,22 +447,15 @@ TEST_F(RocksDbExpiryTest, DamagedEntityIsCorruption) {
     ASSERT_NE(e, nullptr);
   }
   {
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), RocksPath(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(rocksdb::DBOptions(), RocksPath(), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    ASSERT_TRUE(db->PutEntity(rocksdb::WriteOptions(), db->DefaultColumnFamily(), "short",
-                              {{rocksdb::kDefaultWideColumnName, "v"}, {"exp", "1234"}})
-                    .ok());
-    ASSERT_TRUE(db->PutEntity(rocksdb::WriteOptions(), db->DefaultColumnFamily(), "unknown",
-                              {{rocksdb::kDefaultWideColumnName, "v"}, {"zzz", "1"}})
-                    .ok());
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    WithRawDb([](rocksdb::DB* db, rocksdb::ColumnFamilyHandle* h) {
+      if (h->GetName() != rocksdb::kDefaultColumnFamilyName) return;
+      ASSERT_TRUE(db->PutEntity(rocksdb::WriteOptions(), db->DefaultColumnFamily(), "short",
+                                {{rocksdb::kDefaultWideColumnName, "v"}, {"exp", "1234"}})
+                      .ok());
+      ASSERT_TRUE(db->PutEntity(rocksdb::WriteOptions(), db->DefaultColumnFamily(), "unknown",
+                                {{rocksdb::kDefaultWideColumnName, "v"}, {"zzz", "1"}})
+                      .ok());
+    });
   }
   auto e = Open();
   ASSERT_NE(e, nullptr);
