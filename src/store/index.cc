@@ -96,6 +96,10 @@ void Index::ForEachExpired(int64_t now_ms,
 size_t Index::ScanTtl(TtlCursor* cursor, size_t max_visited,
                       const std::function<void(std::string_view, int64_t)>& fn) const {
   size_t visited = 0;
+  // Slots examined, empty ones included: a side map is at least 1/8 full unless it has
+  // kMinSlots slots or none, so this leaves room for max_visited visits however the keys
+  // are spread, and bounds the walk when they are few.
+  size_t budget = 8 * max_visited + 8 * kShards;
   // At most one lap over the shards (the first one is met twice: where the cursor was,
   // and from its start at the end of the lap).
   for (size_t step = 0; step <= kShards && visited < max_visited; ++step) {
@@ -103,7 +107,7 @@ size_t Index::ScanTtl(TtlCursor* cursor, size_t max_visited,
     bool finished = false;
     {
       ReaderLock lock(&s.mu);
-      finished = s.table.ScanTtl(&cursor->slot, max_visited, &visited, fn);
+      finished = s.table.ScanTtl(&cursor->slot, max_visited, &visited, &budget, fn);
     }
     if (!finished) break;  // the visit budget (or its bound on empty slots) ran out
     cursor->shard = (cursor->shard + 1) % kShards;

@@ -282,11 +282,10 @@ void KeyTable::ForEachTtl(const std::function<void(std::string_view, int64_t)>& 
   earliest_expiry_.store(earliest, std::memory_order_relaxed);
 }
 
-bool KeyTable::ScanTtl(size_t* cursor, size_t max_visited, size_t* visited,
+bool KeyTable::ScanTtl(size_t* cursor, size_t max_visited, size_t* visited, size_t* budget,
                        const std::function<void(std::string_view, int64_t)>& fn) const {
   size_t i = *cursor;
-  size_t budget = 4 * max_visited + 8;
-  for (; i < ttl_.size() && *visited < max_visited && budget > 0; ++i, --budget) {
+  for (; i < ttl_.size() && *visited<max_visited&& * budget> 0; ++i, --*budget) {
     const TtlSlot& s = ttl_[i];
     if (s.ref == 0) continue;
     ++*visited;

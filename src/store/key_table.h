@@ -80,10 +80,11 @@ class KeyTable {
   // it concurrently: they all store the same bound, and writers are excluded.
   void ForEachTtl(const std::function<void(std::string_view, int64_t)>& fn) const;
   // The active expirer's walk: visits the side map's slots from `*cursor` on, calling
-  // `fn(key, expire_at_ms)` for each entry with an expiry time, until `max_visited` of them
-  // were visited or the map's end (then *cursor = 0 and true: the walk of this table is
-  // complete). Slots examined are bounded by 4 * max_visited + 8 (empty ones included).
-  bool ScanTtl(size_t* cursor, size_t max_visited, size_t* visited,
+  // `fn(key, expire_at_ms)` for each entry with an expiry time, until `*visited` reaches
+  // `max_visited`, `*budget` slots (empty ones included; each examined one takes one) ran
+  // out, or the map ends (then *cursor = 0 and true: this table's walk is complete). The map
+  // shrinks when it is mostly empty, so a budget of a few slots per visit suffices.
+  bool ScanTtl(size_t* cursor, size_t max_visited, size_t* visited, size_t* budget,
                const std::function<void(std::string_view, int64_t)>& fn) const;
 
   // Starts loading the slot where a lookup of `hash` begins, and the place a few inserts

@@ -328,8 +328,8 @@ TEST(KeyTableTtlTest, ScanTtlResumesAndCoversEveryTtlKey) {
   size_t cursor = 0;
   int calls = 0;
   for (bool done = false; !done; ++calls) {
-    size_t visited = 0;
-    done = m.table().ScanTtl(&cursor, 100, &visited, [&](std::string_view k, int64_t at) {
+    size_t visited = 0, budget = 400;
+    done = m.table().ScanTtl(&cursor, 100, &visited, &budget, [&](std::string_view k, int64_t at) {
       ++seen[std::string(k)];
       EXPECT_GT(at, 0);
     });
