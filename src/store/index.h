@@ -3,8 +3,8 @@
 // Sharded by key hash; each shard is a KeyTable (an open-addressing table with short keys
 // stored inline) behind its own reader-writer lock, so concurrent lookups of different keys
 // never contend and lookups of the same shard only share a lock. Values never live here:
-// ~60 bytes per key of up to 20 bytes (docs/FORMAT.md "The index in memory"). All methods
-// are thread-safe.
+// ~60 bytes per key of up to 20 bytes, ~20 more for a key with an expiry time (docs/FORMAT.md
+// "The index in memory"). All methods are thread-safe.
 #pragma once
 
 #include <array>
