@@ -87,9 +87,7 @@ void Index::ForEachExpired(int64_t now_ms,
     ReaderLock lock(&s.mu);
     // Most shards are skipped here: none of their keys can have expired yet.
     if (s.table.ttl_count() == 0 || s.table.earliest_expiry() > now_ms) continue;
-    s.table.ForEachTtl([&](std::string_view key, int64_t at) {
-      if (at <= now_ms) fn(key, at);
-    });
+    s.table.ForEachTtl(now_ms, fn);
   }
 }
 

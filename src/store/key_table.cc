@@ -272,12 +272,14 @@ void KeyTable::TtlResize(size_t slot_count) {
   }
 }
 
-void KeyTable::ForEachTtl(const std::function<void(std::string_view, int64_t)>& fn) const {
+void KeyTable::ForEachTtl(int64_t up_to,
+                          const std::function<void(std::string_view, int64_t)>& fn) const {
   int64_t earliest = INT64_MAX;
   for (const TtlSlot& s : ttl_) {
     if (s.ref == 0) continue;
-    earliest = std::min(earliest, s.at());
-    fn(KeyOf(entries_[s.ref - 1]), s.at());
+    const int64_t at = s.at();
+    earliest = std::min(earliest, at);
+    if (at <= up_to) fn(KeyOf(entries_[s.ref - 1]), at);
   }
   earliest_expiry_.store(earliest, std::memory_order_relaxed);
 }

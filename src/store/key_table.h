@@ -75,10 +75,11 @@ class KeyTable {
   // A lower bound of the earliest expiry time among the entries (INT64_MAX: none has
   // one): a key whose time has come can exist only when this is <= now.
   int64_t earliest_expiry() const { return earliest_expiry_.load(std::memory_order_relaxed); }
-  // Calls `fn(key, expire_at_ms)` for every entry with an expiry time, and sets
-  // earliest_expiry() to the exact earliest. Callers holding the table only shared may call
-  // it concurrently: they all store the same bound, and writers are excluded.
-  void ForEachTtl(const std::function<void(std::string_view, int64_t)>& fn) const;
+  // Calls `fn(key, expire_at_ms)` for every entry whose expiry time is <= `up_to` (INT64_MAX:
+  // every entry with one), and sets earliest_expiry() to the exact earliest. Reads only the
+  // side map, and the entries of the keys it calls `fn` for. Callers holding the table only
+  // shared may call it concurrently: they all store the same bound, and writers are excluded.
+  void ForEachTtl(int64_t up_to, const std::function<void(std::string_view, int64_t)>& fn) const;
   // The active expirer's walk: visits the side map's slots from `*cursor` on, calling
   // `fn(key, expire_at_ms)` for each entry with an expiry time, until `*visited` reaches
   // `max_visited`, `*budget` slots (empty ones included; each examined one takes one) ran

@@ -49,7 +49,8 @@ class Model {
     table_.ForEach([&](std::string_view k, const IndexEntry& e) { seen[std::string(k)] = e.seq; });
     EXPECT_EQ(seen, want_);
     std::map<std::string, int64_t> seen_ttl;
-    table_.ForEachTtl([&](std::string_view k, int64_t at) { seen_ttl[std::string(k)] = at; });
+    table_.ForEachTtl(INT64_MAX,
+                      [&](std::string_view k, int64_t at) { seen_ttl[std::string(k)] = at; });
     EXPECT_EQ(seen_ttl, ttl_);
     EXPECT_EQ(table_.ttl_count(), ttl_.size());
   }
@@ -314,11 +315,21 @@ TEST(KeyTableTtlTest, EarliestExpiryIsALowerBoundMadeExactByAWalk) {
   EXPECT_EQ(t.earliest_expiry(), 300);
   EXPECT_TRUE(t.Erase("b", KeyTable::DefaultHash("b")));
   EXPECT_EQ(t.earliest_expiry(), 300);  // stale, still a lower bound
-  t.ForEachTtl([](std::string_view, int64_t) {});
+  t.ForEachTtl(INT64_MAX, [](std::string_view, int64_t) {});
   EXPECT_EQ(t.earliest_expiry(), 500);
   put("a", 0);
-  t.ForEachTtl([](std::string_view, int64_t) {});
+  t.ForEachTtl(INT64_MAX, [](std::string_view, int64_t) {});
   EXPECT_EQ(t.earliest_expiry(), INT64_MAX);
+}
+
+TEST(KeyTableTtlTest, ForEachTtlHandsOutOnlyTimesUpToItsBound) {
+  Model m(&KeyTable::DefaultHash);
+  for (uint32_t i = 0; i < 100; ++i) m.Put(KeyFor(i), i + 1, i % 2 == 0 ? 1000 + i : 0);
+  std::map<std::string, int64_t> got;
+  m.table().ForEachTtl(1010, [&](std::string_view k, int64_t at) { got[std::string(k)] = at; });
+  EXPECT_EQ(got.size(), 6u);  // 1000, 1002, ..., 1010
+  for (const auto& [k, at] : got) EXPECT_LE(at, 1010) << k;
+  EXPECT_EQ(m.table().earliest_expiry(), 1000);  // over every time, not only those handed out
 }
 
 TEST(KeyTableTtlTest, ScanTtlResumesAndCoversEveryTtlKey) {
