@@ -30,15 +30,18 @@ HintWriter::HintWriter(std::unique_ptr<File> file) : file_(std::move(file)) {
 
 Status HintWriter::Add(const HintEntry& e) {
   const size_t start = buf_.size();
-  buf_.resize(start + kHintEntryHeaderSize);
+  const bool expiry = e.expire_at_ms != 0;
+  buf_.resize(start + kHintEntryHeaderSize + (expiry ? log_format::kExpiryBytes : 0));
   char* p = buf_.data() + start;
   PutFixed32(p, static_cast<uint32_t>(e.key.size()));
   p[4] = static_cast<char>(static_cast<uint8_t>(e.kind) |
                            (e.key_has_db ? log_format::kKeyHasDb : uint8_t{0}) |
-                           (e.key_is_prefix ? log_format::kKeyIsPrefix : uint8_t{0}));
+                           (e.key_is_prefix ? log_format::kKeyIsPrefix : uint8_t{0}) |
+                           (expiry ? log_format::kHasExpiry : uint8_t{0}));
   PutFixed64(p + 5, e.seq);
   PutFixed64(p + 13, e.offset);
   PutFixed32(p + 21, e.value_len);
+  if (expiry) PutFixed64(p + kHintEntryHeaderSize, static_cast<uint64_t>(e.expire_at_ms));
   buf_.append(e.key);
   ++count_;
   return buf_.size() >= kFlushBytes ? Flush() : Status::Ok();
@@ -96,7 +99,7 @@ Status WriteSegmentHint(const File& segment, std::unique_ptr<File> out) {
     if (h.batch_start() != batch.empty()) return bad(off, "write batch not well formed");
     batch.emplace_back(std::string(item.record.key),
                        HintEntry{{}, h.kind(), h.seq, off, h.value_len, h.key_has_db(),
-                                 h.key_is_prefix()});
+                                 h.key_is_prefix(), item.record.expire_at_ms});
     off += h.record_size();
     if (!h.batch_end()) continue;
     for (auto& [key, entry] : batch) {
@@ -159,26 +162,32 @@ Status ReadHintFile(const File& file, uint64_t segment_size,
         const uint32_t key_len = GetFixed32(p);
         if (key_len > chunk.size() - pos - kHintEntryHeaderSize) break;  // in the next chunk
         const auto kind_byte = static_cast<uint8_t>(p[4]);
+        const bool expiry = (kind_byte & log_format::kHasExpiry) != 0;
+        const size_t header = kHintEntryHeaderSize + (expiry ? log_format::kExpiryBytes : 0);
+        if (chunk.size() - pos < header || key_len > chunk.size() - pos - header) break;
         e.kind = static_cast<log_format::Kind>(kind_byte & log_format::kKindMask);
         e.key_has_db = (kind_byte & log_format::kKeyHasDb) != 0;
         e.key_is_prefix = (kind_byte & log_format::kKeyIsPrefix) != 0;
         e.seq = GetFixed64(p + 5);
         e.offset = GetFixed64(p + 13);
         e.value_len = GetFixed32(p + 21);
+        if (expiry) e.expire_at_ms = static_cast<int64_t>(GetFixed64(p + kHintEntryHeaderSize));
         // The limits of a record (record.cc DecodeHeader).
         if ((key_len == 0 && !e.key_is_prefix) ||
             (e.key_is_prefix && (e.kind != log_format::Kind::kTombstone || !e.key_has_db)) ||
             key_len > (e.key_has_db ? kMaxKeyBytes : kMaxUserKeyBytes) ||
             e.seq == 0 || (kind_byte & ~kind_bits) != 0 ||
             (e.kind != log_format::Kind::kPut && e.kind != log_format::Kind::kTombstone) ||
-            e.value_len > kMaxValueBytes ||
+            e.value_len > kMaxValueBytes + (expiry ? log_format::kExpiryBytes : 0) ||
+            (expiry && (e.kind != log_format::Kind::kPut || !e.key_has_db ||
+                        e.value_len < log_format::kExpiryBytes || e.expire_at_ms <= 0)) ||
             (e.kind == log_format::Kind::kTombstone && e.value_len != 0) ||
             e.offset > segment_size || RecordSize(key_len, e.value_len) > segment_size - e.offset) {
           return bad(fmt::format("malformed entry at {}", off + pos));
         }
-        e.key = std::string_view(p + kHintEntryHeaderSize, key_len);
+        e.key = std::string_view(p + header, key_len);
         if (pass == 1) fn(e);
-        pos += kHintEntryHeaderSize + key_len;
+        pos += header + key_len;
         ++entries;
       }
       // A chunk holds at least one whole entry (an entry is far smaller than a chunk), unless

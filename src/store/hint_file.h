@@ -30,6 +30,9 @@ struct HintEntry {
   bool key_has_db = true;
   // A prefix tombstone (log_format::kKeyIsPrefix): `key` is the prefix, possibly empty.
   bool key_is_prefix = false;
+  // A put's expiry time (log_format::kHasExpiry), or 0. value_len is the record's field,
+  // which counts the time's 8 bytes.
+  int64_t expire_at_ms = 0;
 };
 
 class HintWriter {

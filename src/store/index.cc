@@ -8,21 +8,20 @@ std::optional<IndexEntry> Index::Find(std::string_view key) const {
   const uint64_t hash = Hash(key);
   const Shard& s = shards_[ShardIndex(hash)];
   ReaderLock lock(&s.mu);
-  const IndexEntry* e = s.table.Find(key, hash);
-  if (e == nullptr) return std::nullopt;
-  return *e;
+  return s.table.Find(key, hash);
 }
 
 bool Index::UpsertLocked(KeyTable& table, std::string_view key, uint64_t hash,
                          const IndexEntry& entry, std::optional<IndexEntry>* replaced) {
-  auto [e, inserted] = table.Emplace(key, hash, entry);
+  auto [pos, inserted] = table.Emplace(key, hash, entry);
   if (inserted) {
     if (replaced != nullptr) replaced->reset();
     return true;
   }
-  if (e->seq >= entry.seq) return false;
-  if (replaced != nullptr) *replaced = *e;
-  *e = entry;
+  const IndexEntry current = table.At(pos);
+  if (current.seq >= entry.seq) return false;
+  if (replaced != nullptr) *replaced = current;
+  table.Assign(pos, entry);
   return true;
 }
 
@@ -38,9 +37,18 @@ std::optional<IndexEntry> Index::Erase(std::string_view key, uint64_t seq) {
   const uint64_t hash = Hash(key);
   Shard& s = shards_[ShardIndex(hash)];
   WriterLock lock(&s.mu);
-  const IndexEntry* e = s.table.Find(key, hash);
-  if (e == nullptr || e->seq >= seq) return std::nullopt;
-  const IndexEntry old = *e;
+  const std::optional<IndexEntry> old = s.table.Find(key, hash);
+  if (!old || old->seq >= seq) return std::nullopt;
+  s.table.Erase(key, hash);
+  return old;
+}
+
+std::optional<IndexEntry> Index::EraseIfAt(std::string_view key, const IndexEntry& at) {
+  const uint64_t hash = Hash(key);
+  Shard& s = shards_[ShardIndex(hash)];
+  WriterLock lock(&s.mu);
+  const std::optional<IndexEntry> old = s.table.Find(key, hash);
+  if (!old || old->segment != at.segment || old->offset != at.offset) return std::nullopt;
   s.table.Erase(key, hash);
   return old;
 }
@@ -49,9 +57,11 @@ bool Index::ReplaceIf(std::string_view key, const IndexEntry& from, const IndexE
   const uint64_t hash = Hash(key);
   Shard& s = shards_[ShardIndex(hash)];
   WriterLock lock(&s.mu);
-  IndexEntry* e = s.table.Find(key, hash);
-  if (e == nullptr || e->segment != from.segment || e->offset != from.offset) return false;
-  *e = to;
+  const size_t pos = s.table.Locate(key, hash);
+  if (pos == KeyTable::kAbsent) return false;
+  const IndexEntry e = s.table.At(pos);
+  if (e.segment != from.segment || e.offset != from.offset) return false;
+  s.table.Assign(pos, to);
   return true;
 }
 
@@ -69,6 +79,38 @@ void Index::ForEach(const std::function<void(std::string_view, const IndexEntry&
     ReaderLock lock(&s.mu);
     s.table.ForEach(fn);
   }
+}
+
+void Index::ForEachExpired(int64_t now_ms,
+                           const std::function<void(std::string_view, int64_t)>& fn) const {
+  for (const Shard& s : shards_) {
+    ReaderLock lock(&s.mu);
+    // Most shards are skipped here: none of their keys can have expired yet.
+    if (s.table.ttl_count() == 0 || s.table.earliest_expiry() > now_ms) continue;
+    s.table.ForEachTtl(now_ms, fn);
+  }
+}
+
+size_t Index::ScanTtl(TtlCursor* cursor, size_t max_visited,
+                      const std::function<void(std::string_view, int64_t)>& fn) const {
+  size_t visited = 0;
+  // Slots examined, empty ones included: a side map is at least 1/8 full unless it has
+  // kMinSlots slots or none, so this leaves room for max_visited visits however the keys
+  // are spread, and bounds the walk when they are few.
+  size_t budget = 8 * max_visited + 8 * kShards;
+  // At most one lap over the shards (the first one is met twice: where the cursor was,
+  // and from its start at the end of the lap).
+  for (size_t step = 0; step <= kShards && visited < max_visited; ++step) {
+    const Shard& s = shards_[cursor->shard % kShards];
+    bool finished = false;
+    {
+      ReaderLock lock(&s.mu);
+      finished = s.table.ScanTtl(&cursor->slot, max_visited, &visited, &budget, fn);
+    }
+    if (!finished) break;  // the visit budget (or its bound on empty slots) ran out
+    cursor->shard = (cursor->shard + 1) % kShards;
+  }
+  return visited;
 }
 
 size_t Index::ReservePerShard(size_t keys) {
@@ -147,8 +189,9 @@ void Index::Loader::Apply(size_t shard) {
       if (i + kAhead < n) s.table.Prefetch(q.items[i + kAhead].hash);
       const Pending& p = q.items[i];
       const std::string_view key(q.keys.data() + p.key_offset, p.key_len);
-      if (UpsertLocked(s.table, key, p.hash, p.entry, nullptr) && p.entry.tombstone()) {
-        ++stored_tombstones_;
+      if (UpsertLocked(s.table, key, p.hash, p.entry, nullptr)) {
+        if (p.entry.tombstone()) ++stored_tombstones_;
+        if (p.entry.has_expiry()) ++stored_expiring_;
       }
     }
   }

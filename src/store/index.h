@@ -3,8 +3,8 @@
 // Sharded by key hash; each shard is a KeyTable (an open-addressing table with short keys
 // stored inline) behind its own reader-writer lock, so concurrent lookups of different keys
 // never contend and lookups of the same shard only share a lock. Values never live here:
-// ~60 bytes per key of up to 20 bytes (docs/FORMAT.md "The index in memory"). All methods
-// are thread-safe.
+// ~60 bytes per key of up to 20 bytes, ~20 more for a key with an expiry time (docs/FORMAT.md
+// "The index in memory"). All methods are thread-safe.
 #pragma once
 
 #include <array>
@@ -41,11 +41,32 @@ class Index {
   // how compaction moves an entry without clobbering a newer write. True if replaced.
   bool ReplaceIf(std::string_view key, const IndexEntry& from, const IndexEntry& to);
 
+  // Removes `key` if its entry is still at `at`'s place (segment, offset): how compaction
+  // drops an entry whose key expired without clobbering a newer write. The removed entry.
+  std::optional<IndexEntry> EraseIfAt(std::string_view key, const IndexEntry& at);
+
   // Removes every entry for which `pred(key, entry)` is true; returns how many.
   size_t EraseIf(const std::function<bool(std::string_view, const IndexEntry&)>& pred);
 
   // Calls `fn(key, entry)` for every entry, one shard at a time under its shared lock.
   void ForEach(const std::function<void(std::string_view, const IndexEntry&)>& fn) const;
+
+  // Calls `fn(key, expire_at_ms)` for every entry whose expiry time is <= now_ms, one shard
+  // at a time under its shared lock. Walks only the expiry side maps of shards whose
+  // earliest expiry time has come (KeyTable::earliest_expiry): free while no key expired.
+  void ForEachExpired(int64_t now_ms,
+                      const std::function<void(std::string_view, int64_t)>& fn) const;
+
+  // Where the active expirer's walk over the keys with an expiry time stands.
+  struct TtlCursor {
+    size_t shard = 0;
+    size_t slot = 0;  // in the shard's side map
+  };
+  // Visits up to `max_visited` entries with an expiry time from `*cursor` on, across shards
+  // (at most one lap), calling `fn(key, expire_at_ms)`; advances the cursor and returns how
+  // many it visited. Each shard's shared lock is held only for its part of the walk.
+  size_t ScanTtl(TtlCursor* cursor, size_t max_visited,
+                 const std::function<void(std::string_view, int64_t)>& fn) const;
 
   // Makes room for about `keys` keys in all (spread over the shards as hashing spreads
   // them), so that recovery inserts them without growing a table. On an empty index every
@@ -72,6 +93,8 @@ class Index {
     void Flush();
     // Tombstone entries that Upsert rules stored so far (applied queues only).
     uint64_t stored_tombstones() const { return stored_tombstones_; }
+    // Entries with an expiry time that Upsert rules stored so far (applied queues only).
+    uint64_t stored_expiring() const { return stored_expiring_; }
 
    private:
     struct Pending {
@@ -90,6 +113,7 @@ class Index {
     Index* const index_;
     std::vector<Queue> queues_{kShards};
     uint64_t stored_tombstones_ = 0;
+    uint64_t stored_expiring_ = 0;
   };
 
  private:

@@ -30,12 +30,30 @@ void Populate(const void* data, size_t bytes) {
 #endif
 }
 
+// Empties `slot` of a linear-probing array whose slots are empty when `ref` is 0, without
+// tombstones: pulls each following slot of the cluster into the hole unless its home (`home`)
+// lies cyclically in (hole, slot], where moving it would put it before its home.
+template <typename SlotT, typename HomeFn>
+void ShiftBack(PodArray<SlotT>& slots, size_t slot, HomeFn home_of) {
+  auto next = [&](size_t i) { return i + 1 == slots.size() ? 0 : i + 1; };
+  size_t hole = slot;
+  for (size_t j = next(slot); slots[j].ref != 0; j = next(j)) {
+    const size_t home = home_of(slots[j]);
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    slots[hole] = slots[j];
+    hole = j;
+  }
+  slots[hole] = SlotT{};
+}
+
 }  // namespace
 
 uint64_t KeyTable::DefaultHash(std::string_view key) { return std::hash<std::string_view>{}(key); }
 
 std::string_view KeyTable::KeyOf(const Entry& e) const {
-  if (e.key_len <= kInlineKeyBytes) return std::string_view(e.key, e.key_len);
+  const uint32_t len = KeyLen(e);
+  if (len <= kInlineKeyBytes) return std::string_view(e.key, len);
   uint32_t index;
   std::memcpy(&index, e.key, sizeof index);
   return long_keys_[index];
@@ -60,7 +78,7 @@ void KeyTable::StoreKey(Entry& e, std::string_view key) {
 }
 
 void KeyTable::ReleaseKey(const Entry& e) {
-  if (e.key_len <= kInlineKeyBytes) return;
+  if (KeyLen(e) <= kInlineKeyBytes) return;
   uint32_t index;
   std::memcpy(&index, e.key, sizeof index);
   std::string().swap(long_keys_[index]);  // give the bytes back now, not at the next reuse
@@ -87,22 +105,39 @@ size_t KeyTable::SlotOfEntry(uint32_t index) const {
   return i;
 }
 
-IndexEntry* KeyTable::Find(std::string_view key, uint64_t hash) {
+size_t KeyTable::Locate(std::string_view key, uint64_t hash) const {
   const size_t i = FindSlot(key, Low32(hash));
-  return i == slots_.size() ? nullptr : &entries_[slots_[i].ref - 1].value;
+  return i == slots_.size() ? kAbsent : slots_[i].ref - 1;
 }
 
-const IndexEntry* KeyTable::Find(std::string_view key, uint64_t hash) const {
-  const size_t i = FindSlot(key, Low32(hash));
-  return i == slots_.size() ? nullptr : &entries_[slots_[i].ref - 1].value;
+std::optional<IndexEntry> KeyTable::Find(std::string_view key, uint64_t hash) const {
+  const size_t pos = Locate(key, hash);
+  if (pos == kAbsent) return std::nullopt;
+  return At(pos);
 }
 
-std::pair<IndexEntry*, bool> KeyTable::Emplace(std::string_view key, uint64_t hash,
-                                               const IndexEntry& entry) {
-  const uint32_t h = Low32(hash);
-  if (const size_t i = FindSlot(key, h); i != slots_.size()) {
-    return {&entries_[slots_[i].ref - 1].value, false};
+IndexEntry KeyTable::At(size_t pos) const {
+  const Entry& e = entries_[pos];
+  const int64_t at = HasTtl(e) ? ttl_[TtlFind(static_cast<uint32_t>(pos))].at() : 0;
+  return IndexEntry{e.value.seq, e.value.offset, e.value.segment, e.value.value_len, at};
+}
+
+void KeyTable::Assign(size_t pos, const IndexEntry& entry) {
+  Entry& e = entries_[pos];
+  e.value = Stored{entry.seq, entry.offset, entry.segment, entry.value_len};
+  if (entry.expire_at_ms != 0) {
+    TtlPut(static_cast<uint32_t>(pos), entry.expire_at_ms);
+    e.key_len |= kHasTtl;
+  } else if (HasTtl(e)) {
+    (void)TtlTake(static_cast<uint32_t>(pos));
+    e.key_len &= ~kHasTtl;
   }
+}
+
+std::pair<size_t, bool> KeyTable::Emplace(std::string_view key, uint64_t hash,
+                                          const IndexEntry& entry) {
+  const uint32_t h = Low32(hash);
+  if (const size_t i = FindSlot(key, h); i != slots_.size()) return {slots_[i].ref - 1, false};
   assert(entries_.size() < std::numeric_limits<uint32_t>::max());
   // Both arrays grow by half, not double: less memory left unused after a growth step.
   if ((entries_.size() + 1) * kMaxLoadDen > slots_.size() * kMaxLoadNum) {
@@ -114,11 +149,16 @@ std::pair<IndexEntry*, bool> KeyTable::Emplace(std::string_view key, uint64_t ha
   size_t i = Home(h);
   while (slots_[i].ref != 0) i = Next(i);
   Entry e;
-  e.value = entry;
+  e.value = Stored{entry.seq, entry.offset, entry.segment, entry.value_len};
   StoreKey(e, key);
+  const auto pos = static_cast<uint32_t>(entries_.size());
+  if (entry.expire_at_ms != 0) {
+    TtlPut(pos, entry.expire_at_ms);
+    e.key_len |= kHasTtl;
+  }
   entries_.push_back(e);
-  slots_[i] = Slot{h, static_cast<uint32_t>(entries_.size())};
-  return {&entries_[entries_.size() - 1].value, true};
+  slots_[i] = Slot{h, pos + 1};
+  return {pos, true};
 }
 
 void KeyTable::Rehash(size_t slot_count) {
@@ -137,23 +177,16 @@ void KeyTable::Rehash(size_t slot_count) {
 
 void KeyTable::EraseSlot(size_t slot) {
   const uint32_t index = slots_[slot].ref - 1;
-  // Backward shift: pull each following slot of the cluster into the hole unless its home
-  // lies cyclically in (hole, slot], where moving it would put it before its home.
-  size_t hole = slot;
-  for (size_t j = Next(slot); slots_[j].ref != 0; j = Next(j)) {
-    const size_t home = Home(slots_[j].hash);
-    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
-    if (stays) continue;
-    slots_[hole] = slots_[j];
-    hole = j;
-  }
-  slots_[hole] = Slot{};
+  ShiftBack(slots_, slot, [this](const Slot& s) { return Home(s.hash); });
 
-  // Keep entries_ dense: the last entry moves into the freed place.
+  // Keep entries_ dense: the last entry moves into the freed place, and its expiry time
+  // (if any) to the side-map slot of its new position.
+  if (HasTtl(entries_[index])) (void)TtlTake(index);
   ReleaseKey(entries_[index]);
   const uint32_t last = static_cast<uint32_t>(entries_.size() - 1);
   if (index != last) {
     slots_[SlotOfEntry(last)].ref = index + 1;
+    if (HasTtl(entries_[last])) TtlPut(index, TtlTake(last));
     entries_[index] = entries_[last];
   }
   entries_.pop_back();
@@ -170,7 +203,7 @@ size_t KeyTable::EraseIf(const std::function<bool(std::string_view, const IndexE
   size_t n = 0;
   // Backwards: the entry that EraseSlot moves into a hole is the last one, already visited.
   for (size_t i = entries_.size(); i-- > 0;) {
-    if (!pred(KeyOf(entries_[i]), entries_[i].value)) continue;
+    if (!pred(KeyOf(entries_[i]), At(i))) continue;
     EraseSlot(SlotOfEntry(static_cast<uint32_t>(i)));
     ++n;
   }
@@ -178,7 +211,94 @@ size_t KeyTable::EraseIf(const std::function<bool(std::string_view, const IndexE
 }
 
 void KeyTable::ForEach(const std::function<void(std::string_view, const IndexEntry&)>& fn) const {
-  for (const Entry& e : entries_) fn(KeyOf(e), e.value);
+  for (size_t i = 0; i < entries_.size(); ++i) fn(KeyOf(entries_[i]), At(i));
+}
+
+// ---- The expiry side map ------------------------------------------------------------------
+
+size_t KeyTable::TtlFind(uint32_t index) const {
+  for (size_t i = TtlHome(index + 1);; i = TtlNext(i)) {
+    assert(ttl_[i].ref != 0);
+    if (ttl_[i].ref == index + 1) return i;
+  }
+}
+
+void KeyTable::TtlPut(uint32_t index, int64_t at) {
+  const auto bits = static_cast<uint64_t>(at);
+  const TtlSlot slot{index + 1, static_cast<uint32_t>(bits), static_cast<uint32_t>(bits >> 32)};
+  int64_t earliest = earliest_expiry_.load(std::memory_order_relaxed);
+  if (at < earliest) earliest_expiry_.store(at, std::memory_order_relaxed);
+  if (!ttl_.empty()) {
+    for (size_t i = TtlHome(index + 1); ttl_[i].ref != 0; i = TtlNext(i)) {
+      if (ttl_[i].ref == index + 1) {
+        ttl_[i] = slot;
+        return;
+      }
+    }
+  }
+  // The same load bound as the key slots; grown by half.
+  if ((ttl_count_ + 1) * kMaxLoadDen > ttl_.size() * kMaxLoadNum) {
+    TtlResize(std::max(kMinSlots, ttl_.size() + ttl_.size() / 2));
+  }
+  size_t i = TtlHome(index + 1);
+  while (ttl_[i].ref != 0) i = TtlNext(i);
+  ttl_[i] = slot;
+  ++ttl_count_;
+}
+
+int64_t KeyTable::TtlTake(uint32_t index) {
+  const size_t slot = TtlFind(index);
+  const int64_t at = ttl_[slot].at();
+  ShiftBack(ttl_, slot, [this](const TtlSlot& s) { return TtlHome(s.ref); });
+  --ttl_count_;
+  // Shrink once mostly empty: the expirer's walk over the map stays proportional to the
+  // keys that have a TTL after a wave of them expired, and the memory comes back.
+  if (ttl_count_ == 0) {
+    ttl_ = PodArray<TtlSlot>();
+  } else if (ttl_.size() > kMinSlots && ttl_count_ * 8 < ttl_.size()) {
+    TtlResize(std::max(kMinSlots, ttl_count_ * 2));
+  }
+  return at;
+}
+
+void KeyTable::TtlResize(size_t slot_count) {
+  PodArray<TtlSlot> old = PodArray<TtlSlot>::Zeroed(slot_count);
+  std::swap(old, ttl_);
+  for (const TtlSlot& s : old) {
+    if (s.ref == 0) continue;
+    size_t i = TtlHome(s.ref);
+    while (ttl_[i].ref != 0) i = TtlNext(i);
+    ttl_[i] = s;
+  }
+}
+
+void KeyTable::ForEachTtl(int64_t up_to,
+                          const std::function<void(std::string_view, int64_t)>& fn) const {
+  int64_t earliest = INT64_MAX;
+  for (const TtlSlot& s : ttl_) {
+    if (s.ref == 0) continue;
+    const int64_t at = s.at();
+    earliest = std::min(earliest, at);
+    if (at <= up_to) fn(KeyOf(entries_[s.ref - 1]), at);
+  }
+  earliest_expiry_.store(earliest, std::memory_order_relaxed);
+}
+
+bool KeyTable::ScanTtl(size_t* cursor, size_t max_visited, size_t* visited, size_t* budget,
+                       const std::function<void(std::string_view, int64_t)>& fn) const {
+  size_t i = *cursor;
+  for (; i < ttl_.size() && *visited<max_visited&& * budget> 0; ++i, --*budget) {
+    const TtlSlot& s = ttl_[i];
+    if (s.ref == 0) continue;
+    ++*visited;
+    fn(KeyOf(entries_[s.ref - 1]), s.at());
+  }
+  if (i >= ttl_.size()) {
+    *cursor = 0;
+    return true;
+  }
+  *cursor = i;
+  return false;
 }
 
 void KeyTable::Reserve(size_t keys) {
@@ -210,7 +330,7 @@ void KeyTable::Reserve(size_t keys, char* storage) {
 size_t KeyTable::MemoryBytes() const {
   size_t n = slots_.capacity() * sizeof(Slot) + entries_.capacity() * sizeof(Entry) +
              long_keys_.capacity() * sizeof(std::string) +
-             free_long_keys_.capacity() * sizeof(uint32_t);
+             free_long_keys_.capacity() * sizeof(uint32_t) + ttl_.capacity() * sizeof(TtlSlot);
   const size_t inline_capacity = std::string().capacity();  // no heap bytes up to this
   for (const std::string& k : long_keys_) {
     if (k.capacity() > inline_capacity) n += k.capacity() + 1;

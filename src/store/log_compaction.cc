@@ -118,9 +118,16 @@ Status LogStore::CompactLocked() {
   KVS_FAILPOINT("compaction.after_roll");
 
   // 2. Snapshot what is live in the inputs, in file order (sequential reads), and plan.
+  // A put whose expiry time has passed is treated like a tombstone (docs/COMPACTION.md
+  // "Expired records"): not copied, and, like every older record of its key, which all lie
+  // in the inputs, gone with them. Its index entry goes once the swap is committed (step 4).
+  // The clock never goes backwards, so the key stays expired meanwhile.
+  const int64_t now = NowMs();
   std::vector<LiveRecord> live;
+  std::vector<LiveRecord> expired;
   index_.ForEach([&](std::string_view key, const IndexEntry& e) {
-    if (e.segment < first) live.push_back(LiveRecord{std::string(key), e});
+    if (e.segment >= first) return;
+    (e.ExpiredAt(now) ? expired : live).push_back(LiveRecord{std::string(key), e});
   });
   std::sort(live.begin(), live.end(), [](const LiveRecord& a, const LiveRecord& b) {
     return a.from.segment != b.from.segment ? a.from.segment < b.from.segment
@@ -202,9 +209,23 @@ Status LogStore::CompactLocked() {
   for (const LiveRecord& r : live) {
     // Only if still at its old place: a write since then is newer and stays. A copy that
     // loses here is dead bytes in its output, counted as such by disk - live - meta.
-    index_.ReplaceIf(r.key, r.from,
-                     IndexEntry{r.from.seq, r.offset, plan[r.output].id, r.from.value_len});
+    index_.ReplaceIf(
+        r.key, r.from,
+        IndexEntry{r.from.seq, r.offset, plan[r.output].id, r.from.value_len, r.from.expire_at_ms});
   }
+
+  // The expired keys' entries point into the inputs, which are about to go. One the writer
+  // replaced or deleted meanwhile is not at its old place any more and stays as it is.
+  DbKeyCounts::Delta gone;
+  uint64_t gone_bytes = 0;
+  for (const LiveRecord& r : expired) {
+    if (const std::optional<IndexEntry> e = index_.EraseIfAt(r.key, r.from)) {
+      gone_bytes += RecordSize(r.key.size(), e->value_len);
+      gone.Add(r.key, -1, -1);
+    }
+  }
+  live_bytes_.fetch_sub(gone_bytes, std::memory_order_relaxed);
+  db_keys_.Apply(gone);
 
   KVS_FAILPOINT("compaction.before_unlink");
   uint64_t dropped = 0, dropped_meta = 0;
@@ -281,7 +302,8 @@ Status LogStore::WriteOutputs(const std::vector<LiveRecord>& live,
     KVS_ASSIGN_OR_RETURN(SegmentReader::Item item, reader->ReadAt(r.from.offset));
     if (item.outcome != SegmentReader::Outcome::kRecord ||
         !StoredKeyIs(item.record.header.key_has_db(), item.record.key, r.key) ||
-        item.record.header.seq != r.from.seq || item.record.header.kind() != Kind::kPut) {
+        item.record.header.seq != r.from.seq || item.record.header.kind() != Kind::kPut ||
+        item.record.expire_at_ms != r.from.expire_at_ms) {
       // Never copy damage forward: the inputs stay, and reads report it as they do now.
       return Status::Corruption(
           fmt::format("{}: record at offset {} does not match the index "
@@ -291,9 +313,12 @@ Status LogStore::WriteOutputs(const std::vector<LiveRecord>& live,
     }
     // Copied in the current form, whatever the input's: a record of an earlier kvs (a bare
     // db 0 key) is rewritten with its engine key, which the plan sized it for.
-    KVS_RETURN_IF_ERROR(
-        hint->Add(HintEntry{r.key, Kind::kPut, r.from.seq, r.offset, r.from.value_len}));
-    AppendRecord(&buf, r.from.seq, Kind::kPut, kBatchStart | kBatchEnd, r.key, item.record.value);
+    // Its expiry time travels with it, in the record and in the hint.
+    KVS_RETURN_IF_ERROR(hint->Add(HintEntry{r.key, Kind::kPut, r.from.seq, r.offset,
+                                            r.from.value_len, /*key_has_db=*/true,
+                                            /*key_is_prefix=*/false, r.from.expire_at_ms}));
+    AppendRecord(&buf, r.from.seq, Kind::kPut, kBatchStart | kBatchEnd, r.key, item.record.value,
+                 item.record.expire_at_ms);
     if (buf.size() >= kFlushBytes) KVS_RETURN_IF_ERROR(flush());
   }
   KVS_RETURN_IF_ERROR(finish(plan[current]));

@@ -5,11 +5,19 @@
 //   offset  size  field
 //   0       4     masked CRC32C of bytes [4, record end)        (little-endian)
 //   4       8     sequence number, >= 1                          (little-endian)
-//   12      1     type: kind (low 2 bits) | kKeyIsPrefix | kKeyHasDb | kBatchStart |
-//                 kBatchEnd
+//   12      1     type: kind (low 2 bits) | kKeyIsPrefix | kHasExpiry | kKeyHasDb |
+//                 kBatchStart | kBatchEnd
 //   13      4     key length, 1 .. kMaxKeyBytes (0 .. with kKeyIsPrefix) (little-endian)
-//   17      4     value length, 0 .. kMaxValueBytes (0 for a tombstone)
+//   17      4     value length, 0 .. kMaxValueBytes (0 for a tombstone; with kHasExpiry
+//                 8 .. kMaxValueBytes + 8)
 //   21      ...   key bytes, then value bytes
+//
+// Expiry (kHasExpiry, only on a kPut with kKeyHasDb): the value field starts with the key's
+// expiry time, 8 bytes little-endian (ms since the Unix epoch, >= 1), and the user's value
+// follows; the value length counts those 8 bytes. A put without the flag has no expiry time.
+// Once that time has passed the record counts as a tombstone of its key: recovery and
+// compaction drop it, and it still shadows every older record of the key. An earlier kvs
+// refuses such a record as implausible (an unknown type bit) rather than misreading it.
 //
 // Records of one write batch are contiguous in one segment; the first carries kBatchStart
 // and the last kBatchEnd (a one-record batch carries both). Type 0 is reserved, so the
@@ -38,9 +46,11 @@
 //
 //   header   8 bytes  kHintMagic
 //   entries  each:    key length (4) | kind (1) | sequence (8) | record offset (8) |
-//                     value length (4) | key bytes
-//                     (kind: the record's kind, | kKeyIsPrefix | kKeyHasDb as in the record; a
-//                     kHintMagicV1 file, from an earlier kvs, never has the flag)
+//                     value length (4) | [expiry time (8)] | key bytes
+//                     (kind: the record's kind, | kKeyIsPrefix | kHasExpiry | kKeyHasDb as
+//                     in the record; value length is the record's; the expiry time is there
+//                     only with kHasExpiry. A kHintMagicV1 file, from an earlier kvs, never
+//                     has a flag.)
 //   trailer  20 bytes entry count (8) | size of <n>.log (8) | masked CRC32C (4) of every
 //                     byte of the file before it
 #pragma once
@@ -65,13 +75,16 @@ enum class Kind : uint8_t {
 inline constexpr uint8_t kKindMask = 0x03;
 // A tombstone of every key that starts with this record's key (above). Only on kTombstone.
 inline constexpr uint8_t kKeyIsPrefix = 0x08;
-// The key is an engine key (with its database prefix). Only on kPut and kTombstone. Bits
-// 0x04 and 0x10 are free (0x10 is meant for "the record carries an expiry time").
+// The record carries an expiry time (above). Only on kPut with kKeyHasDb.
+inline constexpr uint8_t kHasExpiry = 0x10;
+inline constexpr size_t kExpiryBytes = 8;
+// The key is an engine key (with its database prefix). Only on kPut and kTombstone. Bit
+// 0x04 is free.
 inline constexpr uint8_t kKeyHasDb = 0x20;
 inline constexpr uint8_t kBatchStart = 0x40;
 inline constexpr uint8_t kBatchEnd = 0x80;
 inline constexpr uint8_t kValidTypeBits =
-    kKindMask | kKeyIsPrefix | kKeyHasDb | kBatchStart | kBatchEnd;
+    kKindMask | kKeyIsPrefix | kHasExpiry | kKeyHasDb | kBatchStart | kBatchEnd;
 
 inline constexpr std::string_view kSegmentSuffix = ".log";
 inline constexpr std::string_view kHintSuffix = ".hint";
@@ -94,12 +107,15 @@ inline constexpr uint64_t kMetaSeq = 1;
 
 // ---- Hint files --------------------------------------------------------------------------
 // Written since databases exist: an entry's kind byte may carry kKeyHasDb (and, since
-// FLUSHDB writes prefix tombstones, kKeyIsPrefix).
+// FLUSHDB writes prefix tombstones, kKeyIsPrefix; since expiry, kHasExpiry). The magic did
+// not change for kHasExpiry: an earlier kvs checks every entry's kind byte against the
+// bits it knows before using any entry, so it rejects such a hint whole (and then refuses
+// the segment's records), while a hint without expiry times stays readable by it.
 inline constexpr std::string_view kHintMagic = "KVSHINT2";
 // Written by earlier versions: every key is a bare user key (db 0). Still read.
 inline constexpr std::string_view kHintMagicV1 = "KVSHINT1";
 // The bits of an entry's kind byte.
-inline constexpr uint8_t kHintKindBits = kKindMask | kKeyIsPrefix | kKeyHasDb;
+inline constexpr uint8_t kHintKindBits = kKindMask | kKeyIsPrefix | kHasExpiry | kKeyHasDb;
 inline constexpr size_t kHintEntryHeaderSize = 4 + 1 + 8 + 8 + 4;
 inline constexpr size_t kHintTrailerSize = 8 + 8 + 4;
 

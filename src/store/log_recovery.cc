@@ -118,6 +118,7 @@ Result<LogStore::SegmentScan> LogStore::ScanSegment(const File& file, bool activ
     e.seq = h.seq;
     e.offset = off;
     e.value_len = h.kind() == Kind::kTombstone ? IndexEntry::kTombstoneLen : h.value_len;
+    e.expire_at_ms = item.record.expire_at_ms;
     // The index holds engine keys: a record of an earlier kvs gets db 0's prefix here.
     batch.push_back({std::string(EngineKeyOf(h.key_has_db(), item.record.key, &scratch)), e,
                      h.key_is_prefix()});
@@ -176,7 +177,8 @@ Result<uint64_t> LogStore::RecoverSegment(uint32_t id, bool active, RecoveryTall
       continue;
     }
     // Sequence numbers decide, whatever the file order; tombstones stay in the index until
-    // every segment is read, so that an older put read later cannot resurrect the key.
+    // every segment is read, so that an older put read later cannot resurrect the key. So
+    // do expired puts, which shadow older records of their key just as tombstones do.
     tally->loader->Upsert(r.key, r.entry);
   }
   auto seg = std::make_shared<Segment>(env_, id, std::move(file));
@@ -230,7 +232,7 @@ Status LogStore::RepairSegment(uint32_t id, RecoveryTally* tally) {
                                      : EngineKeyOf(r.header.key_has_db(), r.key, &scratch);
     const uint8_t prefix = r.header.key_is_prefix() ? log_format::kKeyIsPrefix : 0;
     AppendRecord(&buf, r.header.seq, r.header.kind(), kBatchStart | kBatchEnd | prefix, key,
-                 r.value);
+                 r.value, r.expire_at_ms);  // its expiry time kept
     ++kept;
     off += r.header.record_size();
     if (buf.size() >= (4u << 20)) KVS_RETURN_IF_ERROR(flush());
@@ -277,7 +279,8 @@ Result<bool> LogStore::RecoverFromHint(uint32_t id, uint64_t meta_bytes, Recover
       return;
     }
     IndexEntry entry{e.seq, e.offset, id,
-                     e.kind == Kind::kTombstone ? IndexEntry::kTombstoneLen : e.value_len};
+                     e.kind == Kind::kTombstone ? IndexEntry::kTombstoneLen : e.value_len,
+                     e.expire_at_ms};
     tally->loader->Upsert(EngineKeyOf(e.key_has_db, e.key, &scratch), entry);
   });
   if (!s.ok()) {
@@ -339,6 +342,7 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
   for (uint32_t id : ids) tasks.push_back(Task{id, id == active_id, {}, {}});
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> tombstones{0};  // that entered the index
+  std::atomic<uint64_t> expiring{0};    // puts with an expiry time that entered the index
   auto work = [&] {
     Index::Loader loader(&index_);
     for (size_t i; (i = next.fetch_add(1)) < tasks.size();) {
@@ -362,6 +366,7 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
     }
     loader.Flush();
     tombstones.fetch_add(loader.stored_tombstones());
+    expiring.fetch_add(loader.stored_expiring());
   };
   {
     const size_t threads =
@@ -371,7 +376,9 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
     work();
   }  // joined
 
-  // Every segment is read. In one pass over the index: tombstones have done their job, and
+  // Every segment is read. In one pass over the index: tombstones have done their job, as
+  // have puts whose expiry time has passed (they shadowed every older record of their key
+  // while loading; dropping them now writes nothing, and compaction never copies them), and
   // prefix tombstones (FLUSHDB) remove what is older than them, whichever segment holds it
   // (per prefix only the newest matters).
   std::map<std::string, uint64_t> prefixes;
@@ -381,9 +388,10 @@ Status LogStore::RecoverSegments(const std::vector<uint32_t>& ids, uint32_t acti
       newest = std::max(newest, seq);
     }
   }
-  if (tombstones.load() > 0 || !prefixes.empty()) {
+  if (tombstones.load() > 0 || expiring.load() > 0 || !prefixes.empty()) {
+    const int64_t now = NowMs();
     index_.EraseIf([&](std::string_view key, const IndexEntry& e) {
-      if (e.tombstone()) return true;
+      if (e.tombstone() || e.ExpiredAt(now)) return true;
       for (const auto& [prefix, seq] : prefixes) {
         if (e.seq < seq && key.starts_with(prefix)) return true;
       }
@@ -558,12 +566,16 @@ Status LogStore::Recover() {
   // makes it here: until a compaction rewrites it, live bytes count it a byte high, and dead
   // bytes a byte low.
   uint64_t live = 0;
-  std::map<uint32_t, uint64_t> per_db;
+  std::map<uint32_t, DbKeyCount> per_db;
   index_.ForEach([&](std::string_view key, const IndexEntry& e) {
     live += RecordSize(key.size(), e.value_len);
     uint32_t db = 0;
     std::string_view user_key;
-    if (DecodeDbKey(key, &db, &user_key)) ++per_db[db];
+    if (DecodeDbKey(key, &db, &user_key)) {
+      DbKeyCount& count = per_db[db];
+      ++count.keys;
+      if (e.has_expiry()) ++count.expires;
+    }
   });
   db_keys_.Reset(std::move(per_db));
   uint64_t disk = 0, meta = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/failpoint.h"
+#include "store/db_key.h"
 #include "store/record.h"
 
 namespace kvs {
@@ -28,7 +29,10 @@ constexpr int kGetAttempts = 16;
 }  // namespace
 
 LogStore::LogStore(const Options& options, Env* env, std::unique_ptr<DataDir> dir)
-    : options_(options), env_(env), dir_(std::move(dir)) {}
+    : options_(options),
+      clock_(options.clock != nullptr ? options.clock : ExpiryClock::System()),
+      env_(env),
+      dir_(std::move(dir)) {}
 
 Result<std::unique_ptr<LogStore>> LogStore::Open(const Options& options, Env* env) {
   if (options.segment_bytes < 4096) {
@@ -130,22 +134,25 @@ void LogStore::Fail(const Status& why) {
 // ---- Reads ------------------------------------------------------------------------------
 
 Result<StoredValue> LogStore::Read(std::string_view key, bool cached_only) {
-  KVS_ASSIGN_OR_RETURN(std::string value, Lookup(key, cached_only));
-  return StoredValue{std::move(value), kNoExpiry};
+  return Lookup(key, cached_only);
 }
 
 Result<bool> LogStore::Contains(std::string_view key, bool /*cached_only*/) {
   // The index knows: never the disk.
   std::optional<IndexEntry> entry = index_.Find(key);
-  return entry.has_value() && !entry->tombstone();
+  return entry.has_value() && !entry->tombstone() &&
+         !(entry->has_expiry() && entry->ExpiredAt(NowMs()));
 }
 
-Result<std::string> LogStore::Lookup(std::string_view key, bool cached_only) {
+Result<StoredValue> LogStore::Lookup(std::string_view key, bool cached_only) {
   // A lookup can race a compaction that moves the entry and drops the old segment between
   // reading the entry and finding its segment; look the entry up again in that case.
   for (int attempt = 0; attempt < kGetAttempts; ++attempt) {
     std::optional<IndexEntry> entry = index_.Find(key);
-    if (!entry) return Status::NotFound("Key not found");
+    // The clock is read only for a key that has an expiry time.
+    if (!entry || (entry->has_expiry() && entry->ExpiredAt(NowMs()))) {
+      return Status::NotFound("Key not found");
+    }
     std::shared_ptr<Segment> seg = FindSegment(entry->segment);
     if (seg == nullptr) continue;
     KVS_FAILPOINT("log.read_holding_segment");  // tests swap the segment away right here
@@ -170,9 +177,11 @@ Result<std::string> LogStore::Lookup(std::string_view key, bool cached_only) {
       return Status::Corruption(fmt::format("{}: damaged record at offset {} (read {} of {} bytes)",
                                             seg->file->path(), entry->offset, n, size));
     }
+    const int64_t expire_at_ms = view.expire_at_ms;
     buf.resize(header.record_size());
-    buf.erase(0, log_format::kHeaderSize + header.key_len);
-    return buf;
+    buf.erase(0, log_format::kHeaderSize + header.key_len +
+                     (header.has_expiry() ? log_format::kExpiryBytes : 0));
+    return StoredValue{std::move(buf), expire_at_ms};
   }
   return Status::Aborted("lookup kept racing compaction; try again");
 }
@@ -256,22 +265,30 @@ Result<LogWriter::Prepared> LogStore::Prepare(const WriteBatch& batch,
   Prepared p;
   p.op_results.resize(batch.size());
   // Which ops write a record: a delete of a key absent from the index (and from the
-  // earlier ops of this batch) writes nothing and answers NotFound.
+  // earlier ops of this batch) writes nothing and answers NotFound. A delete of a key whose
+  // record is still indexed but expired answers NotFound too (the key did not exist), but
+  // writes its tombstone: that is how the server's expirer reclaims it, and the tombstone
+  // keeps it dead should a later start see an earlier clock.
   BatchKeyState in_batch;
   std::vector<size_t> writing;
   uint64_t total = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op& op = batch.ops()[i];
     if (op.kind == WriteBatch::OpKind::kDelete) {
-      const std::optional<bool> decided = in_batch.Exists(op.key);  // the index only if not
-      if (!(decided ? *decided : index_.Find(op.key).has_value())) {
-        p.op_results[i] = Status::NotFound("Key not found");
-        continue;
+      bool exists = false, indexed = false;
+      if (const std::optional<bool> decided = in_batch.Exists(op.key)) {
+        exists = indexed = *decided;
+      } else if (const std::optional<IndexEntry> e = index_.Find(op.key)) {  // only if not
+        indexed = true;
+        exists = !(e->has_expiry() && e->ExpiredAt(NowMs()));
       }
+      if (!exists) p.op_results[i] = Status::NotFound("Key not found");
+      if (!indexed) continue;
     }
     in_batch.Apply(op);
     writing.push_back(i);
-    total += RecordSize(op.key.size(), op.value.size());
+    const int64_t expiry = op.kind == WriteBatch::OpKind::kPut ? op.expire_at_ms : kNoExpiry;
+    total += RecordSize(op.key.size(), StoredValueLen(op.value.size(), expiry));
   }
 
   if (!writing.empty()) {
@@ -299,11 +316,12 @@ Result<LogWriter::Prepared> LogStore::Prepare(const WriteBatch& batch,
       if (w == 0) flags |= kBatchStart;
       if (w + 1 == writing.size()) flags |= kBatchEnd;
       const uint64_t seq = next_seq_++;
+      const int64_t expiry = tombstone ? kNoExpiry : op.expire_at_ms;
       p.placed.push_back(Prepared::Placed{writing[w], write_offset_ + p.bytes.size(),
-                                          static_cast<uint32_t>(op.value.size()), tombstone,
-                                          prefix, seq, op.key});
+                                          StoredValueLen(op.value.size(), expiry), tombstone,
+                                          prefix, seq, op.key, expiry});
       AppendRecord(&p.bytes, seq, tombstone ? Kind::kTombstone : Kind::kPut, flags, op.key,
-                   op.value);
+                   op.value, expiry);
     }
     p.segment = active_->id;
     p.offset = write_offset_;
@@ -331,17 +349,22 @@ Status LogStore::Commit(Prepared&& batch, const Status& io) {
         if (removed) {
           live_bytes_.fetch_sub(RecordSize(r.key.size(), removed->value_len),
                                 std::memory_order_relaxed);
-          keys.Add(r.key, -1);
+          keys.Add(r.key, -1, removed->has_expiry() ? -1 : 0);
         }
       } else {
         std::optional<IndexEntry> replaced;
-        index_.Upsert(r.key, IndexEntry{r.seq, r.offset, batch.segment, r.value_len}, &replaced);
+        index_.Upsert(r.key,
+                      IndexEntry{r.seq, r.offset, batch.segment, r.value_len, r.expire_at_ms},
+                      &replaced);
         live_bytes_.fetch_add(size, std::memory_order_relaxed);
+        const int64_t expires = r.expire_at_ms != kNoExpiry ? 1 : 0;
         if (replaced) {
           live_bytes_.fetch_sub(RecordSize(r.key.size(), replaced->value_len),
                                 std::memory_order_relaxed);
+          const int64_t change = expires - (replaced->has_expiry() ? 1 : 0);
+          if (change != 0) keys.Add(r.key, 0, change);
         } else {
-          keys.Add(r.key, +1);
+          keys.Add(r.key, +1, expires);
         }
       }
     }
@@ -372,7 +395,7 @@ void LogStore::ErasePrefix(std::string_view prefix, uint64_t seq, DbKeyCounts::D
   index_.EraseIf([&](std::string_view key, const IndexEntry& e) {
     if (!key.starts_with(prefix) || e.seq >= seq) return false;
     freed += RecordSize(key.size(), e.value_len);
-    removed->Add(key, -1);
+    removed->Add(key, -1, e.has_expiry() ? -1 : 0);
     return true;
   });
   live_bytes_.fetch_sub(freed, std::memory_order_relaxed);
@@ -547,36 +570,63 @@ namespace kvs {
 Status LogStore::ForEach(const PairFn& fn) {
   // Copy the keys first: `fn` may write to this store, which must not happen under an
   // index shard's lock.
+  const int64_t now = NowMs();
   std::vector<std::string> keys;
   keys.reserve(index_.size());
-  index_.ForEach([&keys](std::string_view key, const IndexEntry& entry) {
-    if (!entry.tombstone()) keys.emplace_back(key);
+  index_.ForEach([&keys, now](std::string_view key, const IndexEntry& entry) {
+    if (!entry.tombstone() && !entry.ExpiredAt(now)) keys.emplace_back(key);
   });
   for (const std::string& key : keys) {
-    Result<std::string> value = Get(key);
-    if (!value.ok()) {
-      if (value.status().IsNotFound()) continue;  // removed meanwhile
-      return value.status();
+    Result<StoredValue> read = Read(key, /*cached_only=*/false);
+    if (!read.ok()) {
+      if (read.status().IsNotFound()) continue;  // removed (or expired) meanwhile
+      return read.status();
     }
-    KVS_RETURN_IF_ERROR(fn(key, *value, kNoExpiry));
+    KVS_RETURN_IF_ERROR(fn(key, read->value, read->expire_at_ms));
   }
   return Status::Ok();
 }
 
 std::optional<std::map<uint32_t, DbKeyCount>> LogStore::KeysPerDb() const {
-  std::map<uint32_t, DbKeyCount> counts;
-  for (const auto& [db, keys] : db_keys_.Get()) counts[db].keys = keys;
+  // DBSIZE runs this on the loop, so it must stay cheap. The counts follow the index, whose
+  // expired keys stay until their deletes are written; those are subtracted here. Finding
+  // them walks only the expiry side maps of the index shards whose earliest expiry time has
+  // come (KeyTable::earliest_expiry, a lower bound made exact by each such walk): nothing
+  // while no key has expired, and only keys with a TTL, in the shards that may hold an
+  // expired one, otherwise. The counts and the walk are not one atomic view: racing a write,
+  // a count may be off by the keys that write touches, as it would be a moment earlier or
+  // later, and never goes below zero.
+  std::map<uint32_t, DbKeyCount> counts = db_keys_.Get();
+  index_.ForEachExpired(NowMs(), [&counts](std::string_view key, int64_t /*at*/) {
+    uint32_t db = 0;
+    std::string_view user_key;
+    if (!DecodeDbKey(key, &db, &user_key)) return;
+    auto it = counts.find(db);
+    if (it == counts.end()) return;
+    if (it->second.keys > 0) --it->second.keys;
+    if (it->second.expires > 0) --it->second.expires;
+  });
+  std::erase_if(counts, [](const auto& c) { return c.second.keys == 0; });
   return counts;
 }
 
-ExpiredScan LogStore::ScanExpired(size_t /*max_visited*/) { return {}; }
+ExpiredScan LogStore::ScanExpired(size_t max_visited) {
+  ExpiredScan scan;
+  const int64_t now = NowMs();
+  MutexLock lock(&scan_mu_);
+  scan.visited = index_.ScanTtl(&ttl_cursor_, max_visited, [&](std::string_view key, int64_t at) {
+    if (at <= now) scan.keys.emplace_back(key);
+  });
+  return scan;
+}
 
 Status LogStore::ForEachKey(const std::function<Status(std::string_view key)>& fn) {
   // Keys from the index only. Copied first, as in ForEach: `fn` runs without a shard lock.
+  const int64_t now = NowMs();
   std::vector<std::string> keys;
   keys.reserve(index_.size());
-  index_.ForEach([&keys](std::string_view key, const IndexEntry& entry) {
-    if (!entry.tombstone()) keys.emplace_back(key);
+  index_.ForEach([&keys, now](std::string_view key, const IndexEntry& entry) {
+    if (!entry.tombstone() && !entry.ExpiredAt(now)) keys.emplace_back(key);
   });
   for (const std::string& key : keys) KVS_RETURN_IF_ERROR(fn(key));
   return Status::Ok();

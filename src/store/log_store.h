@@ -18,8 +18,15 @@
 // in crash-safely; readers hold segments by reference, so a swap never fails a read. The
 // same thread writes the hint file of every segment the writer closes (WriteHints()).
 //
+// Expiry: an index entry carries its key's expiry time (KeyTable keeps it beside the entry);
+// every read decides by Options::clock whether the key still exists, so an expired key is
+// hidden from the moment its time passes. Its record goes when the server deletes it (a
+// tombstone, even though the delete answers NotFound), when compaction meets it expired,
+// or when a start finds it expired (docs/COMPACTION.md, docs/FORMAT.md).
+//
 // Lock order (docs/SERVER.md "Locks"): compact_mu_ -> write_mu_ -> segments_mu_ ->
-// (an index shard's lock, ZeroFiller's, failure_mu_, compactor_mu_); sync_mu_ alone.
+// (an index shard's lock, ZeroFiller's, failure_mu_, compactor_mu_); sync_mu_ alone;
+// scan_mu_ -> an index shard's lock.
 #pragma once
 
 #include <atomic>
@@ -197,18 +204,24 @@ class LogStore final : public Engine, public LogWriter {
   std::string SegmentPath(uint32_t id) const;
   std::string HintPath(uint32_t id) const;
   std::shared_ptr<Segment> FindSegment(uint32_t id) const EXCLUDES(segments_mu_);
-  // Get, reading the record with PReadCached when cached_only.
-  Result<std::string> Lookup(std::string_view key, bool cached_only);
+  // Read, reading the record with PReadCached when cached_only.
+  Result<StoredValue> Lookup(std::string_view key, bool cached_only);
+  int64_t NowMs() const { return clock_->NowMs(); }
   void Warn(std::string_view msg) const;
   Status ReadOnlyError() const EXCLUDES(failure_mu_);
   void Fail(const Status& why) REQUIRES(write_mu_);
   void PeriodicSyncLoop() EXCLUDES(sync_mu_);
 
   const Options options_;
+  const std::shared_ptr<ExpiryClock> clock_;  // options_.clock, or the system's
   Env* const env_;
   const std::unique_ptr<DataDir> dir_;
   Index index_;
   RecoveryStats recovery_stats_;       // written by Open only
+
+  // ScanExpired's place in its walk over the keys that have an expiry time.
+  Mutex scan_mu_;
+  Index::TtlCursor ttl_cursor_ GUARDED_BY(scan_mu_);
 
   // Compaction. compact_mu_ serialises compactions (held for a whole one) and hint writes.
   Mutex compact_mu_ ACQUIRED_BEFORE(write_mu_);
@@ -246,7 +259,7 @@ class LogStore final : public Engine, public LogWriter {
 
   // Space accounting: dead bytes = disk - live - meta (docs/COMPACTION.md).
   std::atomic<uint64_t> live_bytes_{0};  // records the index points at
-  DbKeyCounts db_keys_;                  // the index's keys per database
+  DbKeyCounts db_keys_;                  // the index's keys (and expires) per database
   std::atomic<uint64_t> disk_bytes_{0};  // records in the segment map (+ reserved ones)
   std::atomic<uint64_t> meta_bytes_{0};  // kMeta records in the segment map
   std::atomic<uint64_t> fsyncs_{0};

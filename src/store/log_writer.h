@@ -42,13 +42,14 @@ class LogWriter {
 
     // The rest belongs to the LogWriter that made it.
     struct Placed {
-      size_t op;        // index into the batch
-      uint64_t offset;  // record offset in the segment
-      uint32_t value_len;
+      size_t op;           // index into the batch
+      uint64_t offset;     // record offset in the segment
+      uint32_t value_len;  // the record's field: with an expiry time's 8 bytes
       bool tombstone;
       bool prefix;  // a prefix tombstone: every older key starting with `key` goes
       uint64_t seq;
       std::string key;
+      int64_t expire_at_ms = 0;  // a put's expiry time, or kNoExpiry
     };
     std::string bytes;  // the encoded records, written at `offset` of segment `segment`
     uint32_t segment = 0;

@@ -15,22 +15,31 @@ using log_format::kHeaderSize;
 }  // namespace
 
 void AppendRecord(std::string* dst, uint64_t seq, log_format::Kind kind, uint8_t flags,
-                  std::string_view key, std::string_view value) {
+                  std::string_view key, std::string_view value, int64_t expire_at_ms) {
   const size_t start = dst->size();
-  dst->resize(start + kHeaderSize + key.size() + value.size());
+  const uint32_t value_len = StoredValueLen(value.size(), expire_at_ms);
+  dst->resize(start + kHeaderSize + key.size() + value_len);
   char* p = dst->data() + start;
   PutFixed64(p + log_format::kSeqOffset, seq);
+  flags &= static_cast<uint8_t>(~log_format::kHasExpiry);
   if (kind == log_format::Kind::kMeta) {
     flags &= static_cast<uint8_t>(~log_format::kKeyHasDb);
   } else {
     flags |= log_format::kKeyHasDb;
   }
+  if (expire_at_ms != 0) flags |= log_format::kHasExpiry;
   p[log_format::kTypeOffset] = static_cast<char>(static_cast<uint8_t>(kind) | flags);
   PutFixed32(p + log_format::kKeyLenOffset, static_cast<uint32_t>(key.size()));
-  PutFixed32(p + log_format::kValueLenOffset, static_cast<uint32_t>(value.size()));
-  if (!key.empty()) std::memcpy(p + kHeaderSize, key.data(), key.size());
-  if (!value.empty()) std::memcpy(p + kHeaderSize + key.size(), value.data(), value.size());
-  const size_t covered = kHeaderSize - 4 + key.size() + value.size();
+  PutFixed32(p + log_format::kValueLenOffset, value_len);
+  char* v = p + kHeaderSize;
+  if (!key.empty()) std::memcpy(v, key.data(), key.size());
+  v += key.size();
+  if (expire_at_ms != 0) {
+    PutFixed64(v, static_cast<uint64_t>(expire_at_ms));
+    v += log_format::kExpiryBytes;
+  }
+  if (!value.empty()) std::memcpy(v, value.data(), value.size());
+  const size_t covered = kHeaderSize - 4 + key.size() + value_len;
   PutFixed32(p, crc32c::Mask(crc32c::Extend(0, p + 4, covered)));
 }
 
@@ -53,9 +62,12 @@ HeaderCheck DecodeHeader(std::string_view bytes, RecordHeader* out) {
   const uint32_t max_key =
       out->key_has_db() || out->kind() == log_format::Kind::kMeta ? kMaxKeyBytes : kMaxUserKeyBytes;
   const bool prefix = out->key_is_prefix();
+  const bool expiry = out->has_expiry();
   if (!kind_ok || (out->type & ~log_format::kValidTypeBits) != 0 || out->seq == 0 ||
       (out->key_len == 0 && !prefix) || out->key_len > max_key ||
-      out->value_len > kMaxValueBytes ||
+      out->value_len > kMaxValueBytes + (expiry ? log_format::kExpiryBytes : 0) ||
+      (expiry && (out->kind() != log_format::Kind::kPut || !out->key_has_db() ||
+                  out->value_len < log_format::kExpiryBytes)) ||
       (out->kind() == log_format::Kind::kTombstone && out->value_len != 0) ||
       (prefix && (out->kind() != log_format::Kind::kTombstone || !out->key_has_db())) ||
       (out->kind() == log_format::Kind::kMeta && out->key_has_db())) {
@@ -84,6 +96,14 @@ bool VerifyRecord(std::string_view bytes, const RecordHeader& header, RecordView
   out->header = header;
   out->key = bytes.substr(kHeaderSize, header.key_len);
   out->value = bytes.substr(kHeaderSize + header.key_len, header.value_len);
+  out->expire_at_ms = 0;
+  if (header.has_expiry()) {
+    const auto at = static_cast<int64_t>(GetFixed64(out->value.data()));
+    // Checksummed, so written this way: but a time no writer produces is still damage.
+    if (at <= 0) return false;
+    out->expire_at_ms = at;
+    out->value.remove_prefix(log_format::kExpiryBytes);
+  }
   return true;
 }
 

@@ -25,6 +25,8 @@ struct RecordHeader {
   bool key_has_db() const { return (type & log_format::kKeyHasDb) != 0; }
   // A prefix tombstone: removes every older record whose key starts with this key.
   bool key_is_prefix() const { return (type & log_format::kKeyIsPrefix) != 0; }
+  // A put whose value field starts with its expiry time (log_format::kHasExpiry).
+  bool has_expiry() const { return (type & log_format::kHasExpiry) != 0; }
   uint64_t record_size() const { return log_format::kHeaderSize + key_len + value_len; }
 };
 
@@ -32,19 +34,27 @@ struct RecordHeader {
 struct RecordView {
   RecordHeader header;
   std::string_view key;
-  std::string_view value;
+  std::string_view value;    // the user's value: without the expiry time's 8 bytes
+  int64_t expire_at_ms = 0;  // kNoExpiry unless header.has_expiry()
 };
 
 inline uint64_t RecordSize(size_t key_len, size_t value_len) {
   return log_format::kHeaderSize + key_len + value_len;
 }
 
+// The value length field of a put of `value_size` bytes, with or without an expiry time.
+inline uint32_t StoredValueLen(size_t value_size, int64_t expire_at_ms) {
+  return static_cast<uint32_t>(value_size + (expire_at_ms != 0 ? log_format::kExpiryBytes : 0));
+}
+
 // Appends one encoded record to `dst`. `flags` is kBatchStart and/or kBatchEnd, and
 // kKeyIsPrefix for a prefix tombstone; a put or tombstone always gets kKeyHasDb too (its key
-// is an engine key), a kMeta record never.
-// REQUIRES: key and value within the limits of engine.h; value empty for a tombstone.
+// is an engine key), a kMeta record never. A put with `expire_at_ms` (not kNoExpiry) gets
+// kHasExpiry and the time before its value.
+// REQUIRES: key and value within the limits of engine.h; value empty and no expiry time for
+// a tombstone; expire_at_ms >= 0.
 void AppendRecord(std::string* dst, uint64_t seq, log_format::Kind kind, uint8_t flags,
-                  std::string_view key, std::string_view value);
+                  std::string_view key, std::string_view value, int64_t expire_at_ms = 0);
 
 // The engine key a stored key field stands for: itself when `has_db` (kKeyHasDb), else
 // (written by an earlier kvs) db 0's engine key of it, built in `*scratch`. The result views

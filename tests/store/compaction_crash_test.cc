@@ -4,13 +4,20 @@
 // acknowledged write survived and nothing removed came back. The child reports each
 // acknowledgement through a pipe as it happens, like db_stress's expected state: the op in
 // flight at the crash may land or not, whole.
+//
+// Some puts carry an expiry time 30 ops ahead on a clock that the child advances one tick per
+// op, so its compactions meet expired records and drop them; the parent reads on a clock past
+// every time, where a key whose last put had one must be absent (never its older value).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -29,11 +36,15 @@ struct Op {
   bool remove = false;
   std::string key;
   std::string value;
+  int64_t expire_at_ms = kNoExpiry;
   bool compact_after = false;
 };
 
 constexpr int kOps = 300;
 constexpr int kCompactEvery = 60;
+constexpr int64_t kStart = 1'700'000'000'000;  // the child's clock at op 0, one ms per op
+constexpr int64_t kTtlOps = 30;
+constexpr int64_t kAfterEverything = kStart + 1'000'000;  // the parent's clock
 
 std::vector<Op> Workload() {
   std::mt19937 rng(2024);
@@ -43,16 +54,20 @@ std::vector<Op> Workload() {
     op.key = "key" + std::to_string(rng() % 25);
     op.remove = rng() % 5 == 0;
     if (!op.remove) op.value = std::to_string(i) + std::string(100 + rng() % 600, 'v');
+    // Derived from i, not drawn: the random sequence (and so where each failpoint is
+    // reached) stays that of the workload without expiry.
+    if (!op.remove && i % 4 == 1) op.expire_at_ms = kStart + i + kTtlOps;
     op.compact_after = (i + 1) % kCompactEvery == 0;
     ops.push_back(std::move(op));
   }
   return ops;
 }
 
+// What a reader at kAfterEverything sees: a key whose last put had an expiry time is gone.
 State StateAfter(const std::vector<Op>& ops, size_t n) {
   State s;
   for (size_t i = 0; i < n && i < ops.size(); ++i) {
-    if (ops[i].remove) {
+    if (ops[i].remove || ops[i].expire_at_ms != kNoExpiry) {
       s.erase(ops[i].key);
     } else {
       s[ops[i].key] = ops[i].value;
@@ -61,25 +76,36 @@ State StateAfter(const std::vector<Op>& ops, size_t n) {
   return s;
 }
 
-Options CrashOptions(const std::string& dir) {
+Options CrashOptions(const std::string& dir, std::function<int64_t()> clock) {
   Options o;
   o.data_dir = dir;
   o.fsync = FsyncPolicy::kAlways;
   o.segment_bytes = 4096;
   o.background_compaction = false;
+  o.clock = std::make_shared<ExpiryClock>(std::move(clock));
   return o;
 }
 
 // The child: runs the workload, acknowledging each op on `ack_fd`. Never returns.
 [[noreturn]] void RunChild(const std::string& dir, const std::string& point, int skip, int ack_fd) {
   failpoint::Arm(point, skip);
-  auto opened = LogStore::Open(CrashOptions(dir));
+  auto now = std::make_shared<std::atomic<int64_t>>(kStart);
+  auto opened = LogStore::Open(CrashOptions(dir, [now] { return now->load(); }));
   if (!opened.ok()) ::_exit(2);
   std::unique_ptr<LogStore> store = std::move(opened).value();
   const std::vector<Op> ops = Workload();
   for (int i = 0; i < static_cast<int>(ops.size()); ++i) {
     const Op& op = ops[i];
-    Status s = op.remove ? store->Remove(op.key) : store->Set(op.key, op.value);
+    now->store(kStart + i);
+    WriteBatch batch;
+    if (op.remove) {
+      batch.Delete(op.key);
+    } else {
+      batch.Put(op.key, op.value, op.expire_at_ms);
+    }
+    std::vector<Status> results;
+    Status s = store->Write(batch, &results);
+    if (s.ok()) s = results[0];
     if (!s.ok() && !(op.remove && s.IsNotFound())) ::_exit(3);
     if (::write(ack_fd, &i, sizeof i) != sizeof i) ::_exit(4);
     if (op.compact_after && !store->Compact().ok()) ::_exit(5);
@@ -137,7 +163,7 @@ TEST_P(CrashTest, EveryAcknowledgedWriteSurvives) {
   const std::vector<Op> ops = Workload();
   const State before = StateAfter(ops, acked), with_next = StateAfter(ops, acked + 1);
   std::vector<std::string> warnings;
-  Options o = CrashOptions(dir.path());
+  Options o = CrashOptions(dir.path(), [] { return kAfterEverything; });
   o.on_warning = [&](std::string_view w) { warnings.emplace_back(w); };
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round == 0 ? "first start after the crash" : "after a compaction and restart");

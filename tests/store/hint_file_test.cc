@@ -27,6 +27,7 @@ struct Owned {
   uint64_t seq, offset;
   uint32_t value_len;
   bool key_has_db;
+  int64_t expire_at_ms = 0;
 };
 
 class HintFileTest : public ::testing::Test {
@@ -42,11 +43,21 @@ class HintFileTest : public ::testing::Test {
     EXPECT_EQ(w.count(), static_cast<uint64_t>(entries));
     ASSERT_TRUE(w.Finish(segment_size).ok());
   }
+  // Replaces the hint with one holding only `e`, describing a 1 MiB segment.
+  void WriteOne(const HintEntry& e) {
+    std::filesystem::remove(path_);
+    auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
+    ASSERT_TRUE(f.ok());
+    HintWriter w(std::move(f).value());
+    ASSERT_TRUE(w.Add(e).ok());
+    ASSERT_TRUE(w.Finish(1 << 20).ok());
+  }
   Status Read(uint64_t segment_size, std::vector<Owned>* out) {
     auto f = Env::Default()->Open(path_, OpenMode::kRead);
     if (!f.ok()) return f.status();
     return ReadHintFile(**f, segment_size, [&](const HintEntry& e) {
-      out->push_back(Owned{std::string(e.key), e.kind, e.seq, e.offset, e.value_len, e.key_has_db});
+      out->push_back(Owned{std::string(e.key), e.kind, e.seq, e.offset, e.value_len, e.key_has_db,
+                           e.expire_at_ms});
     });
   }
 
@@ -242,21 +253,98 @@ TEST_F(HintFileTest, Version1HintWithADbKeyIsMalformed) {
 TEST_F(HintFileTest, KeyLimitDependsOnTheDbKeyFlag) {
   const std::string user_key_limit(kMaxUserKeyBytes, 'k');
   const std::string over(kMaxUserKeyBytes + 1, 'k');
-  auto write = [&](const HintEntry& e) {
-    std::filesystem::remove(path_);
+  std::vector<Owned> got;
+  WriteOne(HintEntry{user_key_limit, Kind::kPut, 1, 0, 0, false});
+  EXPECT_TRUE(Read(1 << 20, &got).ok());
+  WriteOne(HintEntry{over, Kind::kPut, 1, 0, 0, false});  // longer than an earlier kvs allowed
+  EXPECT_TRUE(Read(1 << 20, &got).IsCorruption());
+  WriteOne(HintEntry{over, Kind::kPut, 1, 0, 0, true});
+  EXPECT_TRUE(Read(1 << 20, &got).ok());
+}
+
+// An entry with an expiry time: the record's flags and the put's time.
+HintEntry Expiring(std::string_view key, uint64_t seq, uint64_t offset, int64_t at) {
+  HintEntry e{key, Kind::kPut, seq, offset, 8 + 3};
+  e.expire_at_ms = at;
+  return e;
+}
+
+TEST_F(HintFileTest, ExpiryTimesRoundTripPerEntry) {
+  {
     auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
     ASSERT_TRUE(f.ok());
     HintWriter w(std::move(f).value());
-    ASSERT_TRUE(w.Add(e).ok());
-    ASSERT_TRUE(w.Finish(1 << 20).ok());
-  };
+    ASSERT_TRUE(w.Add(Expiring("\x01"
+                               "a",
+                               1, 0, 1'700'000'000'123))
+                    .ok());
+    ASSERT_TRUE(w.Add(HintEntry{"\x01"
+                                "b",
+                                Kind::kPut, 2, 40, 3})
+                    .ok());
+    ASSERT_TRUE(w.Add(Expiring("\x01"
+                               "c",
+                               3, 80, 1))
+                    .ok());
+    ASSERT_TRUE(w.Finish(5000).ok());
+  }
+  // The magic stays: an earlier kvs rejects the entries by their kind byte instead.
+  EXPECT_TRUE(ReadWholeFile(path_).starts_with("KVSHINT2"));
   std::vector<Owned> got;
-  write(HintEntry{user_key_limit, Kind::kPut, 1, 0, 0, false});
-  EXPECT_TRUE(Read(1 << 20, &got).ok());
-  write(HintEntry{over, Kind::kPut, 1, 0, 0, false});  // longer than an earlier kvs allowed
+  ASSERT_TRUE(Read(5000, &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].expire_at_ms, 1'700'000'000'123);
+  EXPECT_EQ(got[0].value_len, 11u);
+  EXPECT_EQ(got[1].expire_at_ms, 0);
+  EXPECT_EQ(got[1].key,
+            "\x01"
+            "b");
+  EXPECT_EQ(got[2].expire_at_ms, 1);
+  EXPECT_EQ(got[2].offset, 80u);
+}
+
+TEST_F(HintFileTest, AnExpiryTimeWhereNoRecordHasOneIsMalformed) {
+  std::vector<Owned> got;
+  HintEntry tombstone{
+      "\x01"
+      "k",
+      Kind::kTombstone, 1, 0, 0};
+  tombstone.expire_at_ms = 5;
+  WriteOne(tombstone);
   EXPECT_TRUE(Read(1 << 20, &got).IsCorruption());
-  write(HintEntry{over, Kind::kPut, 1, 0, 0, true});
-  EXPECT_TRUE(Read(1 << 20, &got).ok());
+  HintEntry bare = Expiring("k", 1, 0, 5);
+  bare.key_has_db = false;  // a key of an earlier kvs never had a time
+  WriteOne(bare);
+  EXPECT_TRUE(Read(1 << 20, &got).IsCorruption());
+  HintEntry short_value = Expiring(
+      "\x01"
+      "k",
+      1, 0, 5);
+  short_value.value_len = 7;  // no room for the time in the record
+  WriteOne(short_value);
+  EXPECT_TRUE(Read(1 << 20, &got).IsCorruption());
+  WriteOne(
+      Expiring("\x01"
+               "k",
+               1, 0, -1));
+  EXPECT_TRUE(Read(1 << 20, &got).IsCorruption());
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(HintFileTest, Version1HintWithAnExpiryTimeIsMalformed) {
+  {
+    auto f = Env::Default()->Open(path_, OpenMode::kCreateNew);
+    ASSERT_TRUE(f.ok());
+    HintWriter w(std::move(f).value());
+    HintEntry e = Expiring("k", 1, 0, 5);
+    e.key_has_db = false;
+    ASSERT_TRUE(w.Add(e).ok());
+    ASSERT_TRUE(w.Finish(5000).ok());
+  }
+  testing::MakeHintVersion1(path_);
+  std::vector<Owned> got;
+  EXPECT_TRUE(Read(5000, &got).IsCorruption());
+  EXPECT_TRUE(got.empty());
 }
 
 class SegmentHintWriterTest : public HintFileTest {
@@ -304,6 +392,20 @@ TEST_F(SegmentHintWriterTest, EntriesOfRecordsOfAnEarlierKvsSaySo) {
   EXPECT_EQ(got[0].key, "old");  // as stored
   EXPECT_FALSE(got[0].key_has_db);
   EXPECT_TRUE(got[1].key_has_db);
+}
+
+TEST_F(SegmentHintWriterTest, EntriesCarryTheRecordsExpiryTimes) {
+  std::string seg;
+  AppendRecord(&seg, 10, Kind::kPut, kBatchStart, std::string("\0a", 2), "va", 1'234);
+  AppendRecord(&seg, 11, Kind::kPut, kBatchEnd, std::string("\0b", 2), "vb");
+  ASSERT_TRUE(WriteFrom(seg).ok());
+  std::vector<Owned> got;
+  ASSERT_TRUE(Read(seg.size(), &got).ok());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].expire_at_ms, 1'234);
+  EXPECT_EQ(got[0].value_len, 2u + 8u);  // the record's field
+  EXPECT_EQ(got[1].expire_at_ms, 0);
+  EXPECT_EQ(got[1].value_len, 2u);
 }
 
 TEST_F(SegmentHintWriterTest, RefusesABatchCutShort) {

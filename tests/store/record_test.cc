@@ -200,5 +200,56 @@ TEST(RecordTest, EveryFlippedBitFailsTheChecksum) {
   }
 }
 
+// ---- Expiry times (log_format::kHasExpiry) --------------------------------------------------
+
+const std::string kKey("\0k", 2);  // db 0's engine key "k"
+
+TEST(RecordExpiryTest, ARecordCarriesItsExpiryTimeBeforeItsValue) {
+  std::string buf;
+  AppendRecord(&buf, 7, log_format::Kind::kPut, log_format::kBatchStart | log_format::kBatchEnd,
+               kKey, "value", 1'700'000'000'005);
+  RecordHeader h;
+  ASSERT_EQ(DecodeHeader(buf, &h), HeaderCheck::kOk);
+  EXPECT_TRUE(h.has_expiry());
+  EXPECT_EQ(h.value_len, 5u + 8u);
+  RecordView v;
+  ASSERT_TRUE(VerifyRecord(buf, h, &v));
+  EXPECT_EQ(v.value, "value");
+  EXPECT_EQ(v.expire_at_ms, 1'700'000'000'005);
+  // Without an expiry time: the record of before, byte for byte.
+  std::string plain;
+  AppendRecord(&plain, 7, log_format::Kind::kPut, log_format::kBatchStart | log_format::kBatchEnd,
+               kKey, "value");
+  EXPECT_EQ(plain.size(), buf.size() - 8);
+  ASSERT_EQ(DecodeHeader(plain, &h), HeaderCheck::kOk);
+  EXPECT_FALSE(h.has_expiry());
+}
+
+TEST(RecordExpiryTest, TheExpiryFlagIsImplausibleWhereNoWriterPutsIt) {
+  auto with_type = [](uint8_t type, uint32_t value_len) {
+    std::string buf;
+    AppendRecord(&buf, 1, log_format::Kind::kPut, 0, kKey, std::string(value_len, 'v'));
+    buf[log_format::kTypeOffset] = static_cast<char>(type);
+    RecordHeader h;
+    return DecodeHeader(buf, &h);
+  };
+  using namespace log_format;  // NOLINT(google-build-using-namespace): the flags
+  const uint8_t put = static_cast<uint8_t>(Kind::kPut);
+  const uint8_t tomb = static_cast<uint8_t>(Kind::kTombstone);
+  EXPECT_EQ(with_type(put | kHasExpiry | kKeyHasDb, 8), HeaderCheck::kOk);
+  EXPECT_EQ(with_type(put | kHasExpiry | kKeyHasDb, 7), HeaderCheck::kImplausible);  // no room
+  EXPECT_EQ(with_type(put | kHasExpiry, 8), HeaderCheck::kImplausible);  // a bare (old) key
+  EXPECT_EQ(with_type(tomb | kHasExpiry | kKeyHasDb, 0), HeaderCheck::kImplausible);
+}
+
+TEST(RecordExpiryTest, ARecordWithAnImpossibleExpiryTimeIsDamage) {
+  std::string buf;
+  AppendRecord(&buf, 1, log_format::Kind::kPut, 0, kKey, "v", -5);
+  RecordHeader h;
+  ASSERT_EQ(DecodeHeader(buf, &h), HeaderCheck::kOk);
+  RecordView v;
+  EXPECT_FALSE(VerifyRecord(buf, h, &v));
+}
+
 }  // namespace
 }  // namespace kvs
