@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "store/coding.h"
 #include "store/db_key.h"
 
@@ -9,9 +12,13 @@ namespace kvs::raft {
 
 namespace {
 
-constexpr std::string_view kSnapshotMagic = "KVSSNAP2";
-// Earlier versions' snapshots: the same layout, bare user keys (db 0).
+constexpr std::string_view kSnapshotMagic = "KVSSNAP3";
+// Earlier versions' snapshots: pairs without expiry times; V1's keys bare user keys (db 0).
+constexpr std::string_view kSnapshotMagicV2 = "KVSSNAP2";
 constexpr std::string_view kSnapshotMagicV1 = "KVSSNAP1";
+
+// An expiry time as encoded: its u64 must fit an int64 (times are >= 0).
+bool ValidExpiry(uint64_t v) { return v <= static_cast<uint64_t>(INT64_MAX); }
 
 void Put8(std::string* out, uint8_t v) { out->push_back(static_cast<char>(v)); }
 void Put16(std::string* out, uint16_t v) {
@@ -100,11 +107,16 @@ bool GetMember(Reader* r, uint64_t* id, std::string_view* address) {
 }  // namespace
 
 std::string EncodeBatchEntry(uint64_t proposer, uint64_t token, const WriteBatch& batch) {
+  const bool expiry =
+      std::any_of(batch.ops().begin(), batch.ops().end(),
+                  [](const WriteBatch::Op& op) { return op.expire_at_ms != kNoExpiry; });
   size_t size = 1 + 8 + 8 + 4;
-  for (const WriteBatch::Op& op : batch.ops()) size += 9 + op.key.size() + op.value.size();
+  for (const WriteBatch::Op& op : batch.ops()) {
+    size += 9 + op.key.size() + op.value.size() + (expiry ? 8 : 0);
+  }
   std::string out;
   out.reserve(size);
-  PutHeader(&out, EntryType::kBatchV2, proposer, token);
+  PutHeader(&out, expiry ? EntryType::kBatchV3 : EntryType::kBatchV2, proposer, token);
   Put32(&out, static_cast<uint32_t>(batch.size()));
   for (const WriteBatch::Op& op : batch.ops()) {
     Put8(&out, static_cast<uint8_t>(op.kind));
@@ -112,6 +124,9 @@ std::string EncodeBatchEntry(uint64_t proposer, uint64_t token, const WriteBatch
     Put32(&out, static_cast<uint32_t>(op.value.size()));
     out.append(op.key);
     out.append(op.value);
+    if (expiry && op.kind == WriteBatch::OpKind::kPut) {
+      Put64(&out, static_cast<uint64_t>(op.expire_at_ms));
+    }
   }
   PadTo8(&out);
   return out;
@@ -134,10 +149,12 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
     return Status::Corruption("raft entry: short header");
   }
   if (type == static_cast<uint8_t>(EntryType::kBatch) ||
-      type == static_cast<uint8_t>(EntryType::kBatchV2)) {
+      type == static_cast<uint8_t>(EntryType::kBatchV2) ||
+      type == static_cast<uint8_t>(EntryType::kBatchV3)) {
     entry.type = static_cast<EntryType>(type);
     // An earlier version's batch holds bare user keys: db 0's.
     const bool legacy = entry.type == EntryType::kBatch;
+    const bool expiry = entry.type == EntryType::kBatchV3;
     uint32_t n = 0;
     if (!r.U32(&n)) return Status::Corruption("raft entry: short batch");
     for (uint32_t i = 0; i < n; ++i) {
@@ -150,15 +167,25 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
           !r.Bytes(value_len, &value)) {
         return Status::Corruption(fmt::format("raft entry: op {} of {} is cut short", i, n));
       }
-      const bool known = kind == static_cast<uint8_t>(WriteBatch::OpKind::kPut) ||
-                         kind == static_cast<uint8_t>(WriteBatch::OpKind::kDelete) ||
-                         (!legacy && kind == static_cast<uint8_t>(WriteBatch::OpKind::kDeletePrefix));
+      const bool known =
+          kind == static_cast<uint8_t>(WriteBatch::OpKind::kPut) ||
+          kind == static_cast<uint8_t>(WriteBatch::OpKind::kDelete) ||
+          (!legacy && kind == static_cast<uint8_t>(WriteBatch::OpKind::kDeletePrefix));
       if (!known) {
         return Status::Corruption(fmt::format("raft entry: op {} has unknown kind {}", i, kind));
       }
+      uint64_t expire_at_ms = 0;
+      if (expiry && kind == static_cast<uint8_t>(WriteBatch::OpKind::kPut)) {
+        if (!r.U64(&expire_at_ms)) {
+          return Status::Corruption(fmt::format("raft entry: op {} of {} is cut short", i, n));
+        }
+        if (!ValidExpiry(expire_at_ms)) {
+          return Status::Corruption(fmt::format("raft entry: op {} has a negative expiry time", i));
+        }
+      }
       entry.batch.Append(WriteBatch::Op{static_cast<WriteBatch::OpKind>(kind),
                                         legacy ? EncodeDbKey(0, key) : std::string(key),
-                                        std::string(value)});
+                                        std::string(value), static_cast<int64_t>(expire_at_ms)});
     }
   } else if (type == static_cast<uint8_t>(EntryType::kMember)) {
     entry.type = EntryType::kMember;
@@ -176,38 +203,43 @@ Result<Entry> DecodeEntry(std::string_view bytes) {
 
 Result<std::string> EncodeSnapshot(
     const MemberAddresses& members,
-    const std::function<Status(const std::function<Status(std::string_view, std::string_view)>&)>&
-        for_each_pair) {
+    const std::function<Status(const SnapshotPairFn&)>& for_each_pair) {
   std::string out(kSnapshotMagic);
   Put32(&out, static_cast<uint32_t>(members.size()));
   for (const auto& [id, address] : members) PutMember(&out, id, address);
   const size_t count_at = out.size();
   Put64(&out, 0);  // the pair count, filled in below
   uint64_t pairs = 0;
-  KVS_RETURN_IF_ERROR(for_each_pair([&out, &pairs](std::string_view key, std::string_view value) {
-    Put32(&out, static_cast<uint32_t>(key.size()));
-    Put32(&out, static_cast<uint32_t>(value.size()));
-    out.append(key);
-    out.append(value);
-    ++pairs;
-    return Status::Ok();
-  }));
+  KVS_RETURN_IF_ERROR(for_each_pair(
+      [&out, &pairs](std::string_view key, std::string_view value, int64_t expire_at_ms) {
+        if (expire_at_ms < 0) return Status::InvalidArgument("snapshot: negative expiry time");
+        Put32(&out, static_cast<uint32_t>(key.size()));
+        Put32(&out, static_cast<uint32_t>(value.size()));
+        Put64(&out, static_cast<uint64_t>(expire_at_ms));
+        out.append(key);
+        out.append(value);
+        ++pairs;
+        return Status::Ok();
+      }));
   PutFixed64(out.data() + count_at, pairs);
   PadTo8(&out);
   return out;
 }
 
 Status DecodeSnapshot(std::string_view bytes, MemberAddresses* members,
-                      const std::function<Status(std::string_view, std::string_view)>& on_pair) {
+                      const SnapshotPairFn& on_pair) {
   Reader r(bytes);
   std::string_view magic;
   uint32_t n = 0;
   if (!r.Bytes(kSnapshotMagic.size(), &magic) ||
-      (magic != kSnapshotMagic && magic != kSnapshotMagicV1) || !r.U32(&n)) {
+      (magic != kSnapshotMagic && magic != kSnapshotMagicV2 && magic != kSnapshotMagicV1) ||
+      !r.U32(&n)) {
     return Status::Corruption("raft snapshot: not a kvs snapshot");
   }
   static_assert(kSnapshotMagicV1.size() == kSnapshotMagic.size());
+  static_assert(kSnapshotMagicV2.size() == kSnapshotMagic.size());
   const bool legacy = magic == kSnapshotMagicV1;  // bare user keys: db 0's
+  const bool expiry = magic == kSnapshotMagic;
   std::string legacy_key;
   members->clear();
   for (uint32_t i = 0; i < n; ++i) {
@@ -221,18 +253,23 @@ Status DecodeSnapshot(std::string_view bytes, MemberAddresses* members,
   for (uint64_t i = 0; i < pairs; ++i) {
     uint32_t key_len = 0;
     uint32_t value_len = 0;
+    uint64_t expire_at_ms = 0;
     std::string_view key;
     std::string_view value;
-    if (!r.U32(&key_len) || !r.U32(&value_len) || !r.Bytes(key_len, &key) ||
-        !r.Bytes(value_len, &value)) {
+    if (!r.U32(&key_len) || !r.U32(&value_len) || (expiry && !r.U64(&expire_at_ms)) ||
+        !r.Bytes(key_len, &key) || !r.Bytes(value_len, &value)) {
       return Status::Corruption("raft snapshot: a pair is cut short");
+    }
+    if (!ValidExpiry(expire_at_ms)) {
+      return Status::Corruption(
+          fmt::format("raft snapshot: pair {} has a negative expiry time", i));
     }
     if (legacy) {
       legacy_key.clear();
       AppendDbKey(0, key, &legacy_key);
       key = legacy_key;
     }
-    KVS_RETURN_IF_ERROR(on_pair(key, value));
+    KVS_RETURN_IF_ERROR(on_pair(key, value, static_cast<int64_t>(expire_at_ms)));
   }
   if (!OnlyPadding(r.rest())) return Status::Corruption("raft snapshot: bytes after the end");
   return Status::Ok();

@@ -14,6 +14,9 @@ namespace kvs::raft {
 namespace {
 
 constexpr size_t kRestoreBatchOps = 1024;
+// At most this many ScanExpired calls (of kRestoreBatchOps) per restore: a bound on the
+// time a restore spends removing expired keys; what is left stays for the expirer.
+constexpr int kRestoreExpiredRounds = 4096;
 
 }  // namespace
 
@@ -79,11 +82,9 @@ int RaftNode::Impl::FsmSnapshot(struct raft_fsm* fsm, struct raft_buffer* bufs[]
   Impl* self = static_cast<Impl*>(fsm->data);
   // Entries applied after this call, while the snapshot is stored, are not in it.
   self->snapshot_index_ = raft_last_applied(&self->raft_);
-  Result<std::string> data =
-      EncodeSnapshot(self->members_, [self](const auto& fn) {
-        return self->engine_->ForEach(
-            [&fn](std::string_view key, std::string_view value, int64_t) { return fn(key, value); });
-      });
+  Result<std::string> data = EncodeSnapshot(self->members_, [self](const SnapshotPairFn& fn) {
+    return self->engine_->ForEach(fn);  // keys not expired, with their times
+  });
   if (!data.ok()) {
     self->LogInfo(fmt::format("raft: snapshot failed: {}", data.status().ToString()));
     return RAFT_IOERR;
@@ -116,9 +117,9 @@ int RaftNode::Impl::FsmSnapshotFinalize(struct raft_fsm* fsm, struct raft_buffer
   return 0;
 }
 
-// Makes the engine hold exactly the snapshot's pairs: loads them, then deletes every key
-// the snapshot does not have. Memory: buf->base becomes ours (to free) only on success;
-// on failure libraft keeps and frees it.
+// Makes the engine hold exactly the snapshot's pairs, with their expiry times: loads them,
+// then deletes every key the snapshot does not have. Memory: buf->base becomes ours (to
+// free) only on success; on failure libraft keeps and frees it.
 int RaftNode::Impl::FsmRestore(struct raft_fsm* fsm, struct raft_buffer* buf) {
   Impl* self = static_cast<Impl*>(fsm->data);
   Status s = self->Restore(std::string_view(static_cast<const char*>(buf->base), buf->len));
@@ -147,17 +148,21 @@ Status RaftNode::Impl::Restore(std::string_view data) {
   MemberAddresses restored;
   uint64_t pairs = 0;
   uint64_t unchanged = 0;
-  KVS_RETURN_IF_ERROR(
-      DecodeSnapshot(data, &restored, [&](std::string_view key, std::string_view value) -> Status {
+  KVS_RETURN_IF_ERROR(DecodeSnapshot(
+      data, &restored,
+      [&](std::string_view key, std::string_view value, int64_t expire_at_ms) -> Status {
         stale.erase(std::string(key));
         ++pairs;
         // At a restart the engine mostly holds these very pairs already: a read is cheaper
-        // than rewriting them (and leaving the old copies to compaction).
-        if (Result<std::string> have = engine_->Get(key); have.ok() && *have == value) {
+        // than rewriting them (and leaving the old copies to compaction). A pair whose time
+        // has passed meanwhile is written all the same: every replica then stores what the
+        // leader had, and the leader's replicated delete removes it.
+        if (Result<StoredValue> have = engine_->Read(key, /*cached_only=*/false);
+            have.ok() && have->value == value && have->expire_at_ms == expire_at_ms) {
           ++unchanged;
           return Status::Ok();
         }
-        batch.Put(key, value);
+        batch.Put(key, value, expire_at_ms);
         return batch.size() >= kRestoreBatchOps ? flush() : Status::Ok();
       }));
   for (const std::string& key : stale) {
@@ -165,12 +170,24 @@ Status RaftNode::Impl::Restore(std::string_view data) {
     if (batch.size() >= kRestoreBatchOps) KVS_RETURN_IF_ERROR(flush());
   }
   KVS_RETURN_IF_ERROR(flush());
+  // ForEachKey hides expired keys, so an expired key the snapshot does not have is still
+  // stored; the leader, which no longer has it, will never replicate its delete. Deleting
+  // every expired key here is safe: each replica hides them already, and the leader's
+  // entries carry whole values, never an update of what a follower holds.
+  uint64_t expired = 0;
+  for (int round = 0; round < kRestoreExpiredRounds; ++round) {
+    ExpiredScan scan = engine_->ScanExpired(kRestoreBatchOps);
+    if (scan.keys.empty()) break;
+    expired += scan.keys.size();
+    for (const std::string& key : scan.keys) batch.Delete(key);
+    KVS_RETURN_IF_ERROR(flush());
+  }
   // Addresses given on the command line stay known even if the snapshot predates them.
   for (auto& [id, address] : restored) members_[id] = address;
   LogInfo(
       fmt::format("raft: restored a snapshot of {} keys ({} already in place, {} stale keys "
-                  "removed)",
-                  pairs, unchanged, stale.size()));
+                  "and {} expired keys removed)",
+                  pairs, unchanged, stale.size(), expired));
   return Status::Ok();
 }
 

@@ -153,9 +153,17 @@ std::optional<std::string> ExecuteRead(Engine* engine, const ExpiryClock& clock,
       proto::EncodeIntegerReply(call.shape, found, &out);
       break;
     }
-    case proto::Command::kDbSize:
-      proto::EncodeIntegerReply(call.shape, static_cast<int64_t>(engine->Stats().keys), &out);
+    case proto::Command::kDbSize: {
+      // Every database's keys: the engine's counts (expired keys left out), else its total.
+      uint64_t keys = 0;
+      if (std::optional<std::map<uint32_t, DbKeyCount>> counts = engine->KeysPerDb()) {
+        for (const auto& [db, count] : *counts) keys += count.keys;
+      } else {
+        keys = engine->Stats().keys;
+      }
+      proto::EncodeIntegerReply(call.shape, static_cast<int64_t>(keys), &out);
       break;
+    }
     default:
       proto::EncodeError(call.shape, "not a read", &out);
       break;
@@ -348,6 +356,7 @@ std::string Server::Impl::InfoText(std::span<const std::string> sections) const 
   }
   if (wanted("storage")) {
     section("Storage");
+    line("index_bytes", s.index_bytes);
     line("live_bytes", s.live_bytes);
     line("dead_bytes", s.dead_bytes);
     line("disk_bytes", s.disk_bytes);

@@ -122,6 +122,7 @@ struct EngineStats {
   uint64_t disk_bytes = 0;  // total size of data files
   uint64_t segments = 0;
   uint64_t compactions = 0;
+  uint64_t index_bytes = 0;  // memory of the engine's in-memory index (LogStore)
   uint64_t fsyncs = 0;
   uint64_t batches = 0;      // durable write batches (group commits)
   uint64_t batched_ops = 0;  // ops in those batches; batched_ops / batches = mean batch size

@@ -528,6 +528,7 @@ EngineStats LogStore::Stats() const {
     s.segments = segments_.size();
   }
   s.compactions = compactions_.load(std::memory_order_relaxed);
+  s.index_bytes = index_.MemoryBytes();
   s.fsyncs = fsyncs_.load(std::memory_order_relaxed);
   s.batches = batches_.load(std::memory_order_relaxed);
   s.batched_ops = batched_ops_.load(std::memory_order_relaxed);

@@ -6,10 +6,13 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/experimental.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/wide_columns.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -17,6 +20,7 @@
 #include <chrono>
 #include <unordered_map>
 
+#include "store/rocksdb_expiry.h"
 #include "store/rocksdb_key_format.h"
 #include "store/rocksdb_util.h"
 
@@ -87,6 +91,32 @@ rocksdb::Options MakeRocksOptions(rocksdb::Env* env, std::shared_ptr<rocksdb::Ev
   return o;
 }
 
+// "kvs_expiry", the expiry index: only iterated, never point-read (no bloom filter), small.
+// The expirer deletes its entries oldest first, which leaves a run of tombstones at its
+// head that every iterator steps over until a compaction drops them: table files dense in
+// deletes are compacted as soon as they are written (CompactOnDeletionCollector), and the
+// smaller write buffer gets the tombstones out of the memtable into such files sooner.
+rocksdb::ColumnFamilyOptions MakeExpiryIndexOptions(const rocksdb::Options& base) {
+  rocksdb::ColumnFamilyOptions o(base);
+  o.write_buffer_size = 8 << 20;
+  o.memtable_prefix_bloom_size_ratio = 0;
+  o.memtable_whole_key_filtering = false;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(8 << 20);
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  o.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/128,
+                                                    /*deletion_trigger=*/64));
+  return o;
+}
+
+// ScanExpired: how many deleted index entries (internal keys) one step of its iterator (a
+// seek or a next) may pass over before it gives up with Incomplete. A call takes at most
+// max_visited + 2 steps.
+constexpr uint64_t kScanSkipsPerStep = 1024;
+// ... and after such a give-up, how often it may ask RocksDB to clear the deleted entries.
+constexpr int64_t kIndexCleanupIntervalMs = 1000;
+
 uint64_t IntProperty(rocksdb::DB* db, const std::string& property) {
   uint64_t v = 0;
   return db->GetIntProperty(property, &v) ? v : 0;
@@ -106,7 +136,9 @@ struct RocksDbEngine::Counters : public rocksdb::EventListener {
 };
 
 RocksDbEngine::RocksDbEngine(const Options& options, std::unique_ptr<DataDir> dir)
-    : options_(options), dir_(std::move(dir)) {}
+    : options_(options),
+      clock_(options.clock != nullptr ? options.clock : ExpiryClock::System()),
+      dir_(std::move(dir)) {}
 
 Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const Options& options,
                                                            rocksdb::Env* rocksdb_env) {
@@ -127,7 +159,12 @@ Result<std::unique_ptr<RocksDbEngine>> RocksDbEngine::Open(const Options& option
   // Also converts the keys of a database written before Redis databases existed.
   RocksMigrationOptions migration;
   migration.on_warning = options.on_warning;
-  KVS_ASSIGN_OR_RETURN(engine->db_, OpenRocksDb(rocks_options, path, migration));
+  KVS_ASSIGN_OR_RETURN(
+      RocksDatabase opened,
+      OpenRocksDb(rocks_options, MakeExpiryIndexOptions(rocks_options), path, migration));
+  engine->rocks_ = std::make_unique<RocksDatabase>(std::move(opened));
+  engine->db_ = engine->rocks_->db.get();
+  engine->expiry_cf_ = engine->rocks_->expiry.get();
 
   if (options.fsync == FsyncPolicy::kPeriodic) {
     engine->sync_thread_ = std::thread([e = engine.get()] { e->PeriodicSyncLoop(); });
@@ -144,12 +181,12 @@ RocksDbEngine::~RocksDbEngine() {
     sync_cv_.SignalAll();
     sync_thread_.join();
   }
-  if (db_ == nullptr) return;
+  if (rocks_ == nullptr) return;
   WriterLock lock(&write_mu_);  // no write in flight from here on
   // Errors cannot be reported from here; recovery copes with whatever state they leave.
   if (!read_only_.load(std::memory_order_acquire)) (void)db_->SyncWAL();
-  (void)db_->Close();
-  db_.reset();  // before dir_ releases our LOCK
+  rocks_->Close();
+  rocks_.reset();  // before dir_ releases our LOCK
 }
 
 // ---- Failure -----------------------------------------------------------------------------
@@ -173,30 +210,150 @@ Status RocksDbEngine::ReadOnlyError() const {
 Result<StoredValue> RocksDbEngine::Read(std::string_view key, bool cached_only) {
   rocksdb::ReadOptions options;
   if (cached_only) options.read_tier = rocksdb::kBlockCacheTier;  // Incomplete for a file
-  KVS_ASSIGN_OR_RETURN(std::string value, GetWith(options, key));
-  return StoredValue{std::move(value), kNoExpiry};
+  KVS_ASSIGN_OR_RETURN(StoredValue stored, ReadStored(options, key));
+  if (Expired(stored.expire_at_ms)) return Status::NotFound("Key not found");
+  return stored;
 }
 
-ExpiredScan RocksDbEngine::ScanExpired(size_t /*max_visited*/) { return {}; }
-
-Result<std::string> RocksDbEngine::GetWith(const rocksdb::ReadOptions& options,
-                                           std::string_view key) {
-  std::string value;
-  rocksdb::Status s = db_->Get(options, ToSlice(key), &value);
+Status RocksDbEngine::GetColumns(const rocksdb::ReadOptions& options, std::string_view key,
+                                 rocksdb::PinnableWideColumns* columns) {
+  rocksdb::Status s = db_->GetEntity(options, db_->DefaultColumnFamily(), ToSlice(key), columns);
   if (s.IsNotFound()) return Status::NotFound("Key not found");
   if (s.IsIncomplete()) return Status::WouldBlock("not in RocksDB's memory");
-  KVS_RETURN_IF_ERROR(FromRocks(s, "get"));
-  return value;
+  return FromRocks(s, "get");
+}
+
+Result<StoredValue> RocksDbEngine::ReadStored(const rocksdb::ReadOptions& options,
+                                              std::string_view key) {
+  rocksdb::PinnableWideColumns columns;
+  KVS_RETURN_IF_ERROR(GetColumns(options, key, &columns));
+  KVS_ASSIGN_OR_RETURN(RocksStoredView view, DecodeRocksEntry(columns.columns()));
+  return StoredValue{std::string(view.value), view.expire_at_ms};
+}
+
+Result<int64_t> RocksDbEngine::StoredExpiry(std::string_view key) {
+  rocksdb::PinnableWideColumns columns;
+  KVS_RETURN_IF_ERROR(GetColumns(rocksdb::ReadOptions(), key, &columns));
+  KVS_ASSIGN_OR_RETURN(RocksStoredView view, DecodeRocksEntry(columns.columns()));
+  return view.expire_at_ms;
 }
 
 Status RocksDbEngine::ForEach(const PairFn& fn) {
   // An implicit snapshot of the iterator's start: a point-in-time view (more than promised).
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    KVS_RETURN_IF_ERROR(fn(std::string_view(it->key().data(), it->key().size()),
-                           std::string_view(it->value().data(), it->value().size()), kNoExpiry));
+    KVS_ASSIGN_OR_RETURN(RocksStoredView view, DecodeRocksEntry(it->columns()));
+    if (Expired(view.expire_at_ms)) continue;
+    KVS_RETURN_IF_ERROR(
+        fn(std::string_view(it->key().data(), it->key().size()), view.value, view.expire_at_ms));
   }
   return FromRocks(it->status(), "scan");
+}
+
+// ---- Expiry ------------------------------------------------------------------------------
+
+ExpiredScan RocksDbEngine::ScanExpired(size_t max_visited) {
+  ExpiredScan scan;
+  if (max_visited == 0) return scan;
+  MutexLock lock(&scan_mu_);
+  const int64_t now = clock_->NowMs();
+  // Only the due part of the index: entries of times up to now.
+  const std::string upper = ExpiryIndexTimeBound(now + 1);
+  const rocksdb::Slice upper_slice = ToSlice(upper);
+  rocksdb::ReadOptions options;
+  options.iterate_upper_bound = &upper_slice;
+  options.max_skippable_internal_keys = kScanSkipsPerStep;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(options, expiry_cf_));
+
+  // From just after the cursor to the end of the due part, then from the oldest entry up to
+  // the cursor (inclusive): each due entry once at most.
+  const std::string start = scan_cursor_;
+  bool wrapped = start.empty();
+  if (wrapped) {
+    it->SeekToFirst();
+  } else {
+    it->Seek(ToSlice(start));
+    if (it->Valid() && it->key() == ToSlice(start)) it->Next();
+  }
+  std::vector<std::string> stale;
+  bool incomplete = false;  // a step met too many deleted entries
+  while (scan.visited < max_visited) {
+    if (!it->Valid()) {
+      const rocksdb::Status status = it->status();
+      incomplete = incomplete || status.IsIncomplete();
+      if (!status.ok() && !status.IsIncomplete()) {
+        if (options_.on_warning) {
+          options_.on_warning(FromRocks(status, "scan expiry index").ToString());
+        }
+        break;
+      }
+      if (wrapped) break;
+      wrapped = true;  // the oldest entries may be past a run the forward part could not pass
+      it->SeekToFirst();
+      continue;
+    }
+    const std::string_view entry(it->key().data(), it->key().size());
+    if (wrapped && !start.empty() && entry > start) break;
+    ++scan.visited;
+    scan_cursor_.assign(entry);
+    int64_t expire_at_ms = 0;
+    std::string_view key;
+    if (!DecodeExpiryIndexKey(entry, &expire_at_ms, &key)) {
+      stale.emplace_back(entry);  // not an index key: nothing refers to it
+    } else if (Result<int64_t> stored = StoredExpiry(key); stored.ok() && *stored == expire_at_ms) {
+      scan.keys.emplace_back(key);
+    } else if (stored.ok() || stored.status().IsNotFound()) {
+      stale.emplace_back(entry);
+    }  // else a read error: left for a later call
+    it->Next();
+  }
+  it.reset();
+  if (!stale.empty()) DropStaleIndexEntries(stale);
+  if (incomplete && now - last_index_cleanup_ms_ >= kIndexCleanupIntervalMs) {
+    last_index_cleanup_ms_ = now;
+    RequestIndexCleanup();
+  }
+  return scan;
+}
+
+// A run of deleted entries too long to step over stays until a compaction drops it, and
+// until then stalls the walk there. Without waiting: the index's memtable goes to a table
+// file (which the deletion collector marks for compaction), and every index table file is
+// marked for compaction (the family is small: entries of keys with a TTL only).
+void RocksDbEngine::RequestIndexCleanup() {
+  rocksdb::FlushOptions flush;
+  flush.wait = false;
+  flush.allow_write_stall = true;
+  rocksdb::Status s = db_->Flush(flush, expiry_cf_);
+  if (s.ok()) s = rocksdb::experimental::SuggestCompactRange(db_, expiry_cf_, nullptr, nullptr);
+  if (!s.ok() && options_.on_warning) {
+    options_.on_warning(FromRocks(s, "clean up the expiry index").ToString());
+  }
+}
+
+// Under write_mu_ held exclusively, so that no put can write the same entry (the same key
+// and time again) between the check and the delete; unsynced, since an entry a crash brings
+// back is only stale again.
+void RocksDbEngine::DropStaleIndexEntries(const std::vector<std::string>& entries) {
+  WriterLock exclusive(&write_mu_);
+  if (read_only_.load(std::memory_order_acquire)) return;
+  rocksdb::WriteBatch batch;
+  for (const std::string& entry : entries) {
+    int64_t expire_at_ms = 0;
+    std::string_view key;
+    if (DecodeExpiryIndexKey(entry, &expire_at_ms, &key)) {
+      Result<int64_t> stored = StoredExpiry(key);
+      if (stored.ok() ? *stored == expire_at_ms : !stored.status().IsNotFound()) {
+        continue;  // valid again, or unreadable: keep it
+      }
+    }
+    if (!batch.Delete(expiry_cf_, ToSlice(entry)).ok()) return;
+  }
+  if (batch.Count() == 0) return;
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok() && options_.on_warning) {
+    options_.on_warning(FromRocks(s, "drop stale expiry index entries").ToString());
+  }
 }
 
 // ---- Writes ------------------------------------------------------------------------------
@@ -223,22 +380,39 @@ Status RocksDbEngine::WriteLocked(const WriteBatch& batch, bool has_delete,
   std::vector<Status> results(batch.size());
   rocksdb::WriteBatch rocks_batch;
   BatchKeyState in_batch;
+  // Deletes only: the expiry time of each key's last put so far in this batch.
+  std::unordered_map<std::string_view, int64_t> put_expiry;
+  std::string index_key;
   size_t writing = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     const WriteBatch::Op& op = batch.ops()[i];
     rocksdb::Status s;
     if (op.kind == WriteBatch::OpKind::kDelete) {
-      std::optional<bool> exists = in_batch.Exists(op.key);
-      if (!exists) {
-        std::string ignored;
-        rocksdb::Status g = db_->Get(rocksdb::ReadOptions(), ToSlice(op.key), &ignored);
-        if (!g.ok() && !g.IsNotFound()) return FromRocks(g, "get before delete");
-        exists = g.ok();
+      // `stored`: a record to delete, maybe expired; `live`: the key exists (the answer).
+      bool stored = false;
+      bool live = false;
+      // `expire_at_ms`: the time of what is stored, whose index entry goes too.
+      int64_t expire_at_ms = kNoExpiry;
+      if (std::optional<bool> decided = in_batch.Exists(op.key)) {
+        stored = *decided;  // by a put of this batch (and its time) if true
+        if (auto it = put_expiry.find(op.key); stored && it != put_expiry.end()) {
+          expire_at_ms = it->second;
+        }
+      } else {
+        Result<int64_t> have = StoredExpiry(op.key);
+        if (!have.ok() && !have.status().IsNotFound()) return have.status();
+        stored = have.ok();
+        if (stored) expire_at_ms = *have;
       }
-      if (!*exists) {
-        results[i] = Status::NotFound("Key not found");
-        continue;
+      live = stored && !Expired(expire_at_ms);
+      if (stored && expire_at_ms != kNoExpiry) {
+        index_key.clear();
+        AppendExpiryIndexKey(expire_at_ms, op.key, &index_key);
+        s = rocks_batch.Delete(expiry_cf_, ToSlice(index_key));
+        KVS_RETURN_IF_ERROR(FromRocks(s, "batch"));
       }
+      if (!live) results[i] = Status::NotFound("Key not found");
+      if (!stored) continue;
       s = rocks_batch.Delete(ToSlice(op.key));
     } else if (op.kind == WriteBatch::OpKind::kDeletePrefix) {
       // [prefix, the smallest string above every key with it); for an empty prefix (or one
@@ -251,10 +425,29 @@ Status RocksDbEngine::WriteLocked(const WriteBatch& batch, bool has_delete,
         end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
       }
       s = rocks_batch.DeleteRange(ToSlice(op.key), ToSlice(end));
+      // FLUSHALL empties the index too. A database's keys are spread over the whole index:
+      // their entries become stale, dropped by ScanExpired once their time comes.
+      if (s.ok() && op.key.empty()) {
+        s = rocks_batch.DeleteRange(expiry_cf_, rocksdb::Slice(), ToSlice(kRocksExpiryIndexEnd));
+      }
+    } else if (op.expire_at_ms == kNoExpiry) {
+      s = rocks_batch.Put(ToSlice(op.key), ToSlice(op.value));  // replaces any entity: no time
     } else {
-      s = rocks_batch.Put(ToSlice(op.key), ToSlice(op.value));
+      const std::string expire = EncodeExpireColumn(op.expire_at_ms);
+      s = rocks_batch.PutEntity(
+          db_->DefaultColumnFamily(), ToSlice(op.key),
+          rocksdb::WideColumns{{rocksdb::kDefaultWideColumnName, ToSlice(op.value)},
+                               {ToSlice(kRocksExpireColumn), ToSlice(expire)}});
+      if (s.ok()) {
+        index_key.clear();
+        AppendExpiryIndexKey(op.expire_at_ms, op.key, &index_key);
+        s = rocks_batch.Put(expiry_cf_, ToSlice(index_key), rocksdb::Slice());
+      }
     }
-    if (has_delete) in_batch.Apply(op);
+    if (has_delete) {
+      in_batch.Apply(op);
+      if (op.kind == WriteBatch::OpKind::kPut) put_expiry[op.key] = op.expire_at_ms;
+    }
     KVS_RETURN_IF_ERROR(FromRocks(s, "batch"));
     ++writing;
   }
@@ -296,7 +489,7 @@ void RocksDbEngine::PeriodicSyncLoop() {
 // ---- Stats -------------------------------------------------------------------------------
 
 EngineStats RocksDbEngine::Stats() const {
-  rocksdb::DB* db = db_.get();
+  rocksdb::DB* db = db_;
   EngineStats s;
   s.keys = IntProperty(db, rocksdb::DB::Properties::kEstimateNumKeys);
   const uint64_t live = IntProperty(db, rocksdb::DB::Properties::kEstimateLiveDataSize);

@@ -28,6 +28,12 @@ class Families {
   Families(rocksdb::DB* db, std::vector<rocksdb::ColumnFamilyHandle*> handles)
       : db_(db), handles_(std::move(handles)) {}
   Families(const Families&) = delete;
+  // Hands the handle of `name`'s family over (null when there is none); it is no longer ours.
+  rocksdb::ColumnFamilyHandle* Release(std::string_view name) {
+    rocksdb::ColumnFamilyHandle* h = Find(name);
+    if (h != nullptr) handles_.erase(std::find(handles_.begin(), handles_.end(), h));
+    return h;
+  }
   Families& operator=(const Families&) = delete;
   ~Families() {
     for (rocksdb::ColumnFamilyHandle* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
@@ -100,6 +106,11 @@ class Migration {
       compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
       KVS_RETURN_IF_ERROR(FromRocks(db_->CompactRange(compact, data_, nullptr, nullptr),
                                     "compact after migration"));
+      format = kRocksKeyFormatCurrent;
+    }
+    if (format == kRocksKeyFormatNoExpiry) {
+      // Nothing to convert: plain values are values without an expiry time.
+      KVS_RETURN_IF_ERROR(SetFormat(kRocksKeyFormatCurrent));
       format = kRocksKeyFormatCurrent;
     }
     if (format != kRocksKeyFormatCurrent) {
@@ -241,9 +252,16 @@ class Migration {
 
 }  // namespace
 
-Result<std::unique_ptr<rocksdb::DB>> OpenRocksDb(const rocksdb::Options& options,
-                                                 const std::string& path,
-                                                 const RocksMigrationOptions& migration) {
+void RocksDatabase::Close() {
+  if (db == nullptr) return;
+  if (expiry != nullptr) (void)db->DestroyColumnFamilyHandle(expiry.release());
+  (void)db->Close();
+  db.reset();
+}
+
+Result<RocksDatabase> OpenRocksDb(const rocksdb::Options& options,
+                                  const rocksdb::ColumnFamilyOptions& expiry_options,
+                                  const std::string& path, const RocksMigrationOptions& migration) {
   const rocksdb::DBOptions db_options(options);
   std::vector<std::string> names{rocksdb::kDefaultColumnFamilyName};
   rocksdb::Env* env = options.env != nullptr ? options.env : rocksdb::Env::Default();
@@ -252,26 +270,35 @@ Result<std::unique_ptr<rocksdb::DB>> OpenRocksDb(const rocksdb::Options& options
     KVS_RETURN_IF_ERROR(FromRocks(rocksdb::DB::ListColumnFamilies(db_options, path, &names),
                                   "list column families of " + path));
   }
-  if (std::find(names.begin(), names.end(), kRocksMetaFamily) == names.end()) {
-    names.emplace_back(kRocksMetaFamily);  // created by the open
+  for (std::string_view created : {kRocksMetaFamily, kRocksExpiryFamily}) {
+    if (std::find(names.begin(), names.end(), created) == names.end()) {
+      names.emplace_back(created);  // created by the open
+    }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const std::string& name : names) {
-    families.emplace_back(name, name == kRocksMetaFamily ? rocksdb::ColumnFamilyOptions()
-                                                         : rocksdb::ColumnFamilyOptions(options));
+    if (name == kRocksMetaFamily) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    } else if (name == kRocksExpiryFamily) {
+      families.emplace_back(name, expiry_options);
+    } else {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions(options));
+    }
   }
   rocksdb::DBOptions open_options = db_options;
   open_options.create_missing_column_families = true;
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(open_options, path, families, &handles, &raw);
-  std::unique_ptr<rocksdb::DB> db(raw);
+  RocksDatabase opened;
+  opened.db.reset(raw);
   KVS_RETURN_IF_ERROR(FromRocks(s, "open " + path));
   {
-    Families open(db.get(), std::move(handles));  // destroyed before `db` may be
-    KVS_RETURN_IF_ERROR(Migration(db.get(), &open, options, path, migration).Run());
+    Families open(opened.db.get(), std::move(handles));  // destroyed before the DB may be
+    opened.expiry.reset(open.Release(kRocksExpiryFamily));
+    KVS_RETURN_IF_ERROR(Migration(opened.db.get(), &open, options, path, migration).Run());
   }
-  return db;
+  return opened;
 }
 
 }  // namespace kvs

@@ -1,7 +1,7 @@
 // Expiry against the real kvs-server, on both engines: TTLs survive kill -9 exactly (an
 // absolute time on disk), keys whose time passes are gone before and after a restart, and
-// the active expirer brings the store's keys, live bytes and (after compaction) its files
-// back down after a flood of short-TTL keys.
+// the active expirer brings the store's keys, live bytes, index memory and (after
+// compaction) its files back down after a flood of short-TTL keys.
 
 #include <gtest/gtest.h>
 
@@ -91,6 +91,7 @@ TEST_P(ExpiryE2eTest, AFloodOfShortTtlKeysIsReclaimed) {
   }
   const std::optional<uint64_t> peak_live = InfoNumber(port_, "live_bytes");
   ASSERT_TRUE(peak_live.has_value());
+  const uint64_t peak_index = InfoNumber(port_, "index_bytes").value_or(0);
   // Every flooded key goes, from reads at once and from the engine by the expirer.
   ASSERT_TRUE(WaitForInfo("expired_keys", kKeys)) << server->Stderr();
   Conn c(port_);
@@ -98,8 +99,10 @@ TEST_P(ExpiryE2eTest, AFloodOfShortTtlKeysIsReclaimed) {
   EXPECT_EQ(c.Call({"GET", "stays"}), "$1\r\nv\r\n");
   EXPECT_EQ(c.Call({"GET", "s0"}), "$-1\r\n");
   if (std::string(GetParam()) == "kvs") {
-    // The kvs engine's live bytes are only "stays"'s record; compaction gives the disk back.
+    // The kvs engine's live bytes are only "stays"'s record, its index shrank with the
+    // keys, and compaction gives the disk back.
     EXPECT_LT(InfoNumber(port_, "live_bytes").value_or(UINT64_MAX), *peak_live / 100);
+    EXPECT_LT(InfoNumber(port_, "index_bytes").value_or(UINT64_MAX), peak_index / 4);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (InfoNumber(port_, "disk_bytes").value_or(UINT64_MAX) > *peak_live / 4 &&
            std::chrono::steady_clock::now() < deadline) {

@@ -105,7 +105,8 @@ class RocksDbMigrationTest : public ::testing::Test {
     rocksdb::Options o;
     std::vector<rocksdb::ColumnFamilyDescriptor> families{
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-        {std::string(kRocksMetaFamily), rocksdb::ColumnFamilyOptions()}};
+        {std::string(kRocksMetaFamily), rocksdb::ColumnFamilyOptions()},
+        {std::string(kRocksExpiryFamily), rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     EXPECT_TRUE(rocksdb::DB::Open(o, RocksPath(), families, &handles, &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
@@ -138,7 +139,7 @@ TEST_F(RocksDbMigrationTest, NewDatabaseIsMarkedAndNeverConverted) {
     ASSERT_TRUE(e->Set("raw", "2").ok());  // opaque bytes: never converted again
   }
   const auto [families, format] = Meta();
-  EXPECT_EQ(families, (std::vector<std::string>{"default", "kvs_meta"}));
+  EXPECT_EQ(families, (std::vector<std::string>{"default", "kvs_expiry", "kvs_meta"}));
   EXPECT_EQ(format, kRocksKeyFormatCurrent);
   auto e = OpenOk();
   ASSERT_NE(e, nullptr);
@@ -160,7 +161,8 @@ TEST_F(RocksDbMigrationTest, DatabaseOfAnEarlierKvsIsConvertedOnce) {
   EXPECT_THAT(warnings_[0], HasSubstr("earlier kvs"));
   EXPECT_THAT(warnings_[1], HasSubstr(std::to_string(Converted().size()) + " moved"));
   const auto [families, format] = Meta();
-  EXPECT_EQ(families, (std::vector<std::string>{"default", "kvs_meta"}));  // kvs_migrate gone
+  EXPECT_EQ(families,
+            (std::vector<std::string>{"default", "kvs_expiry", "kvs_meta"}));  // kvs_migrate gone
   EXPECT_EQ(format, kRocksKeyFormatCurrent);
   // The old copies were compacted away: the table files hold the converted pairs, and the
   // one written after, only.
@@ -207,15 +209,17 @@ TEST_F(RocksDbMigrationTest, StoppedConversionIsFinishedByTheNextStart) {
       migration.stop_at = [&](std::string_view at) { return at == point && hits++ == skip; };
       rocksdb::Options o;
       o.create_if_missing = true;
-      Result<std::unique_ptr<rocksdb::DB>> stopped = OpenRocksDb(o, RocksPath(), migration);
+      Result<RocksDatabase> stopped =
+          OpenRocksDb(o, rocksdb::ColumnFamilyOptions(o), RocksPath(), migration);
       EXPECT_TRUE(stopped.status().IsAborted()) << stopped.status().ToString();
       EXPECT_EQ(hits, skip + 1);
       auto e = OpenOk();
       ASSERT_NE(e, nullptr);
       EXPECT_EQ(Contents(*e), Converted());
       e.reset();
-      EXPECT_EQ(Meta(), std::make_pair(std::vector<std::string>{"default", "kvs_meta"},
-                                       std::string(kRocksKeyFormatCurrent)));
+      EXPECT_EQ(Meta(),
+                std::make_pair(std::vector<std::string>{"default", "kvs_expiry", "kvs_meta"},
+                               std::string(kRocksKeyFormatCurrent)));
     }
   }
 }
@@ -228,7 +232,8 @@ TEST_F(RocksDbMigrationTest, UnknownKeyFormatIsRefused) {
   {
     std::vector<rocksdb::ColumnFamilyDescriptor> families{
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-        {std::string(kRocksMetaFamily), rocksdb::ColumnFamilyOptions()}};
+        {std::string(kRocksMetaFamily), rocksdb::ColumnFamilyOptions()},
+        {std::string(kRocksExpiryFamily), rocksdb::ColumnFamilyOptions()}};
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(
