@@ -40,6 +40,7 @@ void LoopStats::Add(const LoopStats& other) {
   get_hits += other.get_hits;
   get_misses += other.get_misses;
   incrs += other.incrs;
+  expires += other.expires;
   mgets += other.mgets;
   msets += other.msets;
   mget_hits += other.mget_hits;
@@ -70,7 +71,7 @@ struct ClientLoop::Connection {
         chooser(o.seed + static_cast<uint64_t>(id_in), o.set_weight, o.get_weight, o.keyspace,
                 o.only),
         parser(o.protocol),
-        pending(static_cast<size_t>(o.pipeline)),
+        pending(static_cast<size_t>(o.pipeline) * (o.expire_after_incr ? 2 : 1)),
         in(std::make_unique<char[]>(kInitialReceiveBytes)),
         in_capacity(kInitialReceiveBytes) {}
 
@@ -91,7 +92,8 @@ struct ClientLoop::Connection {
   bool failed = false;
   KeyChooser chooser;
   ReplyParser parser;
-  // In flight, oldest first: a ring of `pipeline` entries (replies come back in order).
+  // In flight, oldest first: a ring of `pipeline` entries, 2 x `pipeline` for INCR +
+  // EXPIRE pairs (replies come back in order).
   std::vector<Pending> pending;
   size_t head = 0;
   size_t count = 0;
@@ -290,7 +292,11 @@ bool ClientLoop::HandleReplies(Connection& c, uint64_t now) {
     stats_.latency.Record(now - p.sent_ns);
     switch (p.op) {
       case Op::kSet:
+      case Op::kSetEx:
         ++stats_.sets;
+        break;
+      case Op::kExpire:
+        ++stats_.expires;
         break;
       case Op::kGet:
         ++stats_.gets;
@@ -328,25 +334,44 @@ bool ClientLoop::HandleReplies(Connection& c, uint64_t now) {
 }
 
 void ClientLoop::Refill(Connection& c, uint64_t now) {
-  while (c.count < c.pending.size() && MaySend(now)) {
+  // An INCR + EXPIRE pair goes out whole, so the ring needs room for both.
+  const size_t width = options_.expire_after_incr && !options_.prefill ? 2 : 1;
+  while (c.count + width <= c.pending.size() && MaySend(now)) {
     Op op;
     if (options_.prefill) {
       op = Op::kSet;
       templates_->AppendSet(next_prefill_key_++, c.chooser.rng(), &c.out);
     } else {
       op = c.chooser.NextOp();
+      if (op == Op::kSet && options_.sets_with_ttl) op = Op::kSetEx;
       switch (op) {
         case Op::kSet: {
           const uint64_t key = c.chooser.NextKey();
           templates_->AppendSet(key, c.chooser.rng(), &c.out);
           break;
         }
+        case Op::kSetEx: {
+          const uint64_t key = c.chooser.NextKey();
+          templates_->AppendSetEx(key, c.chooser.rng(), &c.out);
+          break;
+        }
+        case Op::kExpire:  // only behind an INCR, below
+          break;
         case Op::kGet:
           templates_->AppendGet(c.chooser.NextKey(), &c.out);
           break;
-        case Op::kIncr:
-          templates_->AppendIncr(c.chooser.NextKey(), &c.out);
+        case Op::kIncr: {
+          const uint64_t key = c.chooser.NextKey();
+          templates_->AppendIncr(key, &c.out);
+          if (options_.expire_after_incr) {
+            templates_->AppendExpire(key, &c.out);
+            c.Push({now, Op::kIncr});
+            ++sent_;
+            ++in_flight_;
+            op = Op::kExpire;  // pushed below, behind its INCR
+          }
           break;
+        }
         case Op::kMget:
           templates_->AppendMget(c.chooser.keyspace(), c.chooser.rng(), &c.out);
           break;

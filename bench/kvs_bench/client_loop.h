@@ -44,6 +44,11 @@ struct LoopOptions {
   uint32_t set_weight = 1;
   uint32_t get_weight = 1;
   std::optional<Op> only;  // every request is this op (weights ignored)
+  // --op session: the SETs are SET EX (the GETs plain GETs).
+  bool sets_with_ttl = false;
+  // --op ratelimit: each INCR (only = kIncr) is followed, in the same batch, by an EXPIRE of
+  // its counter; `pipeline` counts such pairs, so 2 x pipeline commands are in flight.
+  bool expire_after_incr = false;
   uint64_t keyspace = 1;
   uint64_t seed = 0;
   int first_connection_id = 0;  // seeds each connection's stream: seed + id
@@ -52,11 +57,12 @@ struct LoopOptions {
 };
 
 struct LoopStats {
-  uint64_t sets = 0;
+  uint64_t sets = 0;  // SET EX too
   uint64_t gets = 0;
   uint64_t get_hits = 0;
   uint64_t get_misses = 0;
   uint64_t incrs = 0;
+  uint64_t expires = 0;  // --op ratelimit: one per INCR
   uint64_t mgets = 0;
   uint64_t msets = 0;
   uint64_t mget_hits = 0;    // keys an MGET found (a value in its array)
@@ -73,7 +79,8 @@ struct LoopStats {
   uint64_t start_ns = 0;
   uint64_t end_ns = 0;  // the last reply (or start_ns if none)
 
-  uint64_t completed() const { return sets + gets + incrs + mgets + msets; }
+  // Replies: one per command (a rate limiter's INCR + EXPIRE pair is two).
+  uint64_t completed() const { return sets + gets + incrs + expires + mgets + msets; }
   uint64_t errors() const {
     return error_replies + wrong_replies + connection_errors + lost_requests;
   }

@@ -109,6 +109,46 @@ TEST(WrongReplyFor, EachOpAcceptsItsOwnType) {
   EXPECT_EQ(WrongReplyFor(Op::kIncr, Resp(":7\r\n"), 10), "");
   EXPECT_EQ(WrongReplyFor(Op::kMget, Resp("*2\r\n$-1\r\n$1\r\nv\r\n"), 2), "");
   EXPECT_EQ(WrongReplyFor(Op::kMset, Resp("+OK\r\n"), 10), "");
+  EXPECT_EQ(WrongReplyFor(Op::kSetEx, Resp("+OK\r\n"), 10), "");
+  EXPECT_EQ(WrongReplyFor(Op::kExpire, Resp(":1\r\n"), 10), "");
+}
+
+TEST(WrongReplyFor, SetExWantsOk) {
+  EXPECT_EQ(WrongReplyFor(Op::kSetEx, Resp(":1\r\n"), 10),
+            "set-ex answered with an integer (expected +OK)");
+  EXPECT_NE(WrongReplyFor(Op::kSetEx, Resp("$-1\r\n"), 10), "");
+}
+
+// EXPIRE follows the INCR of its counter on the same connection: the key must exist.
+TEST(WrongReplyFor, ExpireRightAfterIncrWantsOne) {
+  EXPECT_EQ(WrongReplyFor(Op::kExpire, Resp(":0\r\n"), 10),
+            "EXPIRE right after INCR of its counter answered :0 (expected :1)");
+  EXPECT_NE(WrongReplyFor(Op::kExpire, Resp("+OK\r\n"), 10), "");
+  EXPECT_NE(WrongReplyFor(Op::kExpire, Resp("$1\r\n1\r\n"), 10), "");
+}
+
+TEST(ReplyParser, RateLimiterPairSplitAnywhere) {
+  // An INCR + EXPIRE pair's replies, then a session's SET EX and GET: framed in order,
+  // whole or split at every byte.
+  const std::string wire = ":41\r\n:1\r\n+OK\r\n$3\r\nabc\r\n";
+  const std::vector<ReplyKind> kinds = {ReplyKind::kInteger, ReplyKind::kInteger, ReplyKind::kOk,
+                                        ReplyKind::kValue};
+  for (size_t split = 0; split <= wire.size(); ++split) {
+    ReplyParser parser(proto::Protocol::kResp);
+    std::string buffer = wire.substr(0, split);
+    std::vector<ReplyKind> got;
+    for (int round = 0; round < 2; ++round) {
+      for (;;) {
+        const ParsedReply r = parser.Next(buffer);
+        ASSERT_NE(r.status, ParsedReply::Status::kProtocolError) << split;
+        if (r.status == ParsedReply::Status::kNeedMore) break;
+        got.push_back(r.kind);
+        buffer.erase(0, r.consumed);
+      }
+      buffer += wire.substr(split);
+    }
+    EXPECT_EQ(got, kinds) << split;
+  }
 }
 
 TEST(WrongReplyFor, OtherTypesAreWrong) {
@@ -304,8 +344,77 @@ TEST(Workload, MsetDecodesToKeyValuePairs) {
   ExpectMsetDecodes(4096, 2);
 }
 
+void ExpectSetExDecodes(size_t value_size, uint64_t ttl_s) {
+  RequestTemplates t(proto::Protocol::kResp, value_size, 7, kDefaultMultiKeys, ttl_s);
+  Rng rng(5);
+  std::string wire;
+  t.AppendSetEx(1234567, rng, &wire);
+  EXPECT_EQ(wire.size(), t.set_ex_template().size());
+  const std::vector<std::string> words = DecodeWords(wire);
+  ASSERT_EQ(words.size(), 5u);
+  EXPECT_EQ(words[0], "SET");
+  EXPECT_EQ(words[1], "key:0001234567");
+  EXPECT_EQ(words[2].size(), value_size);
+  // The value is cut from the random pool, not the template's placeholder.
+  if (value_size > 0) {
+    EXPECT_NE(words[2], std::string(value_size, 'v'));
+  }
+  EXPECT_EQ(words[3], "EX");
+  EXPECT_EQ(words[4], std::to_string(ttl_s));
+}
+
+TEST(Workload, SetExDecodesToSetWithTtl) {
+  ExpectSetExDecodes(100, kDefaultTtlSeconds);
+  ExpectSetExDecodes(0, 60);
+  ExpectSetExDecodes(4096, 1);
+  ExpectSetExDecodes(7, 86400);
+}
+
+TEST(Workload, SetExRequestsFollowOneAnother) {
+  RequestTemplates t(proto::Protocol::kResp, 100, 7);
+  Rng rng(5);
+  std::string wire;
+  t.AppendSetEx(1, rng, &wire);
+  t.AppendGet(2, &wire);
+  t.AppendSetEx(3, rng, &wire);
+  proto::Decoder decoder(proto::Protocol::kResp);
+  std::string_view rest = wire;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3; ++i) {
+    proto::Decoded d = decoder.Next(rest);
+    ASSERT_EQ(d.status, proto::DecodeStatus::kRequest) << d.error.message;
+    keys.emplace_back(d.request.argv[1]);
+    rest.remove_prefix(d.consumed);
+  }
+  EXPECT_TRUE(rest.empty());
+  EXPECT_EQ(keys, (std::vector<std::string>{KeyName(1), KeyName(2), KeyName(3)}));
+}
+
+TEST(Workload, ExpireDecodesToItsCounter) {
+  RequestTemplates t(proto::Protocol::kResp, 100, 7);
+  std::string wire;
+  t.AppendExpire(1234567, &wire);
+  EXPECT_EQ(wire.size(), t.expire_template().size());
+  EXPECT_EQ(DecodeWords(wire), (std::vector<std::string>{"EXPIRE", "ctr:0001234567", "60"}));
+  RequestTemplates other_ttl(proto::Protocol::kResp, 100, 7, kDefaultMultiKeys, 5);
+  wire.clear();
+  other_ttl.AppendExpire(9, &wire);
+  EXPECT_EQ(DecodeWords(wire), (std::vector<std::string>{"EXPIRE", "ctr:0000000009", "5"}));
+}
+
+TEST(Workload, ExpiryRequestsAreRespOnly) {
+  EXPECT_TRUE(IsRespOnly(Op::kSetEx));
+  EXPECT_TRUE(IsRespOnly(Op::kExpire));
+  EXPECT_FALSE(IsRespOnly(Op::kSet));
+  EXPECT_FALSE(IsRespOnly(Op::kGet));
+  EXPECT_EQ(OpName(Op::kSetEx), "set-ex");
+  EXPECT_EQ(OpName(Op::kExpire), "expire");
+}
+
 TEST(Workload, JsonHasNoRespOnlyTemplates) {
   RequestTemplates t(proto::Protocol::kJson, 100, 7);
+  EXPECT_TRUE(t.set_ex_template().empty());
+  EXPECT_TRUE(t.expire_template().empty());
   EXPECT_TRUE(t.incr_template().empty());
   EXPECT_TRUE(t.mget_template().empty());
   EXPECT_TRUE(t.mset_template().empty());

@@ -2,9 +2,12 @@
 // or RESP2. N client connections spread over a few epoll threads, each connection keeping
 // `--pipeline` requests in flight; SETs and GETs mixed by `--ratio` over `--keyspace`
 // keys "key:%010d" (or, with `--op`, only SET, GET, INCR, MGET or MSET; the last three RESP
-// only); for `--requests` replies or `--duration` seconds. It prints throughput
-// and latency percentiles (p50 p90 p99 p99.9 max) from a log-linear histogram, a live
-// progress line on a terminal, and with --json a machine-readable result on stdout.
+// only; or, RESP only, one of issue 18's expiry workloads: `session`, SET key value EX ttl
+// and GET by --ratio (default 1:9), and `ratelimit`, pipelined INCR ctr:N + EXPIRE ctr:N ttl
+// pairs, each command counted as one request); for `--requests` replies or `--duration`
+// seconds. It prints throughput and latency percentiles (p50 p90 p99 p99.9 max) from a
+// log-linear histogram, a live progress line on a terminal, and with --json a
+// machine-readable result on stdout.
 //
 // Exit: 0 on a clean run, 1 when any request failed (error reply, connection failure,
 // lost request), 2 on a usage error, 130 when interrupted (results are still printed).
@@ -177,6 +180,7 @@ int Main(int argc, char** argv) {
   std::string ratio_text = "1:1";
   std::string op_text = "mixed";
   size_t multi_keys = kDefaultMultiKeys;
+  uint64_t ttl_s = kDefaultTtlSeconds;
   uint64_t keyspace = 100000;
   size_t value_size = 100;
   uint64_t requests = 0;
@@ -193,7 +197,8 @@ int Main(int argc, char** argv) {
   app.add_option("--clients", clients, "client connections")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app.add_option("--pipeline", pipeline, "requests in flight per connection")
+  app.add_option("--pipeline", pipeline,
+                 "requests in flight per connection (--op ratelimit: INCR + EXPIRE pairs)")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   auto* ratio_opt =
@@ -201,8 +206,14 @@ int Main(int argc, char** argv) {
           ->capture_default_str();
   app.add_option("--op", op_text,
                  "what to send: mixed (SET and GET by --ratio), set, get, or (RESP only) incr "
-                 "(INCR of counters ctr:%010d), mget, mset (--multi-keys keys each)")
-      ->check(CLI::IsMember({"mixed", "set", "get", "incr", "mget", "mset"}))
+                 "(INCR of counters ctr:%010d), mget, mset (--multi-keys keys each), session "
+                 "(SET EX --ttl and GET by --ratio, default 1:9), ratelimit (INCR ctr:N then "
+                 "EXPIRE ctr:N --ttl, pipelined; each command is one request)")
+      ->check(
+          CLI::IsMember({"mixed", "set", "get", "incr", "mget", "mset", "session", "ratelimit"}))
+      ->capture_default_str();
+  app.add_option("--ttl", ttl_s, "seconds of SET EX and EXPIRE (--op session, ratelimit)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000'000}))
       ->capture_default_str();
   app.add_option("--multi-keys", multi_keys, "keys per MGET / MSET")
       ->check(CLI::Range(size_t{1}, kMaxMultiKeys))
@@ -244,7 +255,14 @@ int Main(int argc, char** argv) {
     return kExitUsage;
   }
   std::optional<Op> only;
-  if (op_text != "mixed") {
+  const bool session = op_text == "session";
+  const bool ratelimit = op_text == "ratelimit";
+  // A session store reads far more than it writes: 1 SET EX per 9 GETs unless --ratio says.
+  if (session && ratio_opt->count() == 0) {
+    set_weight = 1;
+    get_weight = 9;
+  }
+  if (op_text != "mixed" && !session) {
     if (ratio_opt->count() != 0) {
       fmt::print(stderr, "kvs-bench: --ratio mixes SET and GET; it cannot go with --op {}\n",
                  op_text);
@@ -254,16 +272,16 @@ int Main(int argc, char** argv) {
       set_weight = op_text == "set" ? 1 : 0;
       get_weight = 1 - set_weight;
     } else {
-      only = op_text == "incr" ? Op::kIncr : op_text == "mget" ? Op::kMget : Op::kMset;
+      only = op_text == "incr" || ratelimit ? Op::kIncr : op_text == "mget" ? Op::kMget : Op::kMset;
       set_weight = get_weight = 0;
-      if (protocol_text != "resp") {
-        fmt::print(stderr,
-                   "kvs-bench: --op {} needs --protocol resp (INCR, MGET and MSET are Redis "
-                   "commands; kvs-bench sends JSON only as GET and SET)\n",
-                   op_text);
-        return kExitUsage;
-      }
     }
+  }
+  if (op_text != "mixed" && op_text != "set" && op_text != "get" && protocol_text != "resp") {
+    fmt::print(stderr,
+               "kvs-bench: --op {} needs --protocol resp (INCR, MGET, MSET, SET EX and EXPIRE "
+               "are Redis commands; kvs-bench sends JSON only as GET and SET)\n",
+               op_text);
+    return kExitUsage;
   }
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
@@ -285,10 +303,11 @@ int Main(int argc, char** argv) {
                      get_weight, keyspace,      value_size, requests, duration_s, seed};
   config.op = op_text;
   config.multi_keys = multi_keys;
+  config.ttl_s = ttl_s;
 
   InstallSignalHandlers();
   const bool tty = ::isatty(STDERR_FILENO) == 1;
-  const RequestTemplates templates(protocol, value_size, seed, multi_keys);
+  const RequestTemplates templates(protocol, value_size, seed, multi_keys, ttl_s);
 
   LoopOptions base;
   base.addr = addr;
@@ -298,6 +317,8 @@ int Main(int argc, char** argv) {
   base.set_weight = set_weight;
   base.get_weight = get_weight;
   base.only = only;
+  base.sets_with_ttl = session;
+  base.expire_after_incr = ratelimit;
   base.keyspace = keyspace;
   base.seed = seed;
   base.stop = &g_stop;

@@ -141,6 +141,7 @@ std::string WrongReplyFor(Op op, const ParsedReply& reply, size_t multi_keys) {
   switch (op) {
     case Op::kSet:
     case Op::kMset:
+    case Op::kSetEx:
       break;
     case Op::kGet:
       if (reply.kind == ReplyKind::kNil) return {};
@@ -148,6 +149,15 @@ std::string WrongReplyFor(Op op, const ParsedReply& reply, size_t multi_keys) {
       break;
     case Op::kIncr:
       want = ReplyKind::kInteger;
+      break;
+    case Op::kExpire:
+      // Sent right behind the INCR that made or kept its counter: :0 (no such key) means
+      // the key vanished between two commands of one connection.
+      want = ReplyKind::kInteger;
+      if (reply.kind == want && reply.number != 1) {
+        return fmt::format("EXPIRE right after INCR of its counter answered :{} (expected :1)",
+                           reply.number);
+      }
       break;
     case Op::kMget:
       want = ReplyKind::kArray;

@@ -1,6 +1,6 @@
 // ReplyParser: the client side of kvs' wire, incrementally framing and classifying the
-// replies to kvs-bench's requests (GET, SET; RESP also INCR, MGET, MSET), in RESP2 or
-// newline-delimited JSON.
+// replies to kvs-bench's requests (GET, SET; RESP also INCR, MGET, MSET, SET EX, EXPIRE), in RESP2
+// or newline-delimited JSON.
 //
 // It only needs to know a reply's type, whether it is an error and whether a GET found its
 // key, so it checks the shapes kvs and Redis send ({"ok":true...}, +OK, :n, $n, $-1, *n,
@@ -43,7 +43,8 @@ struct ParsedReply {
 std::string_view ReplyKindName(ReplyKind kind);
 
 // Why `reply` (framed, not an error) cannot be the answer to `op`, or "" when it can: SET
-// wants +OK, GET a bulk or nil, INCR an integer, MGET an array of `multi_keys`, MSET +OK.
+// wants +OK, GET a bulk or nil, INCR an integer, MGET an array of `multi_keys`, MSET +OK,
+// SET EX +OK, EXPIRE :1 (it follows the INCR of its counter, so the key exists).
 std::string WrongReplyFor(Op op, const ParsedReply& reply, size_t multi_keys);
 
 class ReplyParser {

@@ -55,9 +55,18 @@ bool WriteFile(const std::string& path, std::string_view text) {
 
 bool IsMultiKeyOp(const RunConfig& config) { return config.op == "mget" || config.op == "mset"; }
 
-// "set:get 1:1", "INCR", "MGET of 10 keys": what was sent, for the summary and the plot.
+// "set:get 1:1", "INCR", "MGET of 10 keys", "session: ...", "rate limiter: ...": what was
+// sent, for the summary and the plot.
 std::string WorkloadLabel(const RunConfig& config) {
   if (config.op == "incr") return "INCR";
+  if (config.op == "session") {
+    return fmt::format("session: SET EX {} and GET {}:{}", config.ttl_s, config.set_weight,
+                       config.get_weight);
+  }
+  if (config.op == "ratelimit") {
+    return fmt::format("rate limiter: INCR + EXPIRE {} pairs (a request is one command)",
+                       config.ttl_s);
+  }
   if (IsMultiKeyOp(config)) {
     return fmt::format("{} of {} keys", config.op == "mget" ? "MGET" : "MSET", config.multi_keys);
   }
@@ -103,6 +112,10 @@ void PrintSummary(const RunConfig& config, const RunResult& result, std::FILE* o
                s.get_misses);
   }
   if (s.incrs != 0) fmt::print(out, "  incrs {}\n", s.incrs);
+  if (s.expires != 0) {
+    fmt::print(out, "  expires {} ({:.0f} INCR + EXPIRE pairs/s)\n", s.expires,
+               result.elapsed_s() > 0 ? static_cast<double>(s.expires) / result.elapsed_s() : 0);
+  }
   if (s.mgets != 0) {
     fmt::print(out, "  mgets {} ({} keys found, {} nil)\n", s.mgets, s.mget_hits, s.mget_misses);
   }
@@ -129,19 +142,21 @@ void PrintJson(const RunConfig& config, const RunResult& result, std::FILE* out)
   j += fmt::format(
       R"("addr":{},"protocol":{},"clients":{},"pipeline":{},"threads":{},)"
       R"("ratio":{{"set":{},"get":{}}},"keyspace":{},"value_size":{},"requests_asked":{},)"
-      R"("duration_asked_s":{},"seed":{},"op":{},"multi_keys":{},)",
+      R"("duration_asked_s":{},"seed":{},"op":{},"multi_keys":{},"ttl_s":{},)",
       JsonString(config.addr), JsonString(config.protocol), config.clients, config.pipeline,
       config.threads, config.set_weight, config.get_weight, config.keyspace, config.value_size,
-      config.requests, config.duration_s, config.seed, JsonString(config.op), config.multi_keys);
+      config.requests, config.duration_s, config.seed, JsonString(config.op), config.multi_keys,
+      config.ttl_s);
   j += fmt::format(
       R"("requests":{},"sets":{},"gets":{},"get_hits":{},"get_misses":{},"elapsed_s":{:.6f},)"
       R"("throughput_rps":{:.1f},"interrupted":{},)",
       s.completed(), s.sets, s.gets, s.get_hits, s.get_misses, result.elapsed_s(),
       result.throughput(), result.interrupted);
-  j += fmt::format(R"("incrs":{},"mgets":{},"msets":{},"mget_hits":{},"mget_misses":{},"keys":{},)"
-                   R"("keys_per_s":{:.1f},)",
-                   s.incrs, s.mgets, s.msets, s.mget_hits, s.mget_misses, s.keys,
-                   result.keys_per_s());
+  j += fmt::format(
+      R"("incrs":{},"expires":{},"mgets":{},"msets":{},"mget_hits":{},"mget_misses":{},"keys":{},)"
+      R"("keys_per_s":{:.1f},)",
+      s.incrs, s.expires, s.mgets, s.msets, s.mget_hits, s.mget_misses, s.keys,
+      result.keys_per_s());
   j +=
       fmt::format(R"("latency_us":{{"min":{:.1f},"mean":{:.1f},)", Micros(h.min()), h.mean() / 1e3);
   for (const Percentile& p : kPercentiles) {

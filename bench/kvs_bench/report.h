@@ -25,8 +25,11 @@ struct RunConfig {
   uint64_t requests = 0;  // 0 when the run is timed
   double duration_s = 0;  // 0 when the run is counted
   uint64_t seed = 0;
-  std::string op = "mixed";  // --op: mixed (SET/GET by the weights), set, get, incr, mget, mset
-  size_t multi_keys = 0;     // keys per MGET / MSET
+  // --op: mixed (SET/GET by the weights), set, get, incr, mget, mset, session (SET EX/GET
+  // by the weights), ratelimit (INCR + EXPIRE pairs)
+  std::string op = "mixed";
+  size_t multi_keys = 0;  // keys per MGET / MSET
+  uint64_t ttl_s = 0;     // seconds of SET EX / EXPIRE (session, ratelimit)
 };
 
 // One second of the run, as the progress line saw it.

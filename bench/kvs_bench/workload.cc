@@ -60,6 +60,10 @@ std::string_view OpName(Op op) {
       return "mget";
     case Op::kMset:
       return "mset";
+    case Op::kSetEx:
+      return "set-ex";
+    case Op::kExpire:
+      return "expire";
   }
   return "?";
 }
@@ -95,9 +99,9 @@ uint64_t Rng::Next() {
 }
 
 RequestTemplates::RequestTemplates(proto::Protocol protocol, size_t value_size, uint64_t seed,
-                                   size_t multi_keys)
+                                   size_t multi_keys, uint64_t ttl_s)
     : value_size_(value_size), multi_keys_(multi_keys) {
-  assert(multi_keys >= 1 && multi_keys <= kMaxMultiKeys);
+  assert(multi_keys >= 1 && multi_keys <= kMaxMultiKeys && ttl_s >= 1);
   const proto::Shape shape =
       protocol == proto::Protocol::kResp ? proto::Shape::kResp : proto::Shape::kJson;
   const std::string key = KeyName(0);
@@ -127,6 +131,13 @@ RequestTemplates::RequestTemplates(proto::Protocol protocol, size_t value_size, 
     mset_keys_at_ = EncodeRespWords(words, key, kKeyPrefix.size(), &mset_);
     // Each value follows its key: "key:DDDDDDDDDD\r\n$<size>\r\n<value>".
     const size_t value_after_digits = kKeyDigits + 2 + 1 + std::to_string(value_size).size() + 2;
+    const std::string ttl = std::to_string(ttl_s);
+    set_ex_key_at_ =
+        EncodeRespWords({"SET", key, value, "EX", ttl}, key, kKeyPrefix.size(), &set_ex_)[0];
+    set_ex_value_at_ = set_ex_key_at_ + value_after_digits;
+    assert(set_ex_.compare(set_ex_value_at_, value_size, value) == 0);
+    expire_key_at_ =
+        EncodeRespWords({"EXPIRE", counter, ttl}, counter, kCounterPrefix.size(), &expire_)[0];
     for (size_t digits_at : mset_keys_at_) {
       mset_values_at_.push_back(digits_at + value_after_digits);
       assert(mset_.compare(mset_values_at_.back(), value_size, value) == 0);
@@ -153,12 +164,17 @@ void RequestTemplates::PatchValue(char* at, Rng& rng) const {
   if (value_size_ > 0) std::memcpy(at, pool_.data() + rng.Below(kPoolSlack + 1), value_size_);
 }
 
-void RequestTemplates::AppendSet(uint64_t key, Rng& rng, std::string* out) const {
+void RequestTemplates::AppendKeyValue(std::string_view request, size_t key_at, size_t value_at,
+                                      uint64_t key, Rng& rng, std::string* out) const {
   const size_t base = out->size();
-  out->append(set_);
+  out->append(request);
   char* at = out->data() + base;
-  WriteDigits(key, at + set_key_at_);
-  PatchValue(at + set_value_at_, rng);
+  WriteDigits(key, at + key_at);
+  PatchValue(at + value_at, rng);
+}
+
+void RequestTemplates::AppendSet(uint64_t key, Rng& rng, std::string* out) const {
+  AppendKeyValue(set_, set_key_at_, set_value_at_, key, rng, out);
 }
 
 void RequestTemplates::AppendGet(uint64_t key, std::string* out) const {
@@ -191,6 +207,18 @@ void RequestTemplates::AppendMset(uint64_t keyspace, Rng& rng, std::string* out)
     WriteDigits(rng.Below(keyspace), at + mset_keys_at_[i]);
     PatchValue(at + mset_values_at_[i], rng);
   }
+}
+
+void RequestTemplates::AppendSetEx(uint64_t key, Rng& rng, std::string* out) const {
+  assert(!set_ex_.empty());
+  AppendKeyValue(set_ex_, set_ex_key_at_, set_ex_value_at_, key, rng, out);
+}
+
+void RequestTemplates::AppendExpire(uint64_t key, std::string* out) const {
+  assert(!expire_.empty());
+  const size_t base = out->size();
+  out->append(expire_);
+  WriteDigits(key, out->data() + base + expire_key_at_);
 }
 
 KeyChooser::KeyChooser(uint64_t seed, uint32_t set_weight, uint32_t get_weight, uint64_t keyspace,
