@@ -344,6 +344,11 @@ Status Command::Type() {
   return Status::Ok();
 }
 
+// Redis takes an expiry option again (the last time counts), but not a second kind.
+bool SameOrNoExpiry(std::string_view chosen, std::string_view opt) {
+  return chosen.empty() || EqualsIgnoreCase(chosen, opt);
+}
+
 Status Command::Set() {
   // Redis's parseExtendedStringArgumentsOrReply: each option once, NX/XX exclusive, one
   // expiry form; anything else is a syntax error.
@@ -363,7 +368,7 @@ Status Command::Set() {
       keepttl = true;
     } else if ((EqualsIgnoreCase(opt, "EX") || EqualsIgnoreCase(opt, "PX") ||
                 EqualsIgnoreCase(opt, "EXAT") || EqualsIgnoreCase(opt, "PXAT")) &&
-               !keepttl && expiry_option.empty() && has_next) {
+               !keepttl && SameOrNoExpiry(expiry_option, opt) && has_next) {
       expiry_option = opt;
       expiry_at = ++j;
     } else {
@@ -380,8 +385,8 @@ Status Command::Set() {
 }
 
 // The shared end of SET, SETEX and PSETEX (Redis's setGenericCommand).
-Status Command::SetValue(std::string key, const std::string& value, int64_t expire_at,
-                         bool keepttl, bool nx, bool xx, bool get) {
+Status Command::SetValue(std::string key, const std::string& value, int64_t expire_at, bool keepttl,
+                         bool nx, bool xx, bool get) {
   std::optional<StoredValue> old;
   bool found;
   if (get || keepttl) {
@@ -411,8 +416,7 @@ Status Command::SetValue(std::string key, const std::string& value, int64_t expi
   return Status::Ok();
 }
 
-bool Command::ExpiryArgument(const std::string& arg, std::string_view option,
-                             int64_t* expire_at) {
+bool Command::ExpiryArgument(const std::string& arg, std::string_view option, int64_t* expire_at) {
   const bool seconds = EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "EXAT");
   const bool relative = EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "PX");
   int64_t t;
@@ -466,7 +470,7 @@ Status Command::GetEx() {
       persist = true;
     } else if ((EqualsIgnoreCase(opt, "EX") || EqualsIgnoreCase(opt, "PX") ||
                 EqualsIgnoreCase(opt, "EXAT") || EqualsIgnoreCase(opt, "PXAT")) &&
-               !persist && expiry_option.empty() && has_next) {
+               !persist && SameOrNoExpiry(expiry_option, opt) && has_next) {
       expiry_option = opt;
       expiry_arg = ++j;
     } else {

@@ -196,7 +196,19 @@ bool KeyTable::Erase(std::string_view key, uint64_t hash) {
   const size_t i = FindSlot(key, Low32(hash));
   if (i == slots_.size()) return false;
   EraseSlot(i);
+  MaybeShrink();
   return true;
+}
+
+void KeyTable::MaybeShrink() {
+  // A table that lost most of its keys (a wave of expiries, FLUSHDB) gives the memory back:
+  // under an eighth full, its arrays move to room for twice its keys. Growing back doubles
+  // again, so erase and insert cycles do not thrash.
+  const size_t n = entries_.size();
+  if (entries_.capacity() <= kMinShrinkEntries || n * 8 >= entries_.capacity()) return;
+  const size_t keep = std::max(n * 2, kMinShrinkEntries);
+  entries_.shrink_to(keep);
+  Rehash(SlotsFor(keep));
 }
 
 size_t KeyTable::EraseIf(const std::function<bool(std::string_view, const IndexEntry&)>& pred) {
@@ -207,6 +219,7 @@ size_t KeyTable::EraseIf(const std::function<bool(std::string_view, const IndexE
     EraseSlot(SlotOfEntry(static_cast<uint32_t>(i)));
     ++n;
   }
+  MaybeShrink();
   return n;
 }
 

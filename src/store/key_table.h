@@ -172,6 +172,8 @@ class KeyTable {
   size_t SlotOfEntry(uint32_t index) const;                    // REQUIRES: entry exists
   void Rehash(size_t slot_count);
   void EraseSlot(size_t slot);
+  void MaybeShrink();
+  static constexpr size_t kMinShrinkEntries = 64;  // smaller tables keep their arrays
   // Stores `key` in `e`, inline or in long_keys_; ReleaseKey gives a long key's place back.
   void StoreKey(Entry& e, std::string_view key);
   void ReleaseKey(const Entry& e);

@@ -132,6 +132,15 @@ class PodArray {
     capacity_ = n;
   }
 
+  // Moves to memory for exactly `n` elements (borrowed memory is given back). REQUIRES:
+  // size() <= n < capacity().
+  void shrink_to(size_t n) {
+    std::unique_ptr<T[], Free> smaller(static_cast<T*>(Check(std::malloc(n * sizeof(T)), n)));
+    if (size_ > 0) std::memcpy(static_cast<void*>(smaller.get()), data_.get(), size_ * sizeof(T));
+    data_ = std::move(smaller);
+    capacity_ = n;
+  }
+
   // Appends `v`. REQUIRES: size() < capacity().
   void push_back(const T& v) {
     std::memcpy(static_cast<void*>(data_.get() + size_++), &v, sizeof(T));

@@ -38,7 +38,7 @@ class ExpiryDiffTest : public DifferentialTest {
   }
   static int64_t IntegerOf(const std::string& reply) {
     return reply.size() > 1 && reply[0] == ':' ? std::strtoll(reply.c_str() + 1, nullptr, 10)
-                                                : INT64_MIN;
+                                               : INT64_MIN;
   }
   static void Sleep(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
@@ -81,7 +81,14 @@ TEST_F(ExpiryDiffTest, SetExpiryErrors) {
   SendBoth({"SET", "k", "v", "EX", "10", "PX", "10"});
   SendBoth({"SET", "k", "v", "EX", "10", "KEEPTTL"});
   SendBoth({"SET", "k", "v", "KEEPTTL", "EX", "10"});
-  SendBoth({"SET", "k", "v", "EX", "10", "EX", "10"});
+  SendBoth({"SET", "k", "v", "EX", "10", "EX", "20"});  // the same option again: the last
+  SendBothTtl({"TTL", "k"}, 1);
+  SendBoth({"SET", "k", "v", "PXAT", "4000000000000", "pxat", "4000000000001"});
+  SendBoth({"PEXPIRETIME", "k"});
+  SendBoth({"GETEX", "k", "EXAT", "4000000000", "EXAT", "4000000001"});
+  SendBoth({"EXPIRETIME", "k"});
+  SendBoth({"GETEX", "k", "PERSIST", "PERSIST"});
+  SendBoth({"SET", "k", "v", "KEEPTTL", "KEEPTTL", "GET", "GET"});
   SendBoth({"EXISTS", "k"});
 }
 

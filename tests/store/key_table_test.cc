@@ -372,3 +372,37 @@ TEST(PodArrayTest, ZeroedReserveAppendAndMove) {
 
 }  // namespace
 }  // namespace kvs
+
+namespace kvs {
+namespace {
+
+// A table that loses most of its keys gives the memory back and still finds the rest, with
+// their expiry times; growing again works.
+TEST(KeyTableShrinkTest, ErasingMostKeysShrinksTheArrays) {
+  Model m(&KeyTable::DefaultHash);
+  constexpr uint32_t kKeys = 50'000;
+  for (uint32_t i = 0; i < kKeys; ++i) m.Put(KeyFor(i), i + 1, i % 3 == 0 ? 1000 + i : 0);
+  const size_t full = m.table().MemoryBytes();
+  for (uint32_t i = 0; i < kKeys; ++i) {
+    if (i % 100 != 0) m.Erase(KeyFor(i));
+  }
+  m.Check();
+  EXPECT_LT(m.table().MemoryBytes(), full / 4);  // long keys keep their vector
+  for (uint32_t i = kKeys; i < kKeys + 5000; ++i) m.Put(KeyFor(i), i + 1, 7);
+  m.Check();
+}
+
+TEST(KeyTableShrinkTest, EraseIfShrinksToo) {
+  Model m(&KeyTable::DefaultHash);
+  for (uint32_t i = 0; i < 20'000; ++i) m.Put(KeyFor(i), i + 1);
+  const size_t full = m.table().MemoryBytes();
+  EXPECT_EQ(m.table().EraseIf([](std::string_view, const IndexEntry& e) { return e.seq > 10; }),
+            20'000u - 10);
+  EXPECT_LT(m.table().MemoryBytes(), full / 4);  // long keys keep their vector
+  EXPECT_EQ(m.table().size(), 10u);
+  for (uint32_t i = 0; i < 10; ++i)
+    EXPECT_TRUE(m.table().Find(KeyFor(i), KeyTable::DefaultHash(KeyFor(i))).has_value());
+}
+
+}  // namespace
+}  // namespace kvs
