@@ -405,7 +405,10 @@ void Server::Impl::RunLocalCommand(Connection& c, Session& session, const Call& 
         std::string key = EncodeDbKey(session.db, argv[i]);
         if (std::find(c.watched.begin(), c.watched.end(), key) != c.watched.end()) continue;
         watchers_[key].emplace_back(c.id, c.gen);
-        if (KeyAliveInMemory(key)) c.watched_alive.push_back(key);
+        // Not known without the disk: not checked at EXEC (only a write fails it then).
+        if (Result<bool> alive = ExistsInMemory(key); alive.ok() && *alive) {
+          c.watched_alive.push_back(key);
+        }
         c.watched.push_back(std::move(key));
       }
       out.Ok();
@@ -806,13 +809,12 @@ void Server::Impl::TouchKey(const std::string& key) {
   }
 }
 
-bool Server::Impl::KeyAliveInMemory(const std::string& key) const {
+Result<bool> Server::Impl::ExistsInMemory(const std::string& key) const {
   if (const WriteBatch::Op* op = Staged(key)) {
     return op->kind == WriteBatch::OpKind::kPut &&
            !server_internal::ExpiredAt(op->expire_at_ms, clock_->NowMs());
   }
-  Result<bool> stored = engine_->Contains(key, /*cached_only=*/true);
-  return stored.ok() && *stored;
+  return engine_->Contains(key, /*cached_only=*/true);
 }
 
 void Server::Impl::Unwatch(Connection& c) {

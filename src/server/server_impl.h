@@ -118,9 +118,9 @@ class Server::Impl {
   // WATCH bookkeeping: `key` (an engine key) changed: EXEC fails for its watchers.
   void TouchKey(const std::string& key);
   void Unwatch(Connection& c);
-  // Whether `key` exists, from the staged writes and the engine's memory; false when that
-  // cannot tell without the disk.
-  bool KeyAliveInMemory(const std::string& key) const;
+  // Whether `key` exists (and has not expired), from the staged writes and the engine's
+  // memory; WouldBlock when that cannot tell without the disk.
+  Result<bool> ExistsInMemory(const std::string& key) const;
   void ResetTransaction(Connection& c);
   std::string KeyspaceSection() const;
   uint64_t NewSlot(Connection& c);

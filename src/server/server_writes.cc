@@ -118,9 +118,7 @@ void Server::Impl::StageOp(WriteBatch::Op&& op, bool touch_watchers) {
     // it does not hold (absent already) does not.
     for (const auto& [key, watching] : watchers_) {
       if (!key.starts_with(op.key)) continue;
-      const WriteBatch::Op* staged = Staged(key);
-      Result<bool> stored = staged != nullptr ? staged->kind == WriteBatch::OpKind::kPut
-                                              : engine_->Contains(key, /*cached_only=*/true);
+      Result<bool> stored = ExistsInMemory(key);
       if (!stored.ok() || *stored) TouchKey(key);  // not known without the disk: it may exist
     }
     prefix_overlay_.push_back(at);
