@@ -408,10 +408,10 @@ std::vector<std::string> CommandGenerator::Keyspace() {
 // delete, and read back only as absolute times (EXPIRETIME), never as TTLs.
 std::vector<std::string> CommandGenerator::Expiry() {
   static const std::array<std::string, 9> kSeconds = {
-      "4000000000", "4000000001", "3999999999", "1", "0", "-1", "abc", "9223372036854775807",
-      "9223372036854775"};
-  static const std::array<std::string, 6> kMs = {"4000000000000", "4000000000500", "1",
-                                                 "0",             "-5",            "1.5"};
+      "4000000000", "4000000001",          "3999999999",      "1", "0", "-1",
+      "abc",        "9223372036854775807", "9223372036854775"};
+  static const std::array<std::string, 6> kMs = {
+      "4000000000000", "4000000000500", "1", "0", "-5", "1.5"};
   static const std::array<std::vector<std::string>, 8> kConditions = {
       {{}, {}, {"NX"}, {"XX"}, {"GT"}, {"LT"}, {"XX", "GT"}, {"NX", "LT"}}};
   // Relative times that never set an expiry: refused (or, for EXPIRE, a delete).
@@ -435,10 +435,16 @@ std::vector<std::string> CommandGenerator::Expiry() {
     case 6: {
       // Not a time passed: Redis stores such a key and counts it in DBSIZE until it
       // reclaims it, kvs never (docs/PROTOCOL.md).
-      static const std::array<std::string, 5> kSetTimes = {"4000000000", "4000000000500", "0",
-                                                           "-1", "x"};
-      return {Cased("SET"), WriteKey(), SmallValue(), Cased(Below(2) == 0 ? "EXAT" : "PXAT"),
-              kSetTimes[Below(kSetTimes.size())]};
+      // Each unit's own times: 4000000000 as PXAT would be 1970, a time passed.
+      static const std::array<std::string, 5> kSetSeconds = {"4000000000", "4000000001", "0", "-1",
+                                                             "x"};
+      static const std::array<std::string, 5> kSetMs = {"4000000000000", "4000000000500", "0", "-1",
+                                                        "x"};
+      if (Below(2) == 0) {
+        return {Cased("SET"), WriteKey(), SmallValue(), Cased("EXAT"),
+                kSetSeconds[Below(kSetSeconds.size())]};
+      }
+      return {Cased("SET"), WriteKey(), SmallValue(), Cased("PXAT"), kSetMs[Below(kSetMs.size())]};
     }
     case 7:
       return {Cased("SET"), WriteKey(), SmallValue(), Cased("KEEPTTL")};
